@@ -1,0 +1,14 @@
+//! SCAFFOLD — replaced by the helper that owns this kind.
+#![allow(missing_docs)]
+use serde::{Deserialize, Serialize};
+use crate::meta::ObjectMeta;
+use crate::validation::{ErrorList, SetDefaults, Validate};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSlice {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+}
+impl Validate for EndpointSlice { fn validate(&self) -> ErrorList { Vec::new() } }
+impl SetDefaults for EndpointSlice { fn set_defaults(&mut self) {} }
