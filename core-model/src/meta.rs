@@ -71,12 +71,18 @@ pub struct ObjectMeta {
 impl ObjectMeta {
     /// Metadata with a name and namespace, everything else unset.
     pub fn named(namespace: &str, name: &str) -> ObjectMeta {
-        ObjectMeta { name: name.to_string(), namespace: namespace.to_string(), ..ObjectMeta::default() }
+        ObjectMeta {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            ..ObjectMeta::default()
+        }
     }
 
     /// The owner reference with `controller: true`, if any.
     pub fn controller_ref(&self) -> Option<&OwnerReference> {
-        self.owner_references.iter().find(|r| r.controller == Some(true))
+        self.owner_references
+            .iter()
+            .find(|r| r.controller == Some(true))
     }
 }
 
@@ -136,7 +142,11 @@ impl IntOrString {
             IntOrString::String(s) => {
                 let pct: i64 = s.strip_suffix('%')?.parse().ok()?;
                 let product = pct * i64::from(total);
-                let v = if round_up { (product + 99).div_euclid(100) } else { product.div_euclid(100) };
+                let v = if round_up {
+                    (product + 99).div_euclid(100)
+                } else {
+                    product.div_euclid(100)
+                };
                 i32::try_from(v).ok()
             }
         }
@@ -164,13 +174,25 @@ pub fn validate_object_meta(meta: &ObjectMeta, namespaced: bool, rule: NameRule)
     };
     if meta.name.is_empty() {
         if meta.generate_name.is_empty() {
-            errs.push(FieldError::required(&path.child("name"), "name or generateName is required"));
+            errs.push(FieldError::required(
+                &path.child("name"),
+                "name or generateName is required",
+            ));
         } else {
             // generateName gets a 5-character suffix; the prefix must be a valid name prefix.
             let trimmed = meta.generate_name.trim_end_matches('-');
-            let probe = if trimmed.is_empty() { "x".to_string() } else { format!("{trimmed}-x") };
+            let probe = if trimmed.is_empty() {
+                "x".to_string()
+            } else {
+                format!("{trimmed}-x")
+            };
             if !check_name(&probe).is_empty() || meta.generate_name.len() > 58 {
-                check_syntax(&mut errs, &path.child("generateName"), &meta.generate_name, check_name);
+                check_syntax(
+                    &mut errs,
+                    &path.child("generateName"),
+                    &meta.generate_name,
+                    check_name,
+                );
                 if errs.is_empty() {
                     errs.push(FieldError::invalid(
                         &path.child("generateName"),
@@ -185,7 +207,12 @@ pub fn validate_object_meta(meta: &ObjectMeta, namespaced: bool, rule: NameRule)
     }
     if namespaced {
         if !meta.namespace.is_empty() {
-            check_syntax(&mut errs, &path.child("namespace"), &meta.namespace, is_dns1123_label);
+            check_syntax(
+                &mut errs,
+                &path.child("namespace"),
+                &meta.namespace,
+                is_dns1123_label,
+            );
         }
     } else if !meta.namespace.is_empty() {
         errs.push(FieldError::forbidden(
@@ -202,22 +229,41 @@ pub fn validate_object_meta(meta: &ObjectMeta, namespaced: bool, rule: NameRule)
         total += k.len() + v.len();
     }
     if total > TOTAL_ANNOTATION_SIZE_LIMIT {
-        errs.push(FieldError::too_long(&path.child("annotations"), TOTAL_ANNOTATION_SIZE_LIMIT));
+        errs.push(FieldError::too_long(
+            &path.child("annotations"),
+            TOTAL_ANNOTATION_SIZE_LIMIT,
+        ));
     }
     let mut controllers = 0;
     for (i, r) in meta.owner_references.iter().enumerate() {
         let p = path.child("ownerReferences").index(i);
         if r.api_version.is_empty() {
-            errs.push(FieldError::invalid(&p.child("apiVersion"), &r.api_version, "version must not be empty"));
+            errs.push(FieldError::invalid(
+                &p.child("apiVersion"),
+                &r.api_version,
+                "version must not be empty",
+            ));
         }
         if r.kind.is_empty() {
-            errs.push(FieldError::invalid(&p.child("kind"), &r.kind, "kind must not be empty"));
+            errs.push(FieldError::invalid(
+                &p.child("kind"),
+                &r.kind,
+                "kind must not be empty",
+            ));
         }
         if r.name.is_empty() {
-            errs.push(FieldError::invalid(&p.child("name"), &r.name, "name must not be empty"));
+            errs.push(FieldError::invalid(
+                &p.child("name"),
+                &r.name,
+                "name must not be empty",
+            ));
         }
         if r.uid.is_empty() {
-            errs.push(FieldError::invalid(&p.child("uid"), &r.uid, "uid must not be empty"));
+            errs.push(FieldError::invalid(
+                &p.child("uid"),
+                &r.uid,
+                "uid must not be empty",
+            ));
         }
         if r.controller == Some(true) {
             controllers += 1;
@@ -231,7 +277,12 @@ pub fn validate_object_meta(meta: &ObjectMeta, namespaced: bool, rule: NameRule)
         ));
     }
     for (i, f) in meta.finalizers.iter().enumerate() {
-        check_syntax(&mut errs, &path.child("finalizers").index(i), f, is_qualified_name);
+        check_syntax(
+            &mut errs,
+            &path.child("finalizers").index(i),
+            f,
+            is_qualified_name,
+        );
     }
     errs
 }
@@ -262,11 +313,16 @@ mod tests {
     #[test]
     fn metadata_needs_a_valid_name() {
         let errs = validate_object_meta(&ObjectMeta::default(), true, NameRule::Subdomain);
-        assert_eq!(errs[0].to_string(), "metadata.name: Required value: name or generateName is required");
+        assert_eq!(
+            errs[0].to_string(),
+            "metadata.name: Required value: name or generateName is required"
+        );
         let meta = ObjectMeta::named("default", "Web_1");
         let errs = validate_object_meta(&meta, true, NameRule::Subdomain);
         assert_eq!(errs.len(), 1);
-        assert!(errs[0].to_string().starts_with("metadata.name: Invalid value: \"Web_1\""));
+        assert!(errs[0]
+            .to_string()
+            .starts_with("metadata.name: Invalid value: \"Web_1\""));
         let mut meta = ObjectMeta::named("", "");
         meta.generate_name = "web-".into();
         assert!(validate_object_meta(&meta, true, NameRule::Subdomain).is_empty());
@@ -274,7 +330,13 @@ mod tests {
         meta.labels.insert("app".into(), "bad value".into());
         let errs = validate_object_meta(&meta, false, NameRule::Subdomain);
         let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
-        assert!(text[0].starts_with("metadata.namespace: Forbidden"), "{text:?}");
-        assert!(text[1].starts_with("metadata.labels[app]: Invalid value: \"bad value\""), "{text:?}");
+        assert!(
+            text[0].starts_with("metadata.namespace: Forbidden"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].starts_with("metadata.labels[app]: Invalid value: \"bad value\""),
+            "{text:?}"
+        );
     }
 }

@@ -13,7 +13,16 @@ use crate::validation::{ErrorList, SetDefaults, Validate};
 
 /// A typed API object that the store can hold: a Kubernetes kind with `metadata`.
 pub trait Resource:
-    Clone + std::fmt::Debug + PartialEq + Serialize + DeserializeOwned + Validate + SetDefaults + Send + Sync + 'static
+    Clone
+    + std::fmt::Debug
+    + PartialEq
+    + Serialize
+    + DeserializeOwned
+    + Validate
+    + SetDefaults
+    + Send
+    + Sync
+    + 'static
 {
     /// The kind of this type.
     const KIND: Kind;
@@ -111,7 +120,11 @@ macro_rules! api_kinds {
         }
 
         /// Any supported API object, typed.
+        ///
+        /// Variants differ in size (a CronJob carries a whole pod template); objects live behind
+        /// `Arc` in the store, so boxing them would only add an indirection.
         #[derive(Clone, Debug, PartialEq)]
+        #[allow(clippy::large_enum_variant)]
         pub enum Object {
             $( $(#[$doc])* $variant($ty), )*
         }
@@ -315,7 +328,7 @@ api_kinds! {
     }
     /// Pods with stable identities and storage.
     StatefulSet(StatefulSet) {
-        api_version: "apps/v1", plural: "statefulsets", short: ["sts"], namespaced: true, name: Subdomain,
+        api_version: "apps/v1", plural: "statefulsets", short: ["sts"], namespaced: true, name: Label,
         spec: spec, status: status,
     }
     /// Pods that run to completion.
@@ -358,7 +371,10 @@ api_kinds! {
 impl Kind {
     /// Looks a kind up by `apiVersion` and `kind`, as written in a manifest.
     pub fn from_type(api_version: &str, kind: &str) -> Option<Kind> {
-        Kind::ALL.iter().copied().find(|k| k.name() == kind && k.api_version() == api_version)
+        Kind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == kind && k.api_version() == api_version)
     }
 
     /// Looks a kind up by a name kubectl accepts: the kind (`Deployment`, any case), the plural

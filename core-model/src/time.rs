@@ -241,14 +241,23 @@ mod tests {
         let t = Time::parse_rfc3339("2026-11-26T11:14:30Z").unwrap();
         assert_eq!(t.as_secs(), 1795691670);
         assert_eq!(t.to_string(), "2026-11-26T11:14:30Z");
-        assert_eq!(Time::from_secs(951_782_400).to_string(), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            Time::from_secs(951_782_400).to_string(),
+            "2000-02-29T00:00:00Z"
+        );
         let frac = Time::parse_rfc3339("2024-02-29T23:59:59.25+01:00").unwrap();
         assert_eq!(frac.to_string(), "2024-02-29T22:59:59.25Z");
     }
 
     #[test]
     fn rejects_malformed_timestamps() {
-        for bad in ["", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-01 00:00", "x"] {
+        for bad in [
+            "",
+            "2026-13-01T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "2026-01-01 00:00",
+            "x",
+        ] {
             assert!(Time::parse_rfc3339(bad).is_err(), "{bad}");
         }
     }

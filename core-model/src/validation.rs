@@ -145,9 +145,13 @@ pub struct FieldError {
 impl fmt::Display for FieldErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FieldErrorKind::Required { detail } if detail.is_empty() => f.write_str("Required value"),
+            FieldErrorKind::Required { detail } if detail.is_empty() => {
+                f.write_str("Required value")
+            }
             FieldErrorKind::Required { detail } => write!(f, "Required value: {detail}"),
-            FieldErrorKind::Invalid { value, detail } => write!(f, "Invalid value: {value}: {detail}"),
+            FieldErrorKind::Invalid { value, detail } => {
+                write!(f, "Invalid value: {value}: {detail}")
+            }
             FieldErrorKind::NotSupported { value, supported } => {
                 write!(f, "Unsupported value: {value}")?;
                 if !supported.is_empty() {
@@ -171,19 +175,35 @@ impl fmt::Display for FieldErrorKind {
 impl FieldError {
     /// A [`FieldErrorKind::Required`] error.
     pub fn required(path: &FieldPath, detail: impl Into<String>) -> FieldError {
-        FieldError { path: path.clone(), kind: FieldErrorKind::Required { detail: detail.into() } }
+        FieldError {
+            path: path.clone(),
+            kind: FieldErrorKind::Required {
+                detail: detail.into(),
+            },
+        }
     }
 
     /// A [`FieldErrorKind::Invalid`] error; `value` is printed with `Debug` (strings quoted).
-    pub fn invalid(path: &FieldPath, value: impl fmt::Debug, detail: impl Into<String>) -> FieldError {
+    pub fn invalid(
+        path: &FieldPath,
+        value: impl fmt::Debug,
+        detail: impl Into<String>,
+    ) -> FieldError {
         FieldError {
             path: path.clone(),
-            kind: FieldErrorKind::Invalid { value: format!("{value:?}"), detail: detail.into() },
+            kind: FieldErrorKind::Invalid {
+                value: format!("{value:?}"),
+                detail: detail.into(),
+            },
         }
     }
 
     /// A [`FieldErrorKind::NotSupported`] error.
-    pub fn not_supported(path: &FieldPath, value: impl fmt::Debug, supported: &[&str]) -> FieldError {
+    pub fn not_supported(
+        path: &FieldPath,
+        value: impl fmt::Debug,
+        supported: &[&str],
+    ) -> FieldError {
         FieldError {
             path: path.clone(),
             kind: FieldErrorKind::NotSupported {
@@ -195,22 +215,38 @@ impl FieldError {
 
     /// A [`FieldErrorKind::Duplicate`] error.
     pub fn duplicate(path: &FieldPath, value: impl fmt::Debug) -> FieldError {
-        FieldError { path: path.clone(), kind: FieldErrorKind::Duplicate { value: format!("{value:?}") } }
+        FieldError {
+            path: path.clone(),
+            kind: FieldErrorKind::Duplicate {
+                value: format!("{value:?}"),
+            },
+        }
     }
 
     /// A [`FieldErrorKind::Forbidden`] error.
     pub fn forbidden(path: &FieldPath, detail: impl Into<String>) -> FieldError {
-        FieldError { path: path.clone(), kind: FieldErrorKind::Forbidden { detail: detail.into() } }
+        FieldError {
+            path: path.clone(),
+            kind: FieldErrorKind::Forbidden {
+                detail: detail.into(),
+            },
+        }
     }
 
     /// A [`FieldErrorKind::TooLong`] error.
     pub fn too_long(path: &FieldPath, max: usize) -> FieldError {
-        FieldError { path: path.clone(), kind: FieldErrorKind::TooLong { max } }
+        FieldError {
+            path: path.clone(),
+            kind: FieldErrorKind::TooLong { max },
+        }
     }
 
     /// A [`FieldErrorKind::TooMany`] error.
     pub fn too_many(path: &FieldPath, actual: usize, max: usize) -> FieldError {
-        FieldError { path: path.clone(), kind: FieldErrorKind::TooMany { actual, max } }
+        FieldError {
+            path: path.clone(),
+            kind: FieldErrorKind::TooMany { actual, max },
+        }
     }
 }
 
@@ -268,7 +304,9 @@ fn dns1123_label_ok(s: &str) -> bool {
 pub fn is_dns1123_label(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if value.len() > DNS1123_LABEL_MAX_LEN {
-        errs.push(format!("must be no more than {DNS1123_LABEL_MAX_LEN} characters"));
+        errs.push(format!(
+            "must be no more than {DNS1123_LABEL_MAX_LEN} characters"
+        ));
     }
     if !dns1123_label_ok(value) {
         errs.push(
@@ -285,7 +323,9 @@ pub fn is_dns1123_label(value: &str) -> Vec<String> {
 pub fn is_dns1123_subdomain(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if value.len() > DNS1123_SUBDOMAIN_MAX_LEN {
-        errs.push(format!("must be no more than {DNS1123_SUBDOMAIN_MAX_LEN} characters"));
+        errs.push(format!(
+            "must be no more than {DNS1123_SUBDOMAIN_MAX_LEN} characters"
+        ));
     }
     if value.is_empty() || !value.split('.').all(dns1123_label_ok) {
         errs.push(
@@ -302,7 +342,8 @@ fn qualified_name_part_ok(s: &str) -> bool {
     !b.is_empty()
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
 /// Checks a qualified name (label and annotation keys): an optional DNS-1123 subdomain prefix and
@@ -337,7 +378,9 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
         errs.push("name part must be non-empty".to_string());
     } else {
         if name.len() > LABEL_VALUE_MAX_LEN {
-            errs.push(format!("name part must be no more than {LABEL_VALUE_MAX_LEN} characters"));
+            errs.push(format!(
+                "name part must be no more than {LABEL_VALUE_MAX_LEN} characters"
+            ));
         }
         if !qualified_name_part_ok(name) {
             errs.push(
@@ -359,7 +402,9 @@ pub fn is_label_value(value: &str) -> Vec<String> {
         return errs;
     }
     if value.len() > LABEL_VALUE_MAX_LEN {
-        errs.push(format!("must be no more than {LABEL_VALUE_MAX_LEN} characters"));
+        errs.push(format!(
+            "must be no more than {LABEL_VALUE_MAX_LEN} characters"
+        ));
     }
     if !qualified_name_part_ok(value) {
         errs.push(
@@ -380,7 +425,9 @@ pub fn is_port_name(value: &str) -> Vec<String> {
         errs.push("must be no more than 15 characters".to_string());
     }
     if !value.bytes().all(|c| is_lower_alnum(c) || c == b'-') {
-        errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string());
+        errs.push(
+            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
+        );
     }
     if value.contains("--") {
         errs.push("must not contain consecutive hyphens".to_string());
@@ -397,12 +444,18 @@ pub fn is_port_name(value: &str) -> Vec<String> {
 /// Checks an environment variable name: printable ASCII other than `=`, not empty
 /// (the relaxed rule Kubernetes uses since v1.30).
 pub fn is_env_var_name(value: &str) -> Vec<String> {
-    if !value.is_empty() && value.bytes().all(|c| (b' '..=b'~').contains(&c) && c != b'=') {
+    if !value.is_empty()
+        && value
+            .bytes()
+            .all(|c| (b' '..=b'~').contains(&c) && c != b'=')
+    {
         Vec::new()
     } else {
-        vec!["a valid environment variable name must consist only of printable ASCII characters \
+        vec![
+            "a valid environment variable name must consist only of printable ASCII characters \
               other than '='"
-            .to_string()]
+                .to_string(),
+        ]
     }
 }
 
@@ -430,7 +483,11 @@ pub fn check_syntax(
 /// Pushes an error unless `value >= 0`.
 pub fn check_non_negative(errs: &mut ErrorList, path: &FieldPath, value: i64) {
     if value < 0 {
-        errs.push(FieldError::invalid(path, value, "must be greater than or equal to 0"));
+        errs.push(FieldError::invalid(
+            path,
+            value,
+            "must be greater than or equal to 0",
+        ));
     }
 }
 
@@ -440,7 +497,12 @@ mod tests {
 
     #[test]
     fn paths_print_as_kubernetes_does() {
-        let p = FieldPath::new("spec").child("containers").index(0).child("resources").child("limits").key("cpu");
+        let p = FieldPath::new("spec")
+            .child("containers")
+            .index(0)
+            .child("resources")
+            .child("limits")
+            .key("cpu");
         assert_eq!(p.to_string(), "spec.containers[0].resources.limits[cpu]");
     }
 

@@ -1,0 +1,114 @@
+//! Reading manifests from files, directories and standard input (the I/O half of
+//! `kubectl apply -f`); parsing is [`flotilla_model::manifest`]'s job.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use flotilla_model::manifest::{self, ManifestError, Manifests};
+
+/// A path that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Reading a file or directory failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path that failed.
+        path: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A directory holds no manifest files.
+    #[error("{0}: no manifest files (*.yaml, *.yml, *.json) found")]
+    EmptyDirectory(String),
+}
+
+/// What [`load_paths`] read: the parsed objects and warnings, and the manifest errors.
+///
+/// Files are independent: an error in one file is reported with the others' objects kept, so that
+/// a caller can show every problem at once; a caller that writes anything must check `errors`
+/// first (nothing is half-applied).
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Objects and warnings of every file that parsed.
+    pub manifests: Manifests,
+    /// Errors, in file order.
+    pub errors: Vec<ManifestError>,
+    /// The files read, in order.
+    pub files: Vec<String>,
+}
+
+/// Reads manifests from `paths`: files, directories (their `*.yaml`, `*.yml` and `*.json` files
+/// in name order; subdirectories too with `recursive`), or `-` for standard input.
+pub fn load_paths(paths: &[PathBuf], recursive: bool) -> Result<Loaded, LoadError> {
+    let mut loaded = Loaded::default();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|source| LoadError::Io {
+                    path: "-".into(),
+                    source,
+                })?;
+            add_text(&mut loaded, "-", &text);
+            continue;
+        }
+        let meta = std::fs::metadata(path).map_err(|source| io_err(path, source))?;
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            collect_dir(path, recursive, &mut files)?;
+            if files.is_empty() {
+                return Err(LoadError::EmptyDirectory(path.display().to_string()));
+            }
+            for file in files {
+                add_file(&mut loaded, &file)?;
+            }
+        } else {
+            add_file(&mut loaded, path)?;
+        }
+    }
+    Ok(loaded)
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> LoadError {
+    LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn collect_dir(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| io_err(dir, source))?
+        .map(|e| e.map(|e| e.path()).map_err(|source| io_err(dir, source)))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            if recursive {
+                collect_dir(&entry, recursive, out)?;
+            }
+        } else if matches!(
+            entry.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            out.push(entry);
+        }
+    }
+    Ok(())
+}
+
+fn add_file(loaded: &mut Loaded, path: &Path) -> Result<(), LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| io_err(path, source))?;
+    add_text(loaded, &path.display().to_string(), &text);
+    Ok(())
+}
+
+fn add_text(loaded: &mut Loaded, name: &str, text: &str) {
+    loaded.files.push(name.to_string());
+    match manifest::parse_str(name, text) {
+        Ok(m) => loaded.manifests.extend(m),
+        Err(errors) => loaded.errors.extend(errors),
+    }
+}
