@@ -68,7 +68,7 @@ fn store_benches(c: &mut Criterion) {
                     let current = store.get(Kind::Pod, "default", name).expect("created");
                     let mut updated = (*current).clone();
                     if let Object::Pod(p) = &mut updated {
-                        p.status.pod_ip = Some("10.0.0.1".into());
+                        p.status.pod_ip = "10.0.0.1".into();
                     }
                     store
                         .update_status(updated, Time::from_secs(1_000))

@@ -27,7 +27,7 @@ use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use crate::object::{Kind, Object};
-use crate::validation::{FieldError, FieldPath, PathSegment};
+use crate::validation::{FieldError, FieldErrorKind, FieldPath, PathSegment};
 
 /// A place in a manifest file: file name, line and column (both 1-based).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,13 +53,18 @@ pub enum ManifestErrorKind {
     #[error("invalid YAML: {0}")]
     Syntax(String),
     /// A mapping has the same key twice.
-    #[error("key {0:?} already set in this mapping")]
-    DuplicateKey(String),
+    #[error("key {key:?} already set at line {first_line}")]
+    DuplicateKey {
+        /// The repeated key.
+        key: String,
+        /// The line where the key is first set.
+        first_line: usize,
+    },
     /// A document is not a mapping (an object).
     #[error("a manifest document must be a mapping with apiVersion and kind, found {0}")]
     NotAnObject(&'static str),
     /// `apiVersion` or `kind` is missing or not a string.
-    #[error("{0} is required and must be a string")]
+    #[error("Required value: must be a non-empty string")]
     MissingTypeField(&'static str),
     /// The `apiVersion`/`kind` pair is not one Flotilla supports.
     #[error("no kind {kind:?} is registered for version {api_version:?}; supported: {supported}")]
@@ -156,9 +161,33 @@ impl ManifestObject {
     }
 
     /// Turns a validation error about this object into a located manifest error.
+    ///
+    /// An invalid key of a map is reported at the map (`metadata.labels: Invalid value: "app
+    /// name"`), as Kubernetes does; its location is the key itself.
     pub fn locate(&self, error: FieldError) -> ManifestError {
+        let key_position = match &error.kind {
+            FieldErrorKind::Invalid { value, .. } => self
+                .source
+                .node_at(error.path.segments())
+                .and_then(|node| match &node.value {
+                    Value::Map(entries) => entries
+                        .iter()
+                        .find(|e| format!("{:?}", e.key) == *value)
+                        .map(|e| (e.key_line, e.key_column)),
+                    _ => None,
+                }),
+            _ => None,
+        };
+        let location = match key_position {
+            Some((line, column)) => Location {
+                file: self.location.file.clone(),
+                line,
+                column,
+            },
+            None => self.location_of(&error.path),
+        };
         ManifestError {
-            location: self.location_of(&error.path),
+            location,
             path: Some(error.path),
             kind: ManifestErrorKind::Invalid(error.kind),
         }
@@ -195,21 +224,54 @@ impl Manifests {
 /// On failure, returns every error found (documents are independent: an error in one does not
 /// hide the errors of the others), and nothing else: a caller never acts on half a manifest.
 pub fn parse_str(file: &str, text: &str) -> Result<Manifests, Vec<ManifestError>> {
+    let (manifests, errors) = parse_partial(file, text);
+    if errors.is_empty() {
+        Ok(manifests)
+    } else {
+        Err(errors)
+    }
+}
+
+/// What [`check_str`] found in one manifest text.
+#[derive(Clone, Debug, Default)]
+pub struct Checked {
+    /// The objects that decoded (whether or not they are valid) and the warnings.
+    pub manifests: Manifests,
+    /// Every error: documents that do not decode, and objects the API server would reject, in
+    /// the order of their position in the text. Empty when every object would be accepted.
+    pub errors: Vec<ManifestError>,
+}
+
+impl Checked {
+    /// Whether the text read without errors and every object in it would be accepted.
+    pub fn is_valid(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// Reads every document of a text and checks every object that decoded, as
+/// `flotilla validate` and `kubectl apply --dry-run=server` do: a report of every problem.
+///
+/// Unlike [`parse_str`], a document that does not decode does not hide the validation errors of
+/// the others, and the objects of a text with errors are returned too. A caller that writes
+/// objects must not write any of them unless [`Checked::is_valid`].
+pub fn check_str(file: &str, text: &str) -> Checked {
+    let (manifests, mut errors) = parse_partial(file, text);
+    errors.extend(manifests.check());
+    // Decode errors come per document and validation errors per object: present them in the
+    // order of the text, as a compiler does. The sort is stable, so errors at one position keep
+    // the validator's order.
+    errors.sort_by_key(|e| (e.location.line, e.location.column));
+    Checked { manifests, errors }
+}
+
+/// Decodes what can be decoded: the objects of every well-formed document, and the errors of the
+/// others. A syntax error ends the text; the documents before it are still read.
+fn parse_partial(file: &str, text: &str) -> (Manifests, Vec<ManifestError>) {
     let file: Arc<str> = Arc::from(file);
-    let docs = match load_documents(text) {
-        Ok(docs) => docs,
-        Err((marker, kind)) => {
-            return Err(vec![ManifestError {
-                location: Location {
-                    file,
-                    line: marker.line(),
-                    column: marker.col() + 1,
-                },
-                path: None,
-                kind,
-            }])
-        }
-    };
+    // Editors on Windows start UTF-8 files with a byte-order mark; YAML allows it there.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let (docs, syntax_error) = load_documents(text);
     let mut out = Manifests::default();
     let mut errors = Vec::new();
     for doc in docs {
@@ -218,11 +280,18 @@ pub fn parse_str(file: &str, text: &str) -> Result<Manifests, Vec<ManifestError>
         }
         decode_document(&file, Arc::new(doc), &mut out, &mut errors);
     }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
+    if let Some(((line, column), kind)) = syntax_error {
+        errors.push(ManifestError {
+            location: Location {
+                file: file.clone(),
+                line,
+                column,
+            },
+            path: None,
+            kind,
+        });
     }
+    (out, errors)
 }
 
 fn decode_document(
@@ -293,13 +362,38 @@ fn decode_document(
         return;
     }
     let Some(kind) = Kind::from_type(&api_version, &kind_name) else {
+        // A kind Flotilla knows under another version (`extensions/v1beta1` Deployments from old
+        // tutorials) is a wrong apiVersion: point there and name the version that is served.
+        // Otherwise the kind itself is unknown (or misspelled).
+        let known: Vec<Kind> = Kind::ALL
+            .iter()
+            .copied()
+            .filter(|k| k.name() == kind_name)
+            .collect();
+        let (field, supported) = if known.is_empty() {
+            ("kind", Kind::supported_list())
+        } else {
+            let served: Vec<String> = known
+                .iter()
+                .map(|k| format!("{}/{}", k.api_version(), k.name()))
+                .collect();
+            ("apiVersion", served.join(", "))
+        };
+        let at = entries
+            .iter()
+            .find(|e| e.key == field)
+            .map_or((doc.line, doc.column), |e| (e.key_line, e.key_column));
         errors.push(ManifestError {
-            location: here(&doc),
-            path: None,
+            location: Location {
+                file: file.clone(),
+                line: at.0,
+                column: at.1,
+            },
+            path: Some(FieldPath::new(field)),
             kind: ManifestErrorKind::UnknownKind {
                 api_version,
                 kind: kind_name,
-                supported: Kind::supported_list(),
+                supported,
             },
         });
         return;
@@ -322,17 +416,21 @@ fn decode_document(
                 location: here(&doc),
                 source: doc,
             };
-            for path in ignored {
-                out.warnings.push(Warning {
+            let mut warnings: Vec<Warning> = ignored
+                .into_iter()
+                .map(|path| Warning {
                     location: object.location_of(&path),
                     message: "unknown field".to_string(),
                     path,
-                });
-            }
+                })
+                .collect();
+            // serde visits a mapping's keys in sorted order, not in the order of the text.
+            warnings.sort_by_key(|w| (w.location.line, w.location.column));
+            out.warnings.extend(warnings);
             out.objects.push(object);
         }
         Err(err) => {
-            let path = error_path(&track.path());
+            let (path, kind) = decode_error(error_path(&track.path()), &err.to_string());
             let (line, column) = doc.position_of(path.segments());
             errors.push(ManifestError {
                 location: Location {
@@ -341,10 +439,62 @@ fn decode_document(
                     column,
                 },
                 path: Some(path),
-                kind: ManifestErrorKind::Decode(err.to_string()),
+                kind,
             });
         }
     }
+}
+
+/// Words a decoding error as the API server would where it has a field error for it: a value
+/// outside an enumeration is `Unsupported value` (Kubernetes' enums are strings its validation
+/// checks), and a missing field that has no default is `Required value`. Type names are the API
+/// reference's (`int32`), not Rust's (`i32`).
+fn decode_error(path: FieldPath, message: &str) -> (FieldPath, ManifestErrorKind) {
+    // serde: "unknown variant `x`, expected one of `A`, `B`" (or "expected `A` or `B`", ...).
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        if let Some((value, expected)) = rest.split_once("`, ") {
+            let mut supported: Vec<String> = expected
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect();
+            // Kubernetes lists the supported values of most enums from a sorted set.
+            supported.sort();
+            let kind = FieldErrorKind::NotSupported {
+                value: format!("{value:?}"),
+                supported,
+            };
+            return (path, ManifestErrorKind::Invalid(kind));
+        }
+    }
+    // serde: "missing field `name`", reported at the struct that lacks it.
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        let kind = FieldErrorKind::Required {
+            detail: String::new(),
+        };
+        return (path.child(field), ManifestErrorKind::Invalid(kind));
+    }
+    let mut message = message.to_string();
+    for (rust, api) in [
+        ("i8", "int8"),
+        ("i16", "int16"),
+        ("i32", "int32"),
+        ("i64", "int64"),
+        ("u8", "uint8"),
+        ("u16", "uint16"),
+        ("u32", "uint32"),
+        ("u64", "uint64"),
+    ] {
+        if let Some(head) = message.strip_suffix(&format!("expected {rust}")) {
+            message = format!("{head}expected {api}");
+            break;
+        }
+    }
+    (path, ManifestErrorKind::Decode(message))
 }
 
 fn ignored_path(path: &serde_ignored::Path<'_>) -> FieldPath {
@@ -414,6 +564,9 @@ struct Entry {
     key_line: usize,
     key_column: usize,
     value: Node,
+    /// Whether the entry came from a `<<` merge key; a key written in the mapping itself
+    /// overrides it instead of repeating it.
+    merged: bool,
 }
 
 impl Value {
@@ -450,6 +603,21 @@ impl Node {
         }
     }
 
+    /// The node at `path`, if it exists.
+    fn node_at(&self, path: &[PathSegment]) -> Option<&Node> {
+        let mut node = self;
+        for seg in path {
+            node = match (seg, &node.value) {
+                (PathSegment::Field(k) | PathSegment::Key(k), Value::Map(entries)) => {
+                    &entries.iter().find(|e| &e.key == k)?.value
+                }
+                (PathSegment::Index(i), Value::Seq(items)) => items.get(*i)?,
+                _ => return None,
+            };
+        }
+        Some(node)
+    }
+
     /// Line and column of the node at `path`, or of the deepest ancestor that exists. A path that
     /// ends in a mapping key points at the key.
     fn position_of(&self, path: &[PathSegment]) -> (usize, usize) {
@@ -480,7 +648,8 @@ impl Node {
     }
 }
 
-type LoadError = (Marker, ManifestErrorKind);
+/// An error found while building the tree: line and column (1-based), and what is wrong.
+type LoadError = ((usize, usize), ManifestErrorKind);
 
 /// A sequence or mapping whose end event has not come yet.
 struct OpenCollection {
@@ -501,7 +670,7 @@ struct TreeBuilder {
 }
 
 impl TreeBuilder {
-    fn push_value(&mut self, node: Node, anchor: usize, mark: Marker) {
+    fn push_value(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
             self.anchors.insert(anchor, node.clone());
         }
@@ -526,7 +695,7 @@ impl TreeBuilder {
                         Value::Null => "null".to_string(),
                         Value::Seq(_) | Value::Map(_) => {
                             self.error.get_or_insert((
-                                mark,
+                                (node.line, node.column),
                                 ManifestErrorKind::Syntax("mapping keys must be scalars".into()),
                             ));
                             return;
@@ -551,15 +720,21 @@ impl TreeBuilder {
                         for source in sources {
                             for e in source {
                                 if !entries.iter().any(|x| x.key == e.key) {
-                                    entries.push(e);
+                                    entries.push(Entry { merged: true, ..e });
                                 }
                             }
                         }
                         return;
                     }
-                    if entries.iter().any(|e| e.key == key) {
-                        self.error
-                            .get_or_insert((mark, ManifestErrorKind::DuplicateKey(key)));
+                    // A key set by a merge is overridden by the mapping's own (YAML 1.1 merge).
+                    entries.retain(|e| !(e.merged && e.key == key));
+                    if let Some(first) = entries.iter().find(|e| e.key == key) {
+                        // Point at the repeated key, not at its value.
+                        let first_line = first.key_line;
+                        self.error.get_or_insert((
+                            (key_line, key_column),
+                            ManifestErrorKind::DuplicateKey { key, first_line },
+                        ));
                         return;
                     }
                     entries.push(Entry {
@@ -567,6 +742,7 @@ impl TreeBuilder {
                         key_line,
                         key_column,
                         value: node,
+                        merged: false,
                     });
                 }
             },
@@ -591,7 +767,6 @@ impl MarkedEventReceiver for TreeBuilder {
                         column,
                     },
                     anchor,
-                    mark,
                 );
             }
             Event::SequenceStart(anchor, _) => {
@@ -631,7 +806,7 @@ impl MarkedEventReceiver for TreeBuilder {
                             }
                         }
                     }
-                    self.push_value(node, anchor, mark);
+                    self.push_value(node, anchor);
                 }
             }
             Event::Alias(id) => match self.anchors.get(&id) {
@@ -641,10 +816,13 @@ impl MarkedEventReceiver for TreeBuilder {
                         column,
                         ..node.clone()
                     };
-                    self.push_value(node, 0, mark);
+                    self.push_value(node, 0);
                 }
                 None => {
-                    self.error = Some((mark, ManifestErrorKind::Syntax("unknown anchor".into())));
+                    self.error = Some((
+                        (line, column),
+                        ManifestErrorKind::Syntax("unknown anchor".into()),
+                    ));
                 }
             },
             Event::DocumentStart => {
@@ -655,15 +833,45 @@ impl MarkedEventReceiver for TreeBuilder {
     }
 }
 
-fn load_documents(text: &str) -> Result<Vec<Node>, LoadError> {
+/// Builds the tree of every document. On an error, returns the documents completed before it
+/// and the error; nothing after an error is read.
+fn load_documents(text: &str) -> (Vec<Node>, Option<LoadError>) {
     let mut builder = TreeBuilder::default();
     let mut parser = Parser::new_from_str(text);
-    parser
-        .load(&mut builder, true)
-        .map_err(|e| (*e.marker(), ManifestErrorKind::Syntax(e.info().to_string())))?;
-    match builder.error {
-        Some(err) => Err(err),
-        None => Ok(builder.docs),
+    let syntax = parser.load(&mut builder, true).err().map(|e| {
+        let marker = e.marker();
+        let (line, column) = (marker.line(), marker.col() + 1);
+        let mut message = e.info().to_string();
+        // A `[` or `{` left open is reported where the parser gives up, often lines later and
+        // with an unrelated message ("invalid indentation"); name where it was opened.
+        if let Some((open, at_line, at_column)) = builder.open_flow_collection(text, line) {
+            message.push_str(&format!(
+                " (inside the `{open}` opened at line {at_line}, column {at_column}: is its `{}` missing?)",
+                if open == '[' { ']' } else { '}' }
+            ));
+        }
+        ((line, column), ManifestErrorKind::Syntax(message))
+    });
+    // The builder stops at its own first error; the parser's error, if any, comes after it.
+    let error = builder.error.or(syntax);
+    (builder.docs, error)
+}
+
+impl TreeBuilder {
+    /// The innermost open flow collection (`[` or `{`) that starts on a line before `line`: its
+    /// bracket, line and column.
+    fn open_flow_collection(&self, text: &str, line: usize) -> Option<(char, usize, usize)> {
+        self.stack.iter().rev().find_map(|open| {
+            if open.node.line >= line {
+                return None;
+            }
+            let c = text
+                .lines()
+                .nth(open.node.line.checked_sub(1)?)?
+                .chars()
+                .nth(open.node.column.checked_sub(1)?)?;
+            matches!(c, '[' | '{').then_some((c, open.node.line, open.node.column))
+        })
     }
 }
 
@@ -868,13 +1076,28 @@ items:
         )
         .unwrap_err();
         let text = errs[0].to_string();
-        assert!(text.starts_with("x.yaml:1:1: no kind \"Deploymnt\" is registered for version \"apps/v1\"; supported: "), "{text}");
+        assert!(text.starts_with("x.yaml:2:1: kind: no kind \"Deploymnt\" is registered for version \"apps/v1\"; supported: "), "{text}");
         assert!(text.contains("apps/v1/Deployment"), "{text}");
+        // A kind served under another version: the apiVersion is wrong, and the served one named.
+        let errs = parse_str(
+            "x.yaml",
+            "kind: Deployment\napiVersion: extensions/v1beta1\nmetadata: {name: x}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            errs[0].to_string(),
+            "x.yaml:2:1: apiVersion: no kind \"Deployment\" is registered for version \
+             \"extensions/v1beta1\"; supported: apps/v1/Deployment"
+        );
         let errs = parse_str("x.yaml", "metadata: {name: x}\n").unwrap_err();
         assert_eq!(errs.len(), 2);
         assert_eq!(
             errs[0].to_string(),
-            "x.yaml:1:1: apiVersion: apiVersion is required and must be a string"
+            "x.yaml:1:1: apiVersion: Required value: must be a non-empty string"
+        );
+        assert_eq!(
+            errs[1].to_string(),
+            "x.yaml:1:1: kind: Required value: must be a non-empty string"
         );
         let errs = parse_str("x.yaml", "- a\n- b\n").unwrap_err();
         assert!(errs[0].to_string().contains("found a list"));
@@ -895,8 +1118,18 @@ items:
             "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\nkind: Pod\n",
         )
         .unwrap_err();
-        assert_eq!(errs[0].kind, ManifestErrorKind::DuplicateKey("kind".into()));
-        assert_eq!(errs[0].location.line, 4);
+        assert_eq!(
+            errs[0].kind,
+            ManifestErrorKind::DuplicateKey {
+                key: "kind".into(),
+                first_line: 2
+            }
+        );
+        assert_eq!((errs[0].location.line, errs[0].location.column), (4, 1));
+        assert_eq!(
+            errs[0].to_string(),
+            "dup.yaml:4:1: key \"kind\" already set at line 2"
+        );
     }
 
     #[test]
@@ -930,6 +1163,7 @@ metadata:
   annotations:
     <<: *l
     extra: x
+    tier: back
 data:
   copy: &v hello
   again: *v
@@ -938,6 +1172,8 @@ data:
         let meta = m.objects[0].object.metadata();
         assert_eq!(meta.annotations.len(), 3);
         assert_eq!(meta.annotations["app"], "web");
+        // A key of the mapping itself overrides the merged one; it is not a duplicate.
+        assert_eq!(meta.annotations["tier"], "back");
         let Object::ConfigMap(cm) = &m.objects[0].object else {
             panic!("a ConfigMap")
         };
@@ -945,9 +1181,173 @@ data:
     }
 
     #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_key() {
+        let text = "\u{feff}apiVersion: v1\nkind: Namespace\nmetadata: {name: bom}\n";
+        let m = parse_str("bom.yaml", text).unwrap();
+        assert_eq!(m.objects[0].object.metadata().name, "bom");
+        assert_eq!(m.objects[0].location.column, 1);
+    }
+
+    #[test]
     fn json_manifests_read_too() {
         let text = r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "j"}}"#;
         let m = parse_str("ns.json", text).unwrap();
         assert_eq!(m.objects[0].object.metadata().name, "j");
+    }
+
+    #[test]
+    fn decode_errors_are_worded_as_field_errors_where_kubernetes_has_one() {
+        let path = FieldPath::new("spec").child("protocol");
+        let (p, kind) = decode_error(
+            path.clone(),
+            "unknown variant `HTTP`, expected one of `TCP`, `UDP`, `SCTP`",
+        );
+        assert_eq!(p, path);
+        assert_eq!(
+            kind.to_string(),
+            "Unsupported value: \"HTTP\": supported values: \"SCTP\", \"TCP\", \"UDP\""
+        );
+        let (_, kind) = decode_error(path.clone(), "unknown variant `x`, expected `A` or `B`");
+        assert_eq!(
+            kind.to_string(),
+            "Unsupported value: \"x\": supported values: \"A\", \"B\""
+        );
+        let (p, kind) = decode_error(FieldPath::new("spec"), "missing field `name`");
+        assert_eq!(p.to_string(), "spec.name");
+        assert_eq!(kind.to_string(), "Required value");
+        let (_, kind) = decode_error(path.clone(), "invalid type: string \"3\", expected i32");
+        assert_eq!(
+            kind.to_string(),
+            "invalid type: string \"3\", expected int32"
+        );
+        let (_, kind) = decode_error(path, "invalid type: sequence, expected a map");
+        assert_eq!(
+            kind,
+            ManifestErrorKind::Decode("invalid type: sequence, expected a map".into())
+        );
+    }
+
+    #[test]
+    fn check_str_reports_every_document_in_text_order() {
+        let text = "\
+apiVersion: v1
+kind: Namespace
+metadata: {name: Bad_Name}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s}
+spec:
+  ports: [{port: 80, protocol: HTTP}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: ok}
+";
+        let checked = check_str("m.yaml", text);
+        assert!(!checked.is_valid());
+        let errors: Vec<String> = checked.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("m.yaml:3:12: metadata.name: Invalid value: \"Bad_Name\""),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[1].starts_with("m.yaml:9:22: spec.ports[0].protocol: Unsupported value"),
+            "{}",
+            errors[1]
+        );
+        // The objects that decoded are kept, valid or not.
+        let names: Vec<&str> = checked
+            .manifests
+            .objects
+            .iter()
+            .map(|o| o.object.metadata().name.as_str())
+            .collect();
+        assert_eq!(names, ["Bad_Name", "ok"]);
+        // parse_str fails on the decode error alone and returns no objects.
+        assert_eq!(parse_str("m.yaml", text).unwrap_err().len(), 1);
+        assert!(check_str(
+            "m.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"
+        )
+        .is_valid());
+    }
+
+    #[test]
+    fn documents_before_a_syntax_error_are_still_read() {
+        let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: A}\n---\nkey: [x\n";
+        let checked = check_str("s.yaml", text);
+        assert_eq!(checked.manifests.objects.len(), 1);
+        let errors: Vec<String> = checked.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("s.yaml:3:12: metadata.name: "),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[1].starts_with("s.yaml:6:1: invalid YAML: "),
+            "{}",
+            errors[1]
+        );
+    }
+
+    #[test]
+    fn invalid_map_keys_point_at_the_key() {
+        let text = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: c
+  labels:
+    good: yes-it-is
+    bad key: x
+";
+        let errs = parse_str("c.yaml", text).unwrap().check();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(
+            errs[0].path.as_ref().unwrap().to_string(),
+            "metadata.labels"
+        );
+        assert_eq!((errs[0].location.line, errs[0].location.column), (7, 5));
+    }
+
+    #[test]
+    fn warnings_come_in_text_order() {
+        // serde visits keys sorted (b before z); the warnings follow the text (z first).
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nzz: 1\nbb: 2\n";
+        let m = parse_str("w.yaml", text).unwrap();
+        let paths: Vec<String> = m.warnings.iter().map(|w| w.path.to_string()).collect();
+        assert_eq!(paths, ["zz", "bb"]);
+    }
+
+    #[test]
+    fn an_unclosed_flow_collection_is_named_in_the_syntax_error() {
+        let text = "\
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    command: [\"sh\", \"-c\"
+    image: busybox
+";
+        let errs = parse_str("f.yaml", text).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        let message = errs[0].to_string();
+        assert!(
+            message.starts_with("f.yaml:8:5: invalid YAML: "),
+            "{message}"
+        );
+        assert!(
+            message.ends_with("(inside the `[` opened at line 7, column 14: is its `]` missing?)"),
+            "{message}"
+        );
+        // A flow collection on the line of the error is not blamed.
+        let errs = parse_str("g.yaml", "a: [b, c: d: e]\n").unwrap_err();
+        assert!(!errs[0].to_string().contains("opened at"), "{}", errs[0]);
     }
 }

@@ -1318,11 +1318,12 @@ mod tests {
     /// The reason `is_qualified_name` gives for a bad name part.
     const NAME_PART: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', \
         and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or \
-        '123-abc')";
+        '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
     /// The reason `is_label_value` gives for a bad value.
     const LABEL_VALUE: &str = "a valid label must be an empty string or consist of alphanumeric \
         characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. \
-        'MyValue',  or 'my_value',  or '12345')";
+        'MyValue',  or 'my_value',  or '12345', regex used for validation is \
+        '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
         pairs

@@ -108,6 +108,11 @@ pub enum FieldErrorKind {
         /// The values that are accepted.
         supported: Vec<String>,
     },
+    /// The value refers to something that does not exist (a volume mount naming no volume).
+    NotFound {
+        /// The value that was not found, quoted.
+        value: String,
+    },
     /// The value appears twice where it must be unique.
     Duplicate {
         /// The repeated value, quoted.
@@ -160,6 +165,7 @@ impl fmt::Display for FieldErrorKind {
                 }
                 Ok(())
             }
+            FieldErrorKind::NotFound { value } => write!(f, "Not found: {value}"),
             FieldErrorKind::Duplicate { value } => write!(f, "Duplicate value: {value}"),
             FieldErrorKind::Forbidden { detail } => write!(f, "Forbidden: {detail}"),
             FieldErrorKind::TooLong { max } => {
@@ -211,6 +217,11 @@ impl FieldError {
                 supported: supported.iter().map(|s| s.to_string()).collect(),
             },
         }
+    }
+
+    /// A [`FieldErrorKind::NotFound`] error.
+    pub fn not_found(path: &FieldPath, value: impl fmt::Debug) -> FieldError {
+        FieldError { path: path.clone(), kind: FieldErrorKind::NotFound { value: format!("{value:?}") } }
     }
 
     /// A [`FieldErrorKind::Duplicate`] error.
@@ -311,7 +322,8 @@ pub fn is_dns1123_label(value: &str) -> Vec<String> {
     if !dns1123_label_ok(value) {
         errs.push(
             "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', \
-             and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc')"
+             and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for \
+             validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
                 .to_string(),
         );
     }
@@ -330,7 +342,8 @@ pub fn is_dns1123_subdomain(value: &str) -> Vec<String> {
     if value.is_empty() || !value.split('.').all(dns1123_label_ok) {
         errs.push(
             "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' \
-             or '.', and must start and end with an alphanumeric character (e.g. 'example.com')"
+             or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for \
+             validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
                 .to_string(),
         );
     }
@@ -386,7 +399,7 @@ pub fn is_qualified_name(value: &str) -> Vec<String> {
             errs.push(
                 "name part must consist of alphanumeric characters, '-', '_' or '.', and must start \
                  and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or \
-                 '123-abc')"
+                 '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
                     .to_string(),
             );
         }
@@ -410,7 +423,8 @@ pub fn is_label_value(value: &str) -> Vec<String> {
         errs.push(
             "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' \
              or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or \
-             'my_value',  or '12345')"
+             'my_value',  or '12345', regex used for validation is \
+             '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
                 .to_string(),
         );
     }

@@ -15,4 +15,5 @@
 //! }
 //! ```
 
+pub mod explain;
 pub mod manifests;

@@ -9,6 +9,9 @@ use flotilla_model::manifest::{self, ManifestError, Manifests};
 /// A path that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// A path given on the command line does not exist.
+    #[error("the path {0:?} does not exist")]
+    NotFound(String),
     /// Reading a file or directory failed.
     #[error("{path}: {source}")]
     Io {
@@ -23,23 +26,27 @@ pub enum LoadError {
     EmptyDirectory(String),
 }
 
-/// What [`load_paths`] read: the parsed objects and warnings, and the manifest errors.
+/// What [`load_paths`] read: the objects and warnings, and every error.
 ///
-/// Files are independent: an error in one file is reported with the others' objects kept, so that
-/// a caller can show every problem at once; a caller that writes anything must check `errors`
-/// first (nothing is half-applied).
+/// Documents are independent: an error in one is reported with the other objects kept, so that a
+/// caller can show every problem at once (as [`manifest::check_str`] does for one text); a caller
+/// that writes anything must check that `errors` is empty first (nothing is half-applied).
 #[derive(Debug, Default)]
 pub struct Loaded {
-    /// Objects and warnings of every file that parsed.
+    /// Every object that decoded, valid or not, and the warnings, in file order.
     pub manifests: Manifests,
-    /// Errors, in file order.
+    /// Errors: documents that do not decode and objects the API server would reject, in file
+    /// order and, within a file, in the order of their position.
     pub errors: Vec<ManifestError>,
     /// The files read, in order.
     pub files: Vec<String>,
 }
 
-/// Reads manifests from `paths`: files, directories (their `*.yaml`, `*.yml` and `*.json` files
-/// in name order; subdirectories too with `recursive`), or `-` for standard input.
+/// Reads and checks manifests from `paths`: files, directories (their `*.yaml`, `*.yml` and
+/// `*.json` files in name order; subdirectories too with `recursive`), or `-` for standard input.
+///
+/// Fails only when a path cannot be read; what is wrong inside the manifests is in
+/// [`Loaded::errors`].
 pub fn load_paths(paths: &[PathBuf], recursive: bool) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
     for path in paths {
@@ -54,7 +61,13 @@ pub fn load_paths(paths: &[PathBuf], recursive: bool) -> Result<Loaded, LoadErro
             add_text(&mut loaded, "-", &text);
             continue;
         }
-        let meta = std::fs::metadata(path).map_err(|source| io_err(path, source))?;
+        let meta = std::fs::metadata(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                LoadError::NotFound(path.display().to_string())
+            } else {
+                io_err(path, source)
+            }
+        })?;
         if meta.is_dir() {
             let mut files = Vec::new();
             collect_dir(path, recursive, &mut files)?;
@@ -107,8 +120,7 @@ fn add_file(loaded: &mut Loaded, path: &Path) -> Result<(), LoadError> {
 
 fn add_text(loaded: &mut Loaded, name: &str, text: &str) {
     loaded.files.push(name.to_string());
-    match manifest::parse_str(name, text) {
-        Ok(m) => loaded.manifests.extend(m),
-        Err(errors) => loaded.errors.extend(errors),
-    }
+    let checked = manifest::check_str(name, text);
+    loaded.manifests.extend(checked.manifests);
+    loaded.errors.extend(checked.errors);
 }

@@ -2181,12 +2181,6 @@ const UPDATABLE_POD_SPEC_FIELDS: &str =
 `spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),\
 `spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
 
-/// A reference to something that does not exist. Kubernetes reports it as `Not found: "x"`;
-/// [`FieldErrorKind`] has no such kind yet, so it is reported as an invalid value.
-fn not_found(path: &FieldPath, value: &str) -> FieldError {
-    FieldError::invalid(path, value, "not found")
-}
-
 /// An invalid-value error whose value is an object, printed as JSON as Kubernetes prints it.
 fn invalid_object(path: &FieldPath, value: &impl Serialize, detail: &str) -> FieldError {
     FieldError {
@@ -3003,7 +2997,7 @@ fn validate_volume_mounts(
         if m.name.is_empty() {
             errs.push(FieldError::required(&p.child("name"), ""));
         } else if !volumes.contains(m.name.as_str()) {
-            errs.push(not_found(&p.child("name"), &m.name));
+            errs.push(FieldError::not_found(&p.child("name"), &m.name));
         }
         if m.mount_path.is_empty() {
             errs.push(FieldError::required(&p.child("mountPath"), ""));
@@ -5070,7 +5064,7 @@ volumes:
             errs,
             [
                 "spec.volumes[1].name: Duplicate value: \"data\"",
-                "spec.volumes[2].name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc')",
+                "spec.volumes[2].name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
                 "spec.volumes[3].secret: Forbidden: may not specify more than 1 volume type",
                 "spec.volumes[4].hostPath.path: Required value",
                 "spec.volumes[5].secret.defaultMode: Invalid value: 1000: must be a number between 0 and 0777 (octal), both inclusive",
@@ -5078,7 +5072,7 @@ volumes:
                 "spec.volumes[5].secret.items[0].path: Invalid value: \"../x\": must not contain '..'",
                 "spec.volumes[6].persistentVolumeClaim.claimName: Required value",
                 "spec.volumes[7].emptyDir.sizeLimit: Forbidden: SizeLimit field must be a valid resource quantity",
-                "spec.containers[0].volumeMounts[1].name: Invalid value: \"missing\": not found",
+                "spec.containers[0].volumeMounts[1].name: Not found: \"missing\"",
                 "spec.containers[0].volumeMounts[1].mountPath: Invalid value: \"/data\": must be unique",
                 "spec.containers[0].volumeMounts[2].subPath: Invalid value: \"/abs\": must be a relative path",
                 "spec.containers[0].volumeMounts[3].subPath: Invalid value: \"a/../../b\": must not contain '..'",
@@ -5291,7 +5285,7 @@ affinity:
                 format!("{na}.matchFields[1].key: Invalid value: \"metadata.uid\": not a valid field selector key"),
                 "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight: Invalid value: 0: must be in the range 1-100".to_string(),
                 format!("{pa}.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'"),
-                format!("{pa}.requiredDuringSchedulingIgnoredDuringExecution[0].namespaces[1]: Invalid value: \"Bad\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc')"),
+                format!("{pa}.requiredDuringSchedulingIgnoredDuringExecution[0].namespaces[1]: Invalid value: \"Bad\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"),
                 format!("{pa}.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey: Required value: can not be empty"),
                 format!("{pa}.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey: Invalid value: \"\": name part must be non-empty"),
                 format!("{pa}.preferredDuringSchedulingIgnoredDuringExecution[0].weight: Invalid value: 101: must be in the range 1-100"),

@@ -1,6 +1,7 @@
 //! Field selectors per kind: which fields each kind can be filtered on and how to read them,
-//! following the field labels the API server registers (`metadata.name` and `metadata.namespace`
-//! everywhere, `spec.nodeName` and `status.phase` for pods, …).
+//! following the field labels the API server registers (`metadata.name` everywhere,
+//! `metadata.namespace` for namespaced kinds, `spec.nodeName` and `status.phase` for pods, …;
+//! the kinds' `ToSelectableFields` functions in pkg/registry, v1.34).
 
 use super::StoreError;
 use crate::object::{Kind, Object};
@@ -25,11 +26,14 @@ pub(crate) fn supported_fields(kind: Kind) -> &'static [&'static str] {
         Kind::Namespace => &["metadata.name", "status.phase"],
         Kind::Secret => &["metadata.name", "metadata.namespace", "type"],
         Kind::Job => &["metadata.name", "metadata.namespace", "status.successful"],
-        _ => &["metadata.name", "metadata.namespace"],
+        Kind::ReplicaSet => &["metadata.name", "metadata.namespace", "status.replicas"],
+        _ if kind.namespaced() => &["metadata.name", "metadata.namespace"],
+        _ => &["metadata.name"],
     }
 }
 
-/// Rejects a selector on a field the kind does not support, with the API server's message.
+/// Rejects a selector on a field the kind does not support, with the API server's message
+/// (`field label not supported: spec.foo`) followed by the fields the kind does support.
 pub(crate) fn check_supported(kind: Kind, selector: &FieldSelector) -> Result<(), StoreError> {
     let supported = supported_fields(kind);
     for requirement in selector.requirements() {
@@ -63,6 +67,7 @@ pub(crate) fn field_value(object: &Object, field: &str) -> Option<String> {
         (Object::Namespace(n), "status.phase") => Some(enum_text(&n.status.phase)),
         (Object::Secret(s), "type") => Some(enum_text(&s.r#type)),
         (Object::Job(j), "status.successful") => Some(j.status.succeeded.to_string()),
+        (Object::ReplicaSet(r), "status.replicas") => Some(r.status.replicas.to_string()),
         _ => None,
     }
 }

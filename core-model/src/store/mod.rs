@@ -7,7 +7,7 @@
 //! that [`watch`](Store::watch) cursors read from.
 //!
 //! The store reads no clock and no OS randomness: every write takes `now`, and uids and generated
-//! names come from a [`ChaCha8Rng`](rand_chacha::ChaCha8Rng) seeded from the store's seed, so the
+//! names come from a `ChaCha8Rng` seeded from the store's seed, so the
 //! same calls produce the same objects, bit for bit.
 //!
 //! ```
@@ -37,7 +37,7 @@ use crate::object::{Kind, Object};
 use crate::rng::component_rng;
 use crate::selector::{FieldSelector, Selector};
 use crate::time::Time;
-use crate::validation::{ErrorList, FieldError, FieldPath};
+use crate::validation::ErrorList;
 
 pub use watch::{WatchCursor, WatchEvent, WatchEventType};
 
@@ -103,11 +103,13 @@ impl Default for StoreConfig {
     }
 }
 
-/// Why a store request failed. Messages follow the API server's (`pods "web" not found`).
+/// Why a store request failed. Messages follow the API server's, which names a kind by its
+/// resource and API group (`deployments.apps "web" not found`, `Deployment.apps "web" is invalid`;
+/// core kinds have no group: `pods "web" not found`).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum StoreError {
     /// No object with that key exists.
-    #[error("{} {name:?} not found", kind.plural())]
+    #[error("{} {name:?} not found", qualified_resource(*kind))]
     NotFound {
         /// Kind looked for.
         kind: Kind,
@@ -117,7 +119,7 @@ pub enum StoreError {
         name: String,
     },
     /// An object with that key exists already.
-    #[error("{} {name:?} already exists", kind.plural())]
+    #[error("{} {name:?} already exists", qualified_resource(*kind))]
     AlreadyExists {
         /// Kind of the object.
         kind: Kind,
@@ -128,7 +130,7 @@ pub enum StoreError {
     },
     /// The update carried a stale `resourceVersion` or failed a precondition (optimistic
     /// concurrency): read again and retry.
-    #[error("Operation cannot be fulfilled on {} {name:?}: {reason}", kind.plural())]
+    #[error("Operation cannot be fulfilled on {} {name:?}: {reason}", qualified_resource(*kind))]
     Conflict {
         /// Kind of the object.
         kind: Kind,
@@ -138,7 +140,7 @@ pub enum StoreError {
         reason: String,
     },
     /// Admission rejected the object (defaults applied, then validation failed).
-    #[error("{kind} {name:?} is invalid: {}", format_errors(errors))]
+    #[error("{} {name:?} is invalid: {}", qualified_kind(*kind), format_errors(errors))]
     Invalid {
         /// Kind of the object.
         kind: Kind,
@@ -151,7 +153,7 @@ pub enum StoreError {
     #[error("{0}")]
     Forbidden(String),
     /// The request itself is malformed (an unsupported field selector, a patch that is not an
-    /// object, a namespace that does not match the object's, …).
+    /// object, a patch that renames the object, …).
     #[error("{0}")]
     BadRequest(String),
     /// A watch cursor fell off the bounded history: relist and watch from the new version.
@@ -162,6 +164,26 @@ pub enum StoreError {
         /// The oldest version the history can continue from.
         oldest: u64,
     },
+}
+
+/// The resource name the API server uses for `kind` in messages: the plural, followed by the
+/// API group when there is one (`pods`, `deployments.apps`; apimachinery's
+/// `GroupResource.String`).
+pub fn qualified_resource(kind: Kind) -> String {
+    match kind.group() {
+        "" => kind.plural().to_string(),
+        group => format!("{}.{group}", kind.plural()),
+    }
+}
+
+/// The kind name the API server uses for `kind` in validation messages: the kind, followed by
+/// the API group when there is one (`Pod`, `Deployment.apps`; apimachinery's
+/// `GroupKind.String`).
+pub fn qualified_kind(kind: Kind) -> String {
+    match kind.group() {
+        "" => kind.name().to_string(),
+        group => format!("{}.{group}", kind.name()),
+    }
 }
 
 fn format_errors(errors: &ErrorList) -> String {
@@ -180,7 +202,9 @@ fn format_errors(errors: &ErrorList) -> String {
 /// How `delete` treats the dependents of the object (Kubernetes' `propagationPolicy`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PropagationPolicy {
-    /// Delete the object now; the garbage collector deletes dependents afterwards.
+    /// Delete the object now; the garbage collector deletes dependents afterwards. Also what a
+    /// request without a policy gets: the object's `orphan` or `foregroundDeletion` finalizer, if
+    /// it has one, is left in place.
     #[default]
     Background,
     /// Keep the object (with the `foregroundDeletion` finalizer) until its blocking dependents
@@ -194,7 +218,8 @@ pub enum PropagationPolicy {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DeleteOptions {
     /// Seconds the object may take to shut down; `None` takes the object's own default (a pod's
-    /// `terminationGracePeriodSeconds`). Zero deletes at once.
+    /// `terminationGracePeriodSeconds`). Zero deletes at once; a negative value counts as one
+    /// second. Only pods bound to a node have a grace period.
     pub grace_period_seconds: Option<i64>,
     /// What happens to dependents.
     pub propagation_policy: PropagationPolicy,
@@ -278,7 +303,8 @@ impl Store {
         self.objects.is_empty()
     }
 
-    /// The object of `kind` named `name` in `namespace` (empty for cluster-scoped kinds).
+    /// The object of `kind` named `name` in `namespace` (empty for cluster-scoped kinds; for a
+    /// namespaced kind, empty means `default`).
     pub fn get(&self, kind: Kind, namespace: &str, name: &str) -> Option<Arc<Object>> {
         let key = ObjectKey {
             kind,
@@ -319,7 +345,8 @@ impl Store {
     }
 
     /// Lists objects of `kind` that match `options`, in key order, with the store's current
-    /// resourceVersion (from which a watch continues without missing a change).
+    /// resourceVersion (from which a watch continues without missing a change). A namespace of
+    /// `""` means every namespace, as in Kubernetes; cluster-scoped kinds ignore the namespace.
     pub fn list(
         &self,
         kind: Kind,
@@ -338,8 +365,8 @@ impl Store {
                     .as_ref()
                     .is_none_or(|fs| fs.matches(|f| fields::field_value(o, f)))
         };
-        let items: Vec<Arc<Object>> = match &options.namespace {
-            Some(ns) if kind.namespaced() => self
+        let items: Vec<Arc<Object>> = match options.namespace.as_deref() {
+            Some(ns) if kind.namespaced() && !ns.is_empty() => self
                 .iter_namespace(kind, ns)
                 .filter(matches)
                 .cloned()
@@ -349,17 +376,43 @@ impl Store {
         Ok((items, self.resource_version))
     }
 
-    /// Creates an object: admission (defaults, validation, namespace, LimitRange, priority,
-    /// quota), a generated name for `generateName`, a uid, `creationTimestamp = now`,
-    /// `generation = 1`, and the next resourceVersion. A namespaced object with no namespace
-    /// goes to `default`. A rejected create changes nothing.
+    /// Creates an object, in the API server's order: the status is cleared (it is the server's
+    /// to write, except a Node's, which its kubelet registers with), a name is generated for
+    /// `generateName`, a uid, `creationTimestamp = now` and `generation = 1` are set (a Job's
+    /// selector is generated from the uid), admission runs (defaults, namespace, LimitRange,
+    /// priority, validation, quota), and only then is the name checked for
+    /// [`StoreError::AlreadyExists`]. The object gets the next resourceVersion; the quotas it
+    /// is charged to are written just before it.
+    ///
+    /// A namespaced object without a namespace goes to `default`; a cluster-scoped object's
+    /// namespace is cleared (apiserver `EnsureObjectNamespaceMatchesRequestNamespace`). A rejected
+    /// create changes nothing, not even the random stream uids and names come from.
     pub fn create(&mut self, mut object: Object, now: Time) -> Result<Arc<Object>, StoreError> {
         let kind = object.kind();
-        normalize_namespace(&mut object)?;
+        normalize_namespace(&mut object);
+        reset_status_for_create(&mut object);
+        // Work on a copy of the random stream: a rejected create must not shift the uids and
+        // names of later ones.
+        let mut rng = self.rng.clone();
         if object.metadata().name.is_empty() && !object.metadata().generate_name.is_empty() {
-            let name = self.generate_name(&object);
+            let name = self.generate_name(&mut rng, &object);
             object.metadata_mut().name = name;
         }
+        {
+            let meta = object.metadata_mut();
+            meta.uid = generate_uid(&mut rng);
+            meta.resource_version.clear();
+            meta.creation_timestamp = Some(now);
+            meta.deletion_timestamp = None;
+            meta.deletion_grace_period_seconds = None;
+            meta.generation = 1;
+        }
+        // Server-generated fields that depend on the uid (a Job's selector).
+        if let Object::Job(job) = &mut object {
+            job.set_generated_selector();
+        }
+        let quota_writes = admission::admit_create(self, &mut object)?;
+        // The storage layer reports a taken name after admission, as etcd does.
         let key = ObjectKey::of(&object);
         if self.objects.contains_key(&key) {
             return Err(StoreError::AlreadyExists {
@@ -368,56 +421,64 @@ impl Store {
                 name: key.name,
             });
         }
-        {
-            let meta = object.metadata_mut();
-            meta.uid.clear();
-            meta.resource_version.clear();
-            meta.deletion_timestamp = None;
-            meta.deletion_grace_period_seconds = None;
-        }
-        let uid = self.generate_uid();
-        {
-            let meta = object.metadata_mut();
-            meta.uid = uid;
-            meta.creation_timestamp = Some(now);
-            meta.generation = 1;
-        }
-        // Server-generated fields that depend on the uid (a Job's selector).
-        if let Object::Job(job) = &mut object {
-            job.set_generated_selector();
-        }
-        let quota_writes = admission::admit_create(self, &mut object)?;
+        self.rng = rng;
         self.commit_quota_writes(quota_writes);
         Ok(self.put(key, object, WatchEventType::Added))
     }
 
-    /// Replaces the stored object with `object` (`kubectl replace`). A non-empty
-    /// `resourceVersion` must match the stored one, else [`StoreError::Conflict`]. The stored
+    /// Replaces the stored object with `object` (`kubectl replace`).
+    ///
+    /// A non-empty `metadata.uid` or `metadata.resourceVersion` must match the stored one, else
+    /// [`StoreError::Conflict`]; an empty resourceVersion updates unconditionally. The stored
     /// status is kept (use [`update_status`](Store::update_status) to change it); `uid`,
-    /// `creationTimestamp` and `deletionTimestamp` cannot be changed; `generation` is bumped when
-    /// the spec changes. Removing the last finalizer of an object being deleted deletes it.
+    /// `creationTimestamp`, `deletionTimestamp` and `generation` cannot be changed, and
+    /// `generation` is bumped when the (defaulted) spec changes. Finalizers cannot be added
+    /// once deletion has started. An update that changes nothing writes nothing and returns the
+    /// stored object with its current resourceVersion, as etcd skips identical writes.
+    ///
+    /// An update that removes the last finalizer of an object being deleted deletes it (the
+    /// returned object is its last state), unless it is a pod still in its grace period. For a
+    /// Namespace, `spec.finalizers` can be changed by an update (standing in for the
+    /// `/finalize` subresource), and a terminating namespace goes when both lists are empty.
     pub fn update(&mut self, mut object: Object, now: Time) -> Result<Arc<Object>, StoreError> {
-        normalize_namespace(&mut object)?;
+        normalize_namespace(&mut object);
         let key = ObjectKey::of(&object);
         let old = self.current(&key, &object)?;
         object.copy_status_from(&old);
         carry_server_fields(&mut object, &old);
+        admission::admit_update(self, &mut object, &old, now)?;
+        // Compared after defaulting: a spec sent back without its defaults has not changed.
         if object.spec_differs(&old) {
             object.metadata_mut().generation = old.metadata().generation + 1;
         }
-        admission::admit_update(self, &mut object, &old, now)?;
-        Ok(self.finish_update(key, object, &old))
+        object
+            .metadata_mut()
+            .resource_version
+            .clone_from(&old.metadata().resource_version);
+        if should_delete_during_update(&object, &old) {
+            return Ok(self.remove(&key));
+        }
+        if object == *old {
+            return Ok(old);
+        }
+        let quota_writes = admission::quota_for_update(self, &old, &object)
+            .map_err(|m| admission::forbidden(key.kind, &key.name, &m))?;
+        self.commit_quota_writes(quota_writes);
+        Ok(self.put(key, object, WatchEventType::Modified))
     }
 
     /// Writes only the status of the stored object (the `/status` subresource): everything else
-    /// is taken from the stored object. Checks `resourceVersion` like [`update`](Store::update).
+    /// is taken from the stored object, so `generation` does not change. Checks `uid` and
+    /// `resourceVersion` like [`update`](Store::update). Quota usage follows the new status (a
+    /// pod that turns `Succeeded` or `Failed` stops counting against `pods`, `requests.*` and
+    /// `limits.*`). A status update that changes nothing writes nothing.
     pub fn update_status(
         &mut self,
         mut object: Object,
         now: Time,
     ) -> Result<Arc<Object>, StoreError> {
         let _ = now;
-        normalize_namespace(&mut object)?;
+        normalize_namespace(&mut object);
         let key = ObjectKey::of(&object);
         let old = self.current(&key, &object)?;
         let mut updated = (*old).clone();
@@ -430,14 +491,20 @@ impl Store {
                 errors,
             });
         }
-        let quota_writes = admission::quota_on_status_change(self, &old, &updated);
+        if updated == *old {
+            return Ok(old);
+        }
+        let quota_writes = admission::quota_for_status(self, &old, &updated);
         self.commit_quota_writes(quota_writes);
         Ok(self.put(key, updated, WatchEventType::Modified))
     }
 
     /// Applies a JSON merge patch (RFC 7386, `kubectl patch --type merge`) to the stored object
-    /// and updates it. A `metadata.resourceVersion` in the patch is checked like an update's;
-    /// `status` in the patch is ignored (patch the status with [`update_status`](Store::update_status)).
+    /// and updates it with [`update`](Store::update). A `metadata.resourceVersion` in the patch
+    /// is checked like an update's; without one the patch applies to whatever is stored.
+    /// `status` in the patch is ignored (patch the status with
+    /// [`update_status`](Store::update_status)). A patch may not rename the object or move it to
+    /// another namespace ([`StoreError::BadRequest`] with the API server's message).
     pub fn patch(
         &mut self,
         kind: Kind,
@@ -455,29 +522,54 @@ impl Store {
             .get(kind, namespace, name)
             .ok_or_else(|| StoreError::NotFound {
                 kind,
-                namespace: namespace.to_string(),
+                namespace: namespace_for(kind, namespace),
                 name: name.to_string(),
             })?;
         let mut value = old.to_value();
-        // Without a resourceVersion in the patch, the patch applies to whatever is stored.
         merge_patch(&mut value, patch);
-        let patched = Object::from_value(kind, value).map_err(|e| {
+        let mut patched = Object::from_value(kind, value).map_err(|e| {
             StoreError::BadRequest(format!("the patch does not decode as a {kind}: {e}"))
         })?;
-        if patched.metadata().name != old.metadata().name
-            || patched.metadata().namespace != old.metadata().namespace
-        {
-            return Err(StoreError::BadRequest(
-                "a patch cannot change metadata.name or metadata.namespace".into(),
-            ));
+        // apiserver handlers/rest.go checkName.
+        let (old_name, old_namespace) = (&old.metadata().name, &old.metadata().namespace);
+        let meta = patched.metadata_mut();
+        if meta.name != *old_name {
+            return Err(StoreError::BadRequest(format!(
+                "the name of the object ({}) does not match the name on the URL ({old_name})",
+                meta.name
+            )));
+        }
+        if kind.namespaced() {
+            if meta.namespace.is_empty() {
+                meta.namespace.clone_from(old_namespace);
+            } else if meta.namespace != *old_namespace {
+                return Err(StoreError::BadRequest(format!(
+                    "the namespace of the object ({}) does not match the namespace on the request ({old_namespace})",
+                    meta.namespace
+                )));
+            }
         }
         self.update(patched, now)
     }
 
-    /// Deletes an object as the API server does: with finalizers (or the `Foreground`/`Orphan`
-    /// policies, which add theirs) it only gets a `deletionTimestamp`; a pod bound to a node gets
-    /// a grace period and is removed when its kubelet deletes it with grace 0; a Namespace turns
-    /// `Terminating` until the namespace controller empties it and removes its finalizer.
+    /// Deletes an object as the API server does (apiserver `registry/rest/delete.go` and
+    /// `registry/generic/registry/store.go`, v1.34):
+    ///
+    /// - the `uid` and `resourceVersion` preconditions must match, else
+    ///   [`StoreError::Conflict`];
+    /// - a pod bound to a node and not yet finished is deleted gracefully: it gets
+    ///   `deletionTimestamp = now + grace` (the option, else its
+    ///   `terminationGracePeriodSeconds`; a negative grace counts as 1) and stays until a delete
+    ///   with grace 0 (its kubelet's) removes it; a later delete may only shorten the grace
+    ///   period, and one that does not changes nothing. An unbound or finished pod goes at once;
+    /// - `Foreground` and `Orphan` put their finalizer on the object (and take the other's off);
+    ///   `Background`, which also stands for "no policy given", leaves the finalizers alone;
+    /// - an object that still has finalizers only gets a `deletionTimestamp` (and a grace period
+    ///   of 0) and goes when an update removes the last one;
+    /// - a Namespace with `spec.finalizers` turns `Terminating` until they are removed.
+    ///
+    /// The first deletionTimestamp bumps `generation`. The last state of a removed object is
+    /// returned and sent to watches as a `Deleted` event; quota usage is released after it.
     pub fn delete(
         &mut self,
         kind: Kind,
@@ -500,63 +592,67 @@ impl Store {
                 namespace: key.namespace.clone(),
                 name: key.name.clone(),
             })?;
-        let meta = old.metadata();
-        if let Some(uid) = &options.precondition_uid {
-            if *uid != meta.uid {
-                return Err(StoreError::Conflict {
-                    kind,
-                    name: key.name,
-                    reason: format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                        meta.uid
-                    ),
-                });
-            }
-        }
-        if let Some(rv) = &options.precondition_resource_version {
-            if *rv != meta.resource_version {
-                return Err(StoreError::Conflict {
-                    kind,
-                    name: key.name,
-                    reason: format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                        meta.resource_version
-                    ),
-                });
-            }
-        }
+        check_delete_preconditions(&old, options)?;
+        let old_meta = old.metadata();
         let mut pending = (*old).clone();
-        let mut finalizers = pending.metadata().finalizers.clone();
-        match options.propagation_policy {
-            PropagationPolicy::Foreground => add_finalizer(&mut finalizers, FOREGROUND_FINALIZER),
-            PropagationPolicy::Orphan => add_finalizer(&mut finalizers, ORPHAN_FINALIZER),
-            PropagationPolicy::Background => {}
-        }
-        let grace = self.grace_period(&old, options);
-        let namespace_finalizing = match &mut pending {
-            Object::Namespace(ns) if !ns.spec.finalizers.is_empty() => {
-                ns.status.phase = Some(crate::api::NamespacePhase::Terminating);
-                true
+
+        if let Object::Namespace(ns) = &mut pending {
+            if !ns.spec.finalizers.is_empty() {
+                // registry/core/namespace/storage: the first delete starts termination; later
+                // ones change nothing until the namespace controller has finalized it.
+                if ns.metadata.deletion_timestamp.is_none() {
+                    ns.metadata.deletion_timestamp = Some(now);
+                    ns.status.phase = Some(crate::api::NamespacePhase::Terminating);
+                    ns.metadata.finalizers =
+                        finalizers_for_policy(&ns.metadata.finalizers, options.propagation_policy);
+                }
+                return Ok(DeleteOutcome::Pending(
+                    self.put_if_changed(key, pending, &old),
+                ));
             }
-            _ => false,
-        };
-        if finalizers.is_empty() && grace == 0 && !namespace_finalizing {
-            return Ok(DeleteOutcome::Deleted(self.remove(&key)));
         }
-        let m = pending.metadata_mut();
-        if m.deletion_timestamp.is_none()
-            || grace < m.deletion_grace_period_seconds.unwrap_or(i64::MAX)
-        {
-            m.deletion_timestamp =
-                Some(now.saturating_add(crate::Duration::from_secs(grace.max(0) as u64)));
-            m.deletion_grace_period_seconds = Some(grace);
+
+        let finalizers = finalizers_for_policy(&old_meta.finalizers, options.propagation_policy);
+        match graceful_delete(&old, options, now) {
+            Graceful::AlreadyPending => Ok(DeleteOutcome::Pending(old)),
+            Graceful::Period {
+                timestamp,
+                seconds,
+                first,
+            } => {
+                if finalizers.is_empty() && seconds == 0 {
+                    return Ok(DeleteOutcome::Deleted(self.remove(&key)));
+                }
+                let meta = pending.metadata_mut();
+                if first && meta.generation > 0 {
+                    meta.generation += 1;
+                }
+                meta.deletion_timestamp = Some(timestamp);
+                meta.deletion_grace_period_seconds = Some(seconds);
+                meta.finalizers = finalizers;
+                Ok(DeleteOutcome::Pending(
+                    self.put_if_changed(key, pending, &old),
+                ))
+            }
+            Graceful::No => {
+                if finalizers.is_empty() {
+                    return Ok(DeleteOutcome::Deleted(self.remove(&key)));
+                }
+                // store.go markAsDeleting.
+                let meta = pending.metadata_mut();
+                if meta.deletion_timestamp.is_none() && meta.generation > 0 {
+                    meta.generation += 1;
+                }
+                if meta.deletion_timestamp.is_none_or(|t| t > now) {
+                    meta.deletion_timestamp = Some(now);
+                }
+                meta.deletion_grace_period_seconds = Some(0);
+                meta.finalizers = finalizers;
+                Ok(DeleteOutcome::Pending(
+                    self.put_if_changed(key, pending, &old),
+                ))
+            }
         }
-        m.finalizers = finalizers;
-        Ok(DeleteOutcome::Pending(self.put(
-            key,
-            pending,
-            WatchEventType::Modified,
-        )))
     }
 
     /// Reads the changes after `cursor`'s version, in order, and advances it. A cursor older
@@ -573,23 +669,9 @@ impl Store {
         self.log.since(resource_version)
     }
 
-    fn grace_period(&self, object: &Object, options: &DeleteOptions) -> i64 {
-        match object {
-            // Pods not yet bound to a node have no kubelet to wait for.
-            Object::Pod(pod) if pod.spec.node_name.is_empty() => 0,
-            Object::Pod(pod) if pod.metadata.deletion_timestamp.is_some() => options
-                .grace_period_seconds
-                .unwrap_or(0)
-                .min(pod.metadata.deletion_grace_period_seconds.unwrap_or(0)),
-            Object::Pod(pod) => options
-                .grace_period_seconds
-                .or(pod.spec.termination_grace_period_seconds)
-                .unwrap_or(crate::api::DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS)
-                .max(0),
-            _ => 0,
-        }
-    }
-
+    /// The stored object under `key`, after checking the write preconditions `incoming`
+    /// carries: its uid, then its resourceVersion (storage preconditions first, then the
+    /// optimistic lock, as in the generic registry's `Update`).
     fn current(&self, key: &ObjectKey, incoming: &Object) -> Result<Arc<Object>, StoreError> {
         let old = self
             .objects
@@ -600,15 +682,6 @@ impl Store {
                 namespace: key.namespace.clone(),
                 name: key.name.clone(),
             })?;
-        let rv = &incoming.metadata().resource_version;
-        if !rv.is_empty() && *rv != old.metadata().resource_version {
-            return Err(StoreError::Conflict {
-                kind: key.kind,
-                name: key.name.clone(),
-                reason: "the object has been modified; please apply your changes to the latest version and try again"
-                    .into(),
-            });
-        }
         let uid = &incoming.metadata().uid;
         if !uid.is_empty() && *uid != old.metadata().uid {
             return Err(StoreError::Conflict {
@@ -620,31 +693,24 @@ impl Store {
                 ),
             });
         }
+        let rv = &incoming.metadata().resource_version;
+        if !rv.is_empty() && *rv != old.metadata().resource_version {
+            return Err(StoreError::Conflict {
+                kind: key.kind,
+                name: key.name.clone(),
+                reason: OPTIMISTIC_LOCK_MESSAGE.into(),
+            });
+        }
         Ok(old)
     }
 
-    fn finish_update(&mut self, key: ObjectKey, object: Object, old: &Object) -> Arc<Object> {
-        let meta = object.metadata();
-        if meta.deletion_timestamp.is_some()
-            && meta.finalizers.is_empty()
-            && !self.waits_for_grace(old, &object)
-        {
-            self.objects.insert(key.clone(), Arc::new(object));
-            return self.remove(&key);
-        }
-        self.put(key, object, WatchEventType::Modified)
-    }
-
-    fn waits_for_grace(&self, _old: &Object, object: &Object) -> bool {
-        match object {
-            // A bound pod in its grace period stays until its kubelet deletes it with grace 0.
-            Object::Pod(p) => {
-                !p.spec.node_name.is_empty()
-                    && p.metadata.deletion_grace_period_seconds.unwrap_or(0) > 0
-            }
-            // A namespace stays until the namespace controller has removed its spec.finalizers.
-            Object::Namespace(ns) => !ns.spec.finalizers.is_empty(),
-            _ => false,
+    /// Writes `object` unless it equals the stored `old` (etcd skips identical writes), and
+    /// returns what is stored.
+    fn put_if_changed(&mut self, key: ObjectKey, object: Object, old: &Arc<Object>) -> Arc<Object> {
+        if object == **old {
+            old.clone()
+        } else {
+            self.put(key, object, WatchEventType::Modified)
         }
     }
 
@@ -666,13 +732,13 @@ impl Store {
         object
     }
 
+    /// Removes the object under `key` (which must be stored), logs its last state as a
+    /// `Deleted` event, and then releases its quota usage.
     fn remove(&mut self, key: &ObjectKey) -> Arc<Object> {
         let old = self
             .objects
             .remove(key)
             .expect("remove is called with a stored key");
-        let quota_writes = admission::quota_on_remove(self, &old);
-        self.commit_quota_writes(quota_writes);
         self.resource_version += 1;
         let mut last = (*old).clone();
         last.metadata_mut().resource_version = self.resource_version.to_string();
@@ -682,6 +748,8 @@ impl Store {
             object: last.clone(),
             resource_version: self.resource_version,
         });
+        let quota_writes = admission::quota_on_remove(self, &old);
+        self.commit_quota_writes(quota_writes);
         last
     }
 
@@ -692,31 +760,25 @@ impl Store {
         }
     }
 
-    fn generate_uid(&mut self) -> String {
-        let mut b: [u8; 16] = self.rng.random();
-        b[6] = (b[6] & 0x0f) | 0x40; // version 4
-        b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
-        let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        format!(
-            "{}-{}-{}-{}-{}",
-            &h[0..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        )
-    }
-
     /// `generateName` plus five characters from Kubernetes' alphabet (no vowels, no confusable
-    /// digits; apiserver/pkg/storage/names), retried until the name is free.
-    fn generate_name(&mut self, object: &Object) -> String {
+    /// characters; apiserver `storage/names` and `util/rand.String`), drawn again until the name
+    /// is free, as the API server retries a taken generated name.
+    fn generate_name(&self, rng: &mut ChaCha8Rng, object: &Object) -> String {
         const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        // names.go: the prefix is cut so that prefix and suffix fit in 63 characters.
+        const MAX_GENERATED_NAME_LENGTH: usize = 63 - 5;
         let meta = object.metadata();
         let mut prefix = meta.generate_name.clone();
-        prefix.truncate(58);
+        if prefix.len() > MAX_GENERATED_NAME_LENGTH {
+            let mut cut = MAX_GENERATED_NAME_LENGTH;
+            while !prefix.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            prefix.truncate(cut);
+        }
         loop {
             let suffix: String = (0..5)
-                .map(|_| ALPHABET[self.rng.random_range(0..ALPHABET.len())] as char)
+                .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
                 .collect();
             let name = format!("{prefix}{suffix}");
             let key = ObjectKey {
@@ -731,16 +793,191 @@ impl Store {
     }
 }
 
+/// The reason of the conflict an update with a stale resourceVersion gets (apiserver
+/// `registry/generic/registry.OptimisticLockErrorMsg`).
+pub const OPTIMISTIC_LOCK_MESSAGE: &str =
+    "the object has been modified; please apply your changes to the latest version and try again";
+
+/// A random (version 4) uid in the canonical form.
+fn generate_uid(rng: &mut ChaCha8Rng) -> String {
+    let mut b: [u8; 16] = rng.random();
+    b[6] = (b[6] & 0x0f) | 0x40; // version 4
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// The delete preconditions, checked with the messages of apiserver `rest.BeforeDelete`.
+fn check_delete_preconditions(old: &Object, options: &DeleteOptions) -> Result<(), StoreError> {
+    let meta = old.metadata();
+    let conflict = |reason: String| StoreError::Conflict {
+        kind: old.kind(),
+        name: meta.name.clone(),
+        reason,
+    };
+    if let Some(uid) = &options.precondition_uid {
+        if *uid != meta.uid {
+            return Err(conflict(format!(
+                "the UID in the precondition ({uid}) does not match the UID in record ({}). \
+                 The object might have been deleted and then recreated",
+                meta.uid
+            )));
+        }
+    }
+    if let Some(rv) = &options.precondition_resource_version {
+        if *rv != meta.resource_version {
+            return Err(conflict(format!(
+                "the ResourceVersion in the precondition ({rv}) does not match the \
+                 ResourceVersion in record ({}). The object might have been modified",
+                meta.resource_version
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// How a delete request treats an object's grace period.
+enum Graceful {
+    /// The kind has no graceful deletion (everything but pods), or the grace period is already
+    /// over: delete now, or mark as deleting while finalizers remain.
+    No,
+    /// A graceful deletion is under way and the request does not shorten it: nothing changes.
+    AlreadyPending,
+    /// Set this deletion timestamp and grace period.
+    Period {
+        /// When the grace period ends.
+        timestamp: Time,
+        /// The grace period, in seconds.
+        seconds: i64,
+        /// Whether this starts the deletion (and so bumps `generation`).
+        first: bool,
+    },
+}
+
+/// apiserver `rest.BeforeDelete` with the pod strategy's `CheckGracefulDelete`.
+fn graceful_delete(object: &Object, options: &DeleteOptions, now: Time) -> Graceful {
+    let Object::Pod(pod) = object else {
+        return Graceful::No;
+    };
+    // Negative values count as one second on the delete path.
+    let requested = options
+        .grace_period_seconds
+        .map(|g| if g < 0 { 1 } else { g });
+    let secs = |s: i64| crate::Duration::from_secs(s.max(0) as u64);
+    if let Some(timestamp) = pod.metadata.deletion_timestamp {
+        let current = pod.metadata.deletion_grace_period_seconds.unwrap_or(0);
+        if current <= 0 {
+            return Graceful::No;
+        }
+        return match requested {
+            // Only a shorter grace period may be given; the deadline moves by the difference.
+            Some(period) if period < current => Graceful::Period {
+                timestamp: timestamp
+                    .saturating_sub(secs(current))
+                    .saturating_add(secs(period)),
+                seconds: period,
+                first: false,
+            },
+            _ => Graceful::AlreadyPending,
+        };
+    }
+    let mut period = requested
+        .or(pod.spec.termination_grace_period_seconds)
+        .unwrap_or(0);
+    // A pod no kubelet runs (unscheduled) or that has finished goes at once.
+    if pod.spec.node_name.is_empty() || pod.phase().is_terminal() {
+        period = 0;
+    }
+    if period < 0 {
+        period = 1;
+    }
+    Graceful::Period {
+        timestamp: now.saturating_add(secs(period)),
+        seconds: period,
+        first: true,
+    }
+}
+
+/// The finalizers after a delete with `policy` (store.go `deletionFinalizersForGarbageCollection`):
+/// `Orphan` and `Foreground` put their finalizer on and take the other's off; `Background`
+/// (also "no policy given") keeps the list.
+fn finalizers_for_policy(finalizers: &[String], policy: PropagationPolicy) -> Vec<String> {
+    let wanted = match policy {
+        PropagationPolicy::Background => return finalizers.to_vec(),
+        PropagationPolicy::Orphan => ORPHAN_FINALIZER,
+        PropagationPolicy::Foreground => FOREGROUND_FINALIZER,
+    };
+    let other = if wanted == ORPHAN_FINALIZER {
+        FOREGROUND_FINALIZER
+    } else {
+        ORPHAN_FINALIZER
+    };
+    if finalizers.iter().any(|f| f == wanted) && !finalizers.iter().any(|f| f == other) {
+        return finalizers.to_vec();
+    }
+    let mut out: Vec<String> = finalizers
+        .iter()
+        .filter(|f| *f != wanted && *f != other)
+        .cloned()
+        .collect();
+    out.push(wanted.to_string());
+    out
+}
+
+/// Whether an update removes an object being deleted: its finalizers are gone and its grace
+/// period is over (store.go `shouldDeleteDuringUpdate`); a Namespace also needs its
+/// `spec.finalizers` gone.
+fn should_delete_during_update(object: &Object, old: &Object) -> bool {
+    let meta = object.metadata();
+    if meta.deletion_timestamp.is_none() || !meta.finalizers.is_empty() {
+        return false;
+    }
+    match object {
+        Object::Namespace(ns) => ns.spec.finalizers.is_empty(),
+        _ => old.metadata().deletion_grace_period_seconds.unwrap_or(0) == 0,
+    }
+}
+
+/// Clears the status of a new object: each kind's `PrepareForCreate` in the API server drops
+/// what the client sent (defaulting then sets the initial phase), except for Nodes, which
+/// kubelets register with their status.
+fn reset_status_for_create(object: &mut Object) {
+    match object {
+        Object::Namespace(o) => o.status = Default::default(),
+        Object::Pod(o) => o.status = Default::default(),
+        Object::Service(o) => o.status = Default::default(),
+        Object::PersistentVolume(o) => o.status = Default::default(),
+        Object::PersistentVolumeClaim(o) => o.status = Default::default(),
+        Object::ResourceQuota(o) => o.status = Default::default(),
+        Object::Deployment(o) => o.status = Default::default(),
+        Object::ReplicaSet(o) => o.status = Default::default(),
+        Object::DaemonSet(o) => o.status = Default::default(),
+        Object::StatefulSet(o) => o.status = Default::default(),
+        Object::Job(o) => o.status = Default::default(),
+        Object::CronJob(o) => o.status = Default::default(),
+        Object::HorizontalPodAutoscaler(o) => o.status = Default::default(),
+        Object::PodDisruptionBudget(o) => o.status = Default::default(),
+        Object::Node(_)
+        | Object::ConfigMap(_)
+        | Object::Secret(_)
+        | Object::LimitRange(_)
+        | Object::EndpointSlice(_)
+        | Object::StorageClass(_)
+        | Object::PriorityClass(_) => {}
+    }
+}
+
 /// The finalizer that makes deletion wait for blocking dependents (foreground propagation).
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 /// The finalizer that makes deletion orphan dependents first.
 pub const ORPHAN_FINALIZER: &str = "orphan";
-
-fn add_finalizer(finalizers: &mut Vec<String>, f: &str) {
-    if !finalizers.iter().any(|x| x == f) {
-        finalizers.push(f.to_string());
-    }
-}
 
 fn namespace_for(kind: Kind, namespace: &str) -> String {
     if kind.namespaced() {
@@ -754,25 +991,16 @@ fn namespace_for(kind: Kind, namespace: &str) -> String {
     }
 }
 
-fn normalize_namespace(object: &mut Object) -> Result<(), StoreError> {
-    let kind = object.kind();
+/// Puts a namespaced object without a namespace in `default`, and clears the namespace of a
+/// cluster-scoped object (apiserver `EnsureObjectNamespaceMatchesRequestNamespace`: the
+/// request of a cluster-scoped kind has no namespace, and the object's is dropped).
+fn normalize_namespace(object: &mut Object) {
+    let namespaced = object.kind().namespaced();
     let meta = object.metadata_mut();
-    if kind.namespaced() {
-        if meta.namespace.is_empty() {
-            meta.namespace = DEFAULT_NAMESPACE.to_string();
-        }
-        Ok(())
+    if !namespaced {
+        meta.namespace.clear();
     } else if meta.namespace.is_empty() {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid {
-            kind,
-            name: meta.name.clone(),
-            errors: vec![FieldError::forbidden(
-                &FieldPath::new("metadata").child("namespace"),
-                "not allowed on this type",
-            )],
-        })
+        meta.namespace = DEFAULT_NAMESPACE.to_string();
     }
 }
 

@@ -5,7 +5,7 @@
 //! namespace it follows; [`Store::watch`](super::Store::watch) returns what happened since, in
 //! order. The log keeps a bounded number of events, as etcd compacts its history: a cursor that
 //! fell behind the oldest retained event gets
-//! [`StoreError::ResourceVersionTooOld`](super::StoreError::ResourceVersionTooOld) and must list
+//! [`StoreError::ResourceVersionTooOld`](super::StoreError) and must list
 //! again, exactly as a Kubernetes client gets `410 Gone`.
 
 use std::collections::VecDeque;

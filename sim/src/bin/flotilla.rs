@@ -59,8 +59,7 @@ fn validate(files: &[PathBuf], recursive: bool, output: Output) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut errors = loaded.errors.clone();
-    errors.extend(loaded.manifests.check());
+    let errors = &loaded.errors;
     let objects = &loaded.manifests.objects;
     let warnings = &loaded.manifests.warnings;
     let stdout = std::io::stdout();
@@ -69,6 +68,7 @@ fn validate(files: &[PathBuf], recursive: bool, output: Output) -> ExitCode {
         Output::Json => {
             let doc = serde_json::json!({
                 "valid": errors.is_empty(),
+                "files": &loaded.files,
                 "objects": objects.iter().map(|o| serde_json::json!({
                     "apiVersion": o.object.kind().api_version(),
                     "kind": o.object.kind().name(),
@@ -94,14 +94,22 @@ fn validate(files: &[PathBuf], recursive: bool, output: Output) -> ExitCode {
                 })).collect::<Vec<_>>(),
             });
             serde_json::to_writer_pretty(&mut out, &doc)
-                .map_err(std::io::Error::other)
+                .map_err(|e| match e.io_error_kind() {
+                    Some(kind) => std::io::Error::new(kind, e),
+                    None => std::io::Error::other(e),
+                })
                 .and_then(|()| writeln!(out))
         }
-        Output::Table => print_table(&mut out, &loaded, &errors),
+        Output::Table => print_table(&mut out, &loaded),
     };
-    if let Err(e) = written {
-        eprintln!("error: writing output: {e}");
-        return ExitCode::FAILURE;
+    match written {
+        // The reader went away (`flotilla validate ... | head`): nothing left to tell it.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => {
+            eprintln!("error: writing output: {e}");
+            return ExitCode::FAILURE;
+        }
+        Ok(()) => {}
     }
     if errors.is_empty() {
         ExitCode::SUCCESS
@@ -121,8 +129,8 @@ fn display_name(meta: &flotilla_model::ObjectMeta) -> String {
 fn print_table(
     out: &mut impl Write,
     loaded: &flotilla_sim::manifests::Loaded,
-    errors: &[flotilla_model::manifest::ManifestError],
 ) -> std::io::Result<()> {
+    let errors = &loaded.errors;
     let rows: Vec<[String; 4]> = loaded
         .manifests
         .objects
