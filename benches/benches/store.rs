@@ -1,6 +1,9 @@
 //! Object store throughput with 100,000 pods: creates through full admission, status updates,
 //! and watch delivery of every change to a cursor.
 
+// criterion's macros generate the undocumented `benches` and `main` functions.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use flotilla_model::api::Pod;
 use flotilla_model::store::{Store, StoreConfig, WatchCursor};

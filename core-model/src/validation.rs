@@ -221,7 +221,12 @@ impl FieldError {
 
     /// A [`FieldErrorKind::NotFound`] error.
     pub fn not_found(path: &FieldPath, value: impl fmt::Debug) -> FieldError {
-        FieldError { path: path.clone(), kind: FieldErrorKind::NotFound { value: format!("{value:?}") } }
+        FieldError {
+            path: path.clone(),
+            kind: FieldErrorKind::NotFound {
+                value: format!("{value:?}"),
+            },
+        }
     }
 
     /// A [`FieldErrorKind::Duplicate`] error.

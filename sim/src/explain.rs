@@ -8,6 +8,7 @@ use flotilla_model::manifest::Manifests;
 use flotilla_model::Object;
 use flotilla_scheduler::config::SchedulerConfig;
 use flotilla_scheduler::node_info::PodInfo;
+use flotilla_scheduler::plugins::pod_topology_spread::workload_selectors;
 use flotilla_scheduler::schedule::{explain, Explanation, ScheduleError};
 use flotilla_scheduler::snapshot::Snapshot;
 
@@ -53,6 +54,9 @@ pub fn explain_pod(
     let mut nodes: Vec<Arc<Node>> = Vec::new();
     let mut pods: Vec<Arc<Pod>> = Vec::new();
     let mut namespaces: Vec<Arc<Namespace>> = Vec::new();
+    let mut services = Vec::new();
+    let mut replica_sets = Vec::new();
+    let mut stateful_sets = Vec::new();
     for m in &manifests.objects {
         let mut object = m.object.clone();
         if object.kind().namespaced() && object.metadata().namespace.is_empty() {
@@ -63,6 +67,9 @@ pub fn explain_pod(
             Object::Node(n) => nodes.push(Arc::new(n)),
             Object::Pod(p) => pods.push(Arc::new(p)),
             Object::Namespace(n) => namespaces.push(Arc::new(n)),
+            Object::Service(s) => services.push(Arc::new(s)),
+            Object::ReplicaSet(rs) => replica_sets.push(Arc::new(rs)),
+            Object::StatefulSet(ss) => stateful_sets.push(Arc::new(ss)),
             _ => {}
         }
     }
@@ -82,11 +89,21 @@ pub fn explain_pod(
     } else {
         target.spec.scheduler_name.as_str()
     };
-    let profile =
-        config.profiles.get(scheduler_name).ok_or_else(|| ExplainError::NoProfile(scheduler_name.to_string()))?;
-    let snapshot = Snapshot::new(&nodes, &pods, &namespaces);
+    let profile = config
+        .profiles
+        .get(scheduler_name)
+        .ok_or_else(|| ExplainError::NoProfile(scheduler_name.to_string()))?;
+    let mut snapshot = Snapshot::new(&nodes, &pods, &namespaces);
+    // PodTopologySpread's system default constraints apply to pods that Services and
+    // controllers select, as kube-scheduler finds them through its listers.
+    snapshot.workload_selectors = workload_selectors(&services, &replica_sets, &stateful_sets);
     let mut rng = flotilla_model::rng::component_rng(seed, "scheduler");
-    Ok(explain(profile, &snapshot, &PodInfo::new(target), &mut rng)?)
+    Ok(explain(
+        profile,
+        &snapshot,
+        &PodInfo::new(target),
+        &mut rng,
+    )?)
 }
 
 /// Renders an explanation as a table: one row per node with its verdict, each plugin's score
@@ -106,19 +123,40 @@ pub fn render_table(e: &Explanation) -> String {
     header.push("REASONS".into());
     let mut rows = vec![header];
     for n in &e.nodes {
-        let mut row = vec![n.name.clone(), if n.feasible { "yes".into() } else { "no".into() }];
+        let mut row = vec![
+            n.name.clone(),
+            if n.feasible {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+        ];
         for p in &plugins {
-            row.push(n.scores.get(*p).map_or_else(|| "-".to_string(), |s| s.to_string()));
+            row.push(
+                n.scores
+                    .get(*p)
+                    .map_or_else(|| "-".to_string(), |s| s.to_string()),
+            );
         }
-        row.push(if n.feasible { n.total.to_string() } else { "-".into() });
+        row.push(if n.feasible {
+            n.total.to_string()
+        } else {
+            "-".into()
+        });
         row.push(n.reasons.join(", "));
         rows.push(row);
     }
     let cols = rows[0].len();
-    let widths: Vec<usize> = (0..cols).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for row in &rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(cells.join("   ").trim_end());
         out.push('\n');
     }

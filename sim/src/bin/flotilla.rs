@@ -30,6 +30,29 @@ enum Command {
         #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Explain how the scheduler would place one unbound pod among the Nodes in the manifests
+    /// (Pods with spec.nodeName are already running there): each node's filter verdict, each
+    /// score plugin's normalized score, the weighted total and the choice.
+    Explain {
+        /// Manifest files or directories with Nodes and Pods; `-` reads standard input.
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Also read the subdirectories of directories.
+        #[arg(short = 'R', long)]
+        recursive: bool,
+        /// The pod to place: NAMESPACE/NAME, or NAME in the default namespace.
+        #[arg(long)]
+        pod: String,
+        /// A KubeSchedulerConfiguration file; without it, kube-scheduler's default profile.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Seed of the tie-breaking random stream.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -48,7 +71,85 @@ fn main() -> ExitCode {
             recursive,
             output,
         } => validate(&files, recursive, output),
+        Command::Explain {
+            files,
+            recursive,
+            pod,
+            config,
+            seed,
+            output,
+        } => explain(&files, recursive, &pod, config.as_deref(), seed, output),
     }
+}
+
+fn explain(
+    files: &[PathBuf],
+    recursive: bool,
+    pod: &str,
+    config: Option<&std::path::Path>,
+    seed: u64,
+    output: Output,
+) -> ExitCode {
+    let loaded = match load_paths(files, recursive) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if !loaded.errors.is_empty() {
+        for e in &loaded.errors {
+            eprintln!("error: {e}");
+        }
+        return ExitCode::FAILURE;
+    }
+    let registry = flotilla_scheduler::plugins::default_registry();
+    let scheduler_config = match config {
+        None => flotilla_scheduler::config::SchedulerConfig::default_with(&registry),
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => flotilla_scheduler::config::SchedulerConfig::from_yaml(&text, &registry),
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let scheduler_config = match scheduler_config {
+        Ok(c) => c,
+        Err(e) => {
+            match config {
+                Some(path) => eprintln!("error: {}: {e}", path.display()),
+                None => eprintln!("error: {e}"),
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let explanation =
+        match flotilla_sim::explain::explain_pod(&loaded.manifests, pod, &scheduler_config, seed) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let text = match output {
+        Output::Json => match serde_json::to_string_pretty(&explanation) {
+            Ok(t) => t + "\n",
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Output::Table => flotilla_sim::explain::render_table(&explanation),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing output: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn validate(files: &[PathBuf], recursive: bool, output: Output) -> ExitCode {

@@ -1,0 +1,238 @@
+//! The scheduler's cache (kube-scheduler's `backend/cache`): the nodes, the pods bound or
+//! assumed on them, and the namespaces, kept as a [`Snapshot`] that pod events update in place.
+//!
+//! A pod the scheduler has chosen a node for is *assumed* on that node at once, so the next
+//! decision already counts it, before the binding is confirmed by the store. When the bound pod
+//! arrives from the store the assumption is confirmed; if binding fails, the pod is *forgotten*
+//! and its resources are released.
+//!
+//! Pod events touch only the pod's node (`O(pods on the node)`); node and namespace events
+//! rebuild the node order and image counts (`O(cluster)`), as they are rare.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use flotilla_model::api::{Namespace, Node, Pod, PodPhase};
+
+use crate::node_info::PodInfo;
+use crate::queue::ClusterEvent;
+use crate::snapshot::{Snapshot, WorkloadSelectors};
+
+/// The cache. See the [module docs](self).
+#[derive(Clone, Debug, Default)]
+pub struct Cache {
+    /// Nodes in the order they joined.
+    nodes: Vec<Arc<Node>>,
+    /// Pods on nodes (bound or assumed), by `namespace/name`, with the node they are on.
+    pods: BTreeMap<String, (Arc<Pod>, String)>,
+    /// Pods assumed and not yet confirmed.
+    assumed: BTreeMap<String, String>,
+    namespaces: BTreeMap<String, Arc<Namespace>>,
+    snapshot: Snapshot,
+}
+
+fn key_of(pod: &Pod) -> String {
+    format!("{}/{}", pod.metadata.namespace, pod.metadata.name)
+}
+
+fn is_terminal(pod: &Pod) -> bool {
+    matches!(
+        pod.status.phase,
+        Some(PodPhase::Succeeded | PodPhase::Failed)
+    )
+}
+
+impl Cache {
+    /// An empty cache.
+    pub fn new() -> Cache {
+        Cache::default()
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// Sets the Service and controller selectors PodTopologySpread's default constraints use.
+    pub fn set_workload_selectors(&mut self, selectors: WorkloadSelectors) {
+        self.snapshot.workload_selectors = selectors;
+    }
+
+    /// Whether a pod is assumed and not yet confirmed.
+    pub fn is_assumed(&self, key: &str) -> bool {
+        self.assumed.contains_key(key)
+    }
+
+    fn rebuild(&mut self) {
+        let pods: Vec<Arc<Pod>> = self.pods.values().map(|(p, _)| p.clone()).collect();
+        let namespaces: Vec<Arc<Namespace>> = self.namespaces.values().cloned().collect();
+        let selectors = std::mem::take(&mut self.snapshot.workload_selectors);
+        self.snapshot = Snapshot::new(&self.nodes, &pods, &namespaces);
+        self.snapshot.workload_selectors = selectors;
+    }
+
+    /// Adds or replaces a node; returns the events it amounts to for the queue.
+    pub fn upsert_node(&mut self, node: Arc<Node>) -> Vec<ClusterEvent> {
+        let mut events = Vec::new();
+        match self
+            .nodes
+            .iter()
+            .position(|n| n.metadata.name == node.metadata.name)
+        {
+            Some(i) => {
+                let old = &self.nodes[i];
+                if old.allocatable() != node.allocatable() {
+                    events.push(ClusterEvent::NodeAllocatableChange);
+                }
+                if old.metadata.labels != node.metadata.labels {
+                    events.push(ClusterEvent::NodeLabelChange);
+                }
+                if old.spec.taints != node.spec.taints
+                    || old.spec.unschedulable != node.spec.unschedulable
+                {
+                    events.push(ClusterEvent::NodeTaintChange);
+                }
+                self.nodes[i] = node;
+            }
+            None => {
+                self.nodes.push(node);
+                events.push(ClusterEvent::NodeAdd);
+            }
+        }
+        self.rebuild();
+        events
+    }
+
+    /// Removes a node (its pods stay known and reappear if the node comes back).
+    pub fn remove_node(&mut self, name: &str) {
+        self.nodes.retain(|n| n.metadata.name != name);
+        self.rebuild();
+    }
+
+    /// Adds or replaces a namespace (its labels matter to affinity namespace selectors).
+    pub fn upsert_namespace(&mut self, ns: Arc<Namespace>) {
+        let name = ns.metadata.name.clone();
+        let changed = self
+            .namespaces
+            .get(&name)
+            .is_none_or(|old| old.metadata.labels != ns.metadata.labels);
+        self.namespaces.insert(name.clone(), ns.clone());
+        if changed {
+            self.snapshot
+                .namespace_labels
+                .insert(name, ns.metadata.labels.clone());
+        }
+    }
+
+    /// Removes a namespace.
+    pub fn remove_namespace(&mut self, name: &str) {
+        self.namespaces.remove(name);
+        self.snapshot.namespace_labels.remove(name);
+    }
+
+    fn place(&mut self, pod: Arc<Pod>, node: &str) {
+        if let Some(i) = self.snapshot.index_of(node) {
+            let n = &mut self.snapshot.nodes[i];
+            let before = (
+                n.pods_with_affinity > 0,
+                n.pods_with_required_anti_affinity > 0,
+            );
+            n.add_pod(PodInfo::new(pod.clone()));
+            if before
+                != (
+                    n.pods_with_affinity > 0,
+                    n.pods_with_required_anti_affinity > 0,
+                )
+            {
+                self.snapshot.refresh_affinity_lists();
+            }
+        }
+        self.pods.insert(key_of(&pod), (pod, node.to_string()));
+    }
+
+    fn unplace(&mut self, key: &str) -> bool {
+        let Some((pod, node)) = self.pods.remove(key) else {
+            return false;
+        };
+        if let Some(i) = self.snapshot.index_of(&node) {
+            let n = &mut self.snapshot.nodes[i];
+            let before = (
+                n.pods_with_affinity > 0,
+                n.pods_with_required_anti_affinity > 0,
+            );
+            n.remove_pod(&pod.metadata.namespace, &pod.metadata.name);
+            if before
+                != (
+                    n.pods_with_affinity > 0,
+                    n.pods_with_required_anti_affinity > 0,
+                )
+            {
+                self.snapshot.refresh_affinity_lists();
+            }
+        }
+        true
+    }
+
+    /// Assumes `pod` runs on `node` until the binding is confirmed or forgotten.
+    pub fn assume_pod(&mut self, pod: &Pod, node: &str) {
+        let key = key_of(pod);
+        self.unplace(&key);
+        let mut bound = pod.clone();
+        bound.spec.node_name = node.to_string();
+        self.place(Arc::new(bound), node);
+        self.assumed.insert(key, node.to_string());
+    }
+
+    /// Releases an assumed pod whose binding failed.
+    pub fn forget_pod(&mut self, key: &str) {
+        if self.assumed.remove(key).is_some() {
+            self.unplace(key);
+        }
+    }
+
+    /// Applies a pod from the store: a bound, running pod is placed (confirming an assumption);
+    /// a finished or unbound one is removed. Returns the events for the queue.
+    pub fn upsert_pod(&mut self, pod: Arc<Pod>) -> Vec<ClusterEvent> {
+        let key = key_of(&pod);
+        if pod.spec.node_name.is_empty() || is_terminal(&pod) {
+            self.assumed.remove(&key);
+            return if self.unplace(&key) {
+                vec![ClusterEvent::AssignedPodDelete]
+            } else {
+                Vec::new()
+            };
+        }
+        let previous = self.pods.get(&key).cloned();
+        self.assumed.remove(&key);
+        let mut events = Vec::new();
+        match &previous {
+            None => events.push(ClusterEvent::AssignedPodAdd),
+            Some((old, _)) if old.metadata.labels != pod.metadata.labels => {
+                events.push(ClusterEvent::AssignedPodLabelChange)
+            }
+            Some(_) => {}
+        }
+        let same = previous.as_ref().is_some_and(|(old, node)| {
+            *node == pod.spec.node_name
+                && old.spec == pod.spec
+                && old.metadata.labels == pod.metadata.labels
+        });
+        if !same {
+            self.unplace(&key);
+            let node = pod.spec.node_name.clone();
+            self.place(pod, &node);
+        }
+        events
+    }
+
+    /// Removes a deleted pod. Returns the events for the queue.
+    pub fn remove_pod(&mut self, namespace: &str, name: &str) -> Vec<ClusterEvent> {
+        let key = format!("{namespace}/{name}");
+        self.assumed.remove(&key);
+        if self.unplace(&key) {
+            vec![ClusterEvent::AssignedPodDelete]
+        } else {
+            Vec::new()
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The in-tree plugin registry: every default plugin by its kube-scheduler name, constructed
+//! from the `args` of a KubeSchedulerConfiguration's `pluginConfig` (kube-scheduler's
+//! `NewInTreeRegistry`).
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use crate::config::Registry;
+use crate::framework::Plugin;
+
+use super::{
+    image_locality, inter_pod_affinity, node_affinity, node_name, node_ports,
+    node_resources_balanced_allocation, node_resources_fit, node_unschedulable,
+    pod_topology_spread, priority_sort, scheduling_gates, taint_toleration,
+};
+
+/// Decodes plugin args: kube-scheduler's defaults when none are given, otherwise the JSON
+/// object (unknown fields are an error, as kube-scheduler's strict decoding makes them).
+fn decode<A: DeserializeOwned + Default>(args: &serde_json::Value) -> Result<A, Vec<String>> {
+    match args {
+        serde_json::Value::Null => Ok(A::default()),
+        value => serde_json::from_value(value.clone()).map_err(|e| vec![format!("{e}")]),
+    }
+}
+
+fn errors(list: flotilla_model::ErrorList) -> Vec<String> {
+    list.iter().map(ToString::to_string).collect()
+}
+
+/// A plugin without args: any args given are an error.
+fn no_args(name: &str, args: &serde_json::Value) -> Result<(), Vec<String>> {
+    match args {
+        serde_json::Value::Null => Ok(()),
+        serde_json::Value::Object(m) if m.is_empty() => Ok(()),
+        _ => Err(vec![format!("plugin {name} takes no args")]),
+    }
+}
+
+/// The registry of every in-tree plugin Flotilla has, ready for user plugins to be added with
+/// [`Registry::register`].
+pub fn default_registry() -> Registry {
+    let mut r = Registry::new();
+    r.register(scheduling_gates::NAME, |a| {
+        no_args(scheduling_gates::NAME, a)?;
+        Ok(Arc::new(scheduling_gates::SchedulingGates::new()) as Arc<dyn Plugin>)
+    });
+    r.register(priority_sort::NAME, |a| {
+        no_args(priority_sort::NAME, a)?;
+        Ok(Arc::new(priority_sort::PrioritySort::new()) as Arc<dyn Plugin>)
+    });
+    r.register(node_unschedulable::NAME, |a| {
+        no_args(node_unschedulable::NAME, a)?;
+        Ok(Arc::new(node_unschedulable::NodeUnschedulable::new()) as Arc<dyn Plugin>)
+    });
+    r.register(node_name::NAME, |a| {
+        no_args(node_name::NAME, a)?;
+        Ok(Arc::new(node_name::NodeName::new()) as Arc<dyn Plugin>)
+    });
+    r.register(taint_toleration::NAME, |a| {
+        no_args(taint_toleration::NAME, a)?;
+        Ok(Arc::new(taint_toleration::TaintToleration::new()) as Arc<dyn Plugin>)
+    });
+    r.register(node_affinity::NAME, |a| {
+        let args = decode::<node_affinity::NodeAffinityArgs>(a)?;
+        Ok(Arc::new(node_affinity::NodeAffinity::new(args).map_err(errors)?) as Arc<dyn Plugin>)
+    });
+    r.register(node_ports::NAME, |a| {
+        no_args(node_ports::NAME, a)?;
+        Ok(Arc::new(node_ports::NodePorts::new()) as Arc<dyn Plugin>)
+    });
+    r.register(node_resources_fit::NAME, |a| {
+        let args = decode::<node_resources_fit::NodeResourcesFitArgs>(a)?;
+        Ok(
+            Arc::new(node_resources_fit::NodeResourcesFit::new(args).map_err(errors)?)
+                as Arc<dyn Plugin>,
+        )
+    });
+    r.register(pod_topology_spread::NAME, |a| {
+        let args = decode::<pod_topology_spread::PodTopologySpreadArgs>(a)?;
+        Ok(
+            Arc::new(pod_topology_spread::PodTopologySpread::new(args).map_err(errors)?)
+                as Arc<dyn Plugin>,
+        )
+    });
+    r.register(inter_pod_affinity::NAME, |a| {
+        let args = decode::<inter_pod_affinity::InterPodAffinityArgs>(a)?;
+        Ok(
+            Arc::new(inter_pod_affinity::InterPodAffinity::new(args).map_err(errors)?)
+                as Arc<dyn Plugin>,
+        )
+    });
+    r.register(node_resources_balanced_allocation::NAME, |a| {
+        let args =
+            decode::<node_resources_balanced_allocation::NodeResourcesBalancedAllocationArgs>(a)?;
+        let plugin = node_resources_balanced_allocation::NodeResourcesBalancedAllocation::new(args)
+            .map_err(errors)?;
+        Ok(Arc::new(plugin) as Arc<dyn Plugin>)
+    });
+    r.register(image_locality::NAME, |a| {
+        no_args(image_locality::NAME, a)?;
+        Ok(Arc::new(image_locality::ImageLocality::new()) as Arc<dyn Plugin>)
+    });
+    r
+}

@@ -1,0 +1,257 @@
+//! A snapshot of the cluster as the scheduler sees it for one cycle: every node's
+//! [`NodeInfo`] in kube-scheduler's node order, plus the cluster-wide facts plugins need.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use flotilla_model::api::{Namespace, Node, Pod, PodPhase};
+use flotilla_model::{Labels, Selector};
+
+use crate::node_info::{NodeInfo, PodInfo};
+
+/// The label with a node's zone.
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+/// The label with a node's region.
+pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
+
+/// The nodes and what runs on them, frozen for a scheduling cycle.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Nodes in kube-scheduler's order: zones interleaved (the first node of each zone, then the
+    /// second, …), insertion order within a zone (`backend/cache/node_tree.go`).
+    pub nodes: Vec<NodeInfo>,
+    index: HashMap<String, usize>,
+    /// Labels of every namespace, for affinity terms with a namespace selector.
+    pub namespace_labels: BTreeMap<String, Labels>,
+    /// Indices of nodes with at least one pod that has pod (anti-)affinity terms.
+    pub nodes_with_affinity_pods: Vec<usize>,
+    /// Indices of nodes with at least one pod that has required anti-affinity terms.
+    pub nodes_with_required_anti_affinity_pods: Vec<usize>,
+    /// The selectors of Services and workload controllers, from which PodTopologySpread builds
+    /// the selector of its default constraints (empty unless the driver fills it in).
+    pub workload_selectors: WorkloadSelectors,
+}
+
+/// What kube-scheduler's Service, ReplicationController, ReplicaSet and StatefulSet listers give
+/// PodTopologySpread: the selectors from which `helper.DefaultSelector` builds the selector of a
+/// pod's default spreading constraints (pkg/scheduler/framework/plugins/helper/spread.go).
+///
+/// [`workload_selectors`](crate::plugins::pod_topology_spread::workload_selectors) builds one
+/// from API objects.
+#[derive(Clone, Debug, Default)]
+pub struct WorkloadSelectors {
+    /// `(namespace, spec.selector)` of every Service that has a selector; a Service selects the
+    /// pods of its namespace whose labels include all of its selector.
+    pub services: Vec<(String, Labels)>,
+    /// The pod selector of every ReplicationController, ReplicaSet and StatefulSet, keyed by
+    /// `(namespace, kind, name)`, where kind is `ReplicationController`, `ReplicaSet` or
+    /// `StatefulSet`; a pod's controller owner reference finds its entry.
+    pub controllers: BTreeMap<(String, String, String), Selector>,
+}
+
+impl Snapshot {
+    /// Builds a snapshot from nodes (in the order they joined the cluster), the pods bound to
+    /// them (`spec.nodeName` set; pods that finished are left out, as the scheduler's informer
+    /// leaves them out) and the namespaces.
+    pub fn new(nodes: &[Arc<Node>], pods: &[Arc<Pod>], namespaces: &[Arc<Namespace>]) -> Snapshot {
+        let ordered = zone_interleaved(nodes);
+        let mut infos: Vec<NodeInfo> = ordered.into_iter().map(NodeInfo::new).collect();
+        let index: HashMap<String, usize> = infos
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name().to_string(), i))
+            .collect();
+        for pod in pods {
+            if pod.spec.node_name.is_empty()
+                || matches!(
+                    pod.status.phase,
+                    Some(PodPhase::Succeeded | PodPhase::Failed)
+                )
+            {
+                continue;
+            }
+            if let Some(&i) = index.get(&pod.spec.node_name) {
+                infos[i].add_pod(PodInfo::new(pod.clone()));
+            }
+        }
+        // Image states: how many distinct nodes report each image name (names as the node
+        // reports them; pods' image names are normalized when looked up), as
+        // kube-scheduler's `createImageStateSummary` counts them.
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for info in &infos {
+            let mut names: Vec<&str> = info
+                .node
+                .status
+                .images
+                .iter()
+                .flat_map(|i| i.names.iter().map(String::as_str))
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            for name in names {
+                *counts.entry(name).or_insert(0) += 1;
+            }
+        }
+        let states: Vec<BTreeMap<String, crate::node_info::ImageStateSummary>> = infos
+            .iter()
+            .map(|info| {
+                let mut states = BTreeMap::new();
+                for image in &info.node.status.images {
+                    for name in &image.names {
+                        let num_nodes = counts.get(name.as_str()).copied().unwrap_or(0);
+                        states.insert(
+                            name.clone(),
+                            crate::node_info::ImageStateSummary {
+                                size: image.size_bytes.unwrap_or(0),
+                                num_nodes,
+                            },
+                        );
+                    }
+                }
+                states
+            })
+            .collect();
+        for (info, states) in infos.iter_mut().zip(states) {
+            info.image_states = states;
+        }
+        let mut snapshot = Snapshot {
+            nodes: infos,
+            index,
+            namespace_labels: namespaces
+                .iter()
+                .map(|n| (n.metadata.name.clone(), n.metadata.labels.clone()))
+                .collect(),
+            nodes_with_affinity_pods: Vec::new(),
+            nodes_with_required_anti_affinity_pods: Vec::new(),
+            workload_selectors: WorkloadSelectors::default(),
+        };
+        snapshot.refresh_affinity_lists();
+        snapshot
+    }
+
+    /// Recomputes the lists of nodes with affinity pods (after pods were added or removed).
+    pub fn refresh_affinity_lists(&mut self) {
+        self.nodes_with_affinity_pods = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.pods_with_affinity > 0)
+            .map(|(i, _)| i)
+            .collect();
+        self.nodes_with_required_anti_affinity_pods = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.pods_with_required_anti_affinity > 0)
+            .map(|(i, _)| i)
+            .collect();
+    }
+
+    /// The index of the node named `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// The node named `name`.
+    pub fn node(&self, name: &str) -> Option<&NodeInfo> {
+        self.index_of(name).map(|i| &self.nodes[i])
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+/// An image name as kube-scheduler compares them: a name without a tag or digest means `:latest`
+/// (`imagelocality.normalizedImageName`).
+pub fn normalized_image_name(name: &str) -> String {
+    let last = name.rsplit('/').next().unwrap_or(name);
+    if last.contains(':') || last.contains('@') {
+        name.to_string()
+    } else {
+        format!("{name}:latest")
+    }
+}
+
+fn zone_key(node: &Node) -> String {
+    let labels = &node.metadata.labels;
+    let region = labels.get(REGION_LABEL).map(String::as_str).unwrap_or("");
+    let zone = labels.get(ZONE_LABEL).map(String::as_str).unwrap_or("");
+    if region.is_empty() && zone.is_empty() {
+        String::new()
+    } else {
+        format!("{region}:\x00:{zone}")
+    }
+}
+
+/// Orders nodes as kube-scheduler's node tree lists them: one node from each zone in turn.
+fn zone_interleaved(nodes: &[Arc<Node>]) -> Vec<Arc<Node>> {
+    let mut zones: Vec<(String, Vec<Arc<Node>>)> = Vec::new();
+    for node in nodes {
+        let key = zone_key(node);
+        match zones.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, list)) => list.push(node.clone()),
+            None => zones.push((key, vec![node.clone()])),
+        }
+    }
+    let mut out = Vec::with_capacity(nodes.len());
+    let mut round = 0;
+    while out.len() < nodes.len() {
+        for (_, list) in &zones {
+            if let Some(n) = list.get(round) {
+                out.push(n.clone());
+            }
+        }
+        round += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_model::ObjectMeta;
+
+    fn node(name: &str, zone: &str) -> Arc<Node> {
+        let mut meta = ObjectMeta::named("", name);
+        if !zone.is_empty() {
+            meta.labels.insert(ZONE_LABEL.into(), zone.into());
+        }
+        Arc::new(Node {
+            metadata: meta,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn nodes_are_zone_interleaved_in_insertion_order() {
+        let nodes = vec![
+            node("a1", "a"),
+            node("a2", "a"),
+            node("b1", "b"),
+            node("a3", "a"),
+            node("c1", "c"),
+        ];
+        let s = Snapshot::new(&nodes, &[], &[]);
+        let names: Vec<&str> = s.nodes.iter().map(|n| n.name()).collect();
+        assert_eq!(names, vec!["a1", "b1", "c1", "a2", "a3"]);
+        assert_eq!(s.index_of("a2"), Some(3));
+    }
+
+    #[test]
+    fn images_without_tags_are_latest() {
+        assert_eq!(normalized_image_name("nginx"), "nginx:latest");
+        assert_eq!(normalized_image_name("nginx:1.27"), "nginx:1.27");
+        assert_eq!(
+            normalized_image_name("registry:5000/app"),
+            "registry:5000/app:latest"
+        );
+        assert_eq!(normalized_image_name("app@sha256:abc"), "app@sha256:abc");
+    }
+}
