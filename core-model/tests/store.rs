@@ -2009,3 +2009,65 @@ fn every_rejection_leaves_the_store_as_it_was() {
     assert_eq!(snapshot(&store), snap);
     assert_eq!(quota_used(&store, "shop", "q"), used);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Binding (pods/binding)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn binding_sets_the_node_and_pod_scheduled_in_one_write() {
+    let mut store = new_store();
+    create(&mut store, &pod_yaml("web", "default"));
+    // The scheduler left PodScheduled=False; the binding replaces it.
+    let Object::Pod(mut pod) = (*get(&store, Kind::Pod, "default", "web")).clone() else {
+        panic!("a pod");
+    };
+    pod.status
+        .conditions
+        .push(flotilla_model::api::PodCondition {
+            r#type: "PodScheduled".into(),
+            status: flotilla_model::api::ConditionStatus::False,
+            reason: "Unschedulable".into(),
+            message: "0/1 nodes are available".into(),
+            ..Default::default()
+        });
+    store.update_status(pod.into(), t(101)).expect("status");
+    let rv = store.resource_version();
+    let bound = store.bind("default", "web", "n1", t(102)).expect("bound");
+    assert_eq!(field(&bound, "/spec/nodeName"), json!("n1"));
+    assert_eq!(
+        field(&bound, "/status/conditions"),
+        json!([{"type": "PodScheduled", "status": "True", "lastTransitionTime": "1970-01-01T00:01:42Z"}])
+    );
+    let events = events_since(&store, rv);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, WatchEventType::Modified);
+    assert_eq!(store.resource_version(), rv + 1);
+
+    // Bound already: Conflict, as the API server words it.
+    assert_eq!(
+        message(store.bind("default", "web", "n2", t(103))),
+        "Operation cannot be fulfilled on pods \"web\": pod web is already assigned to node \"n1\""
+    );
+    assert_eq!(
+        message(store.bind("default", "nope", "n1", t(103))),
+        "pods \"nope\" not found"
+    );
+}
+
+#[test]
+fn a_pod_being_deleted_cannot_be_bound() {
+    let mut store = new_store();
+    create(
+        &mut store,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: default\n  finalizers: [example.com/hold]\n\
+         spec:\n  containers:\n  - name: web\n    image: nginx:1.27\n",
+    );
+    store
+        .delete(Kind::Pod, "default", "web", &DeleteOptions::default(), t(101))
+        .expect("deletion starts");
+    assert_eq!(
+        message(store.bind("default", "web", "n1", t(102))),
+        "Operation cannot be fulfilled on pods \"web\": pod web is being deleted, cannot be assigned to a host"
+    );
+}

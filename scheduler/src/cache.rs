@@ -29,6 +29,8 @@ pub struct Cache {
     assumed: BTreeMap<String, String>,
     namespaces: BTreeMap<String, Arc<Namespace>>,
     snapshot: Snapshot,
+    /// Nodes changed since the snapshot was built: the next [`Cache::snapshot`] rebuilds it.
+    dirty: bool,
 }
 
 fn key_of(pod: &Pod) -> String {
@@ -48,8 +50,11 @@ impl Cache {
         Cache::default()
     }
 
-    /// The current snapshot.
-    pub fn snapshot(&self) -> &Snapshot {
+    /// The current snapshot, rebuilt first if nodes changed since the last one.
+    pub fn snapshot(&mut self) -> &Snapshot {
+        if self.dirty {
+            self.rebuild();
+        }
         &self.snapshot
     }
 
@@ -58,17 +63,35 @@ impl Cache {
         self.snapshot.workload_selectors = selectors;
     }
 
+    /// Sets the PodDisruptionBudgets preemption reads.
+    pub fn set_pdbs(&mut self, pdbs: Vec<Arc<flotilla_model::api::PodDisruptionBudget>>) {
+        self.snapshot.pdbs = pdbs;
+    }
+
+    /// Sets the pods nominated to nodes by preemption, by node name.
+    pub fn set_nominated_pods(
+        &mut self,
+        nominated: Arc<std::collections::HashMap<String, Vec<PodInfo>>>,
+    ) {
+        self.snapshot.nominated_pods = nominated;
+    }
+
     /// Whether a pod is assumed and not yet confirmed.
     pub fn is_assumed(&self, key: &str) -> bool {
         self.assumed.contains_key(key)
     }
 
     fn rebuild(&mut self) {
+        self.dirty = false;
         let pods: Vec<Arc<Pod>> = self.pods.values().map(|(p, _)| p.clone()).collect();
         let namespaces: Vec<Arc<Namespace>> = self.namespaces.values().cloned().collect();
         let selectors = std::mem::take(&mut self.snapshot.workload_selectors);
+        let pdbs = std::mem::take(&mut self.snapshot.pdbs);
+        let nominated = std::mem::take(&mut self.snapshot.nominated_pods);
         self.snapshot = Snapshot::new(&self.nodes, &pods, &namespaces);
         self.snapshot.workload_selectors = selectors;
+        self.snapshot.pdbs = pdbs;
+        self.snapshot.nominated_pods = nominated;
     }
 
     /// Adds or replaces a node; returns the events it amounts to for the queue.
@@ -81,6 +104,17 @@ impl Cache {
         {
             Some(i) => {
                 let old = &self.nodes[i];
+                if old.spec == node.spec
+                    && old.metadata.labels == node.metadata.labels
+                    && old.status.allocatable == node.status.allocatable
+                    && old.status.capacity == node.status.capacity
+                    && old.status.images == node.status.images
+                {
+                    // Nothing the plugins read changed (a heartbeat, a condition, an
+                    // annotation): keep the snapshot; a later rebuild takes the new object.
+                    self.nodes[i] = node;
+                    return events;
+                }
                 if old.allocatable() != node.allocatable() {
                     events.push(ClusterEvent::NodeAllocatableChange);
                 }
@@ -99,14 +133,15 @@ impl Cache {
                 events.push(ClusterEvent::NodeAdd);
             }
         }
-        self.rebuild();
+        // Node events are batched: many nodes joining cost one rebuild, at the next decision.
+        self.dirty = true;
         events
     }
 
     /// Removes a node (its pods stay known and reappear if the node comes back).
     pub fn remove_node(&mut self, name: &str) {
         self.nodes.retain(|n| n.metadata.name != name);
-        self.rebuild();
+        self.dirty = true;
     }
 
     /// Adds or replaces a namespace (its labels matter to affinity namespace selectors).
@@ -131,7 +166,9 @@ impl Cache {
     }
 
     fn place(&mut self, pod: Arc<Pod>, node: &str) {
-        if let Some(i) = self.snapshot.index_of(node) {
+        if self.dirty {
+            // The rebuild will place every known pod.
+        } else if let Some(i) = self.snapshot.index_of(node) {
             let n = &mut self.snapshot.nodes[i];
             let before = (
                 n.pods_with_affinity > 0,

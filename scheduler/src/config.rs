@@ -1,11 +1,24 @@
 //! `KubeSchedulerConfiguration` (`kubescheduler.config.k8s.io/v1`): reading, defaulting,
 //! validation, and turning each `profiles[]` entry into a [`Profile`] of plugin instances.
 //!
-//! Plugin sets merge as kube-scheduler v1 merges them: the default plugins are enabled through
-//! `multiPoint`; a user's `disabled` list (with `*` for all) removes defaults; a default plugin
-//! enabled again by the user is reconfigured in place (keeping its position); other user plugins
-//! follow. At each extension point, plugins enabled explicitly there come first, then the
-//! `multiPoint` plugins that implement the point, then the rest.
+//! Plugin sets merge as kube-scheduler v1.34 merges them (apis/config/v1/default_plugins.go
+//! `mergePluginSet`, framework/runtime/framework.go `expandMultiPointPlugins`):
+//! - the default plugins are enabled through `multiPoint`; the user's `multiPoint.disabled` (with
+//!   `*` for all) removes defaults, and a default plugin enabled again in `multiPoint` is
+//!   reconfigured in place (it keeps its position, with the new weight); other user plugins
+//!   follow;
+//! - at each extension point, the order is: plugins enabled explicitly there that are also
+//!   `multiPoint` plugins (in the order written there), then the other `multiPoint` plugins that
+//!   implement the point and are not disabled there (none with `disabled: [{name: "*"}]`), then
+//!   the rest of the plugins enabled there;
+//! - a score plugin's weight is the one written at `score` if it is enabled there, else its
+//!   `multiPoint` weight; 0 or unset means 1 (`getScoreWeights`).
+//!
+//! Errors name the field, in the API server's words (apis/config/validation/validation.go):
+//! `profiles[1].schedulerName: Duplicate value: profiles[0].schedulerName`,
+//! `profiles[0].pluginConfig[0].args.hardPodAffinityWeight: Invalid value: 101: not in valid
+//! range [0, 100]`. Where kube-scheduler reports a problem without a path (an unknown plugin,
+//! a plugin at a point it does not implement), Flotilla names the entry.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -268,9 +281,22 @@ impl SchedulerConfig {
     }
 
     /// Parses YAML (or JSON) text of a KubeSchedulerConfiguration and builds the profiles.
+    ///
+    /// As kube-scheduler's loader does, a file must name its `apiVersion` and `kind`; decoding
+    /// is strict (an unknown field is an error naming it).
     pub fn from_yaml(text: &str, registry: &Registry) -> Result<SchedulerConfig, ConfigError> {
         let config: KubeSchedulerConfiguration =
             serde_yaml::from_str(text).map_err(|e| ConfigError::Decode(e.to_string()))?;
+        let mut missing = Vec::new();
+        if config.api_version.is_empty() {
+            missing.push("apiVersion: Required value".to_string());
+        }
+        if config.kind.is_empty() {
+            missing.push("kind: Required value".to_string());
+        }
+        if !missing.is_empty() {
+            return Err(ConfigError::Invalid(missing));
+        }
         SchedulerConfig::from_config(&config, registry)
     }
 
@@ -328,19 +354,30 @@ impl SchedulerConfig {
         } else {
             &config.profiles
         };
+        // kube-scheduler names a profile `default-scheduler` only when it is the only one
+        // (v1/defaults.go); with several, each must be named.
+        let single = profile_configs.len() == 1;
         let mut profiles = BTreeMap::new();
-        let mut queue_sorts: Vec<Option<&'static str>> = Vec::new();
+        let mut first_index: BTreeMap<String, usize> = BTreeMap::new();
+        let mut queue_sort: Option<(&'static str, usize)> = None;
         for (i, pc) in profile_configs.iter().enumerate() {
             let path = format!("profiles[{i}]");
-            let name = pc
-                .scheduler_name
-                .clone()
-                .unwrap_or_else(|| DEFAULT_SCHEDULER_NAME.to_string());
+            let name = match &pc.scheduler_name {
+                Some(n) => n.clone(),
+                None if single => DEFAULT_SCHEDULER_NAME.to_string(),
+                None => String::new(),
+            };
             if name.is_empty() {
                 errs.push(format!("{path}.schedulerName: Required value"));
             }
-            if profiles.contains_key(&name) {
-                errs.push(format!("{path}.schedulerName: Duplicate value: {name:?}"));
+            // validation.go: `field.Duplicate(path, profiles[first].schedulerName)`.
+            match first_index.get(&name) {
+                Some(first) => errs.push(format!(
+                    "{path}.schedulerName: Duplicate value: profiles[{first}].schedulerName"
+                )),
+                None => {
+                    first_index.insert(name.clone(), i);
+                }
             }
             check_percentage(
                 &mut errs,
@@ -349,15 +386,28 @@ impl SchedulerConfig {
             );
             match build_profile(pc, &name, &path, registry) {
                 Ok(profile) => {
-                    queue_sorts.push(profile.queue_sort.as_ref().map(|p| p.name()));
-                    profiles.insert(name, profile);
+                    // profile.go's cfgValidator: every profile sorts the queue the same way.
+                    let sort = profile.queue_sort.as_ref().map_or("", |p| p.name());
+                    match queue_sort {
+                        None => queue_sort = Some((sort, i)),
+                        // Only when the written queueSort sets agree (otherwise
+                        // `check_common_queue_sort` reports it, as validation runs first).
+                        Some((first, _))
+                            if first != sort
+                                && queue_sort_set(pc) == queue_sort_set(&profile_configs[0]) =>
+                        {
+                            errs.push(format!(
+                                "{path}.plugins.queueSort: Invalid value: {sort:?}: different queue sort plugins for profile {name:?}: {sort:?}, first: {first:?}"
+                            ))
+                        }
+                        Some(_) => {}
+                    }
+                    profiles.entry(name).or_insert(profile);
                 }
                 Err(mut e) => errs.append(&mut e),
             }
         }
-        if queue_sorts.windows(2).any(|w| w[0] != w[1]) {
-            errs.push("profiles[1].plugins.queueSort: Invalid value: queueSort must be the same for all profiles".into());
-        }
+        check_common_queue_sort(&mut errs, profile_configs);
         if !errs.is_empty() {
             return Err(ConfigError::Invalid(errs));
         }
@@ -370,6 +420,54 @@ impl SchedulerConfig {
     }
 }
 
+/// validation.go's `validateCommonQueueSort`: the `queueSort` plugin sets written in every
+/// profile must be the same, and only one plugin may be enabled there.
+fn check_common_queue_sort(errs: &mut Vec<String>, profiles: &[ProfileConfig]) {
+    let set_of = queue_sort_set;
+    let Some(first) = profiles.first() else {
+        return;
+    };
+    let canon = set_of(first);
+    if canon.enabled.len() > 1 {
+        errs.push(format!(
+            "profiles[0].plugins.queueSort.Enabled: Invalid value: {}: only one queue sort plugin can be enabled",
+            canon.enabled.len()
+        ));
+    }
+    for (i, p) in profiles.iter().enumerate().skip(1) {
+        let curr = set_of(p);
+        if curr != canon {
+            errs.push(format!(
+                "profiles[{i}].plugins.queueSort: Invalid value: {}: must be the same for all profiles",
+                describe_plugin_set(&curr)
+            ));
+        }
+    }
+}
+
+/// The `queueSort` plugin set a profile writes (empty when it writes none).
+fn queue_sort_set(p: &ProfileConfig) -> PluginSet {
+    p.plugins
+        .as_ref()
+        .map(|pl| pl.queue_sort.clone())
+        .unwrap_or_default()
+}
+
+/// A plugin set as `{enabled: [A, B], disabled: [*]}`, for error messages.
+fn describe_plugin_set(set: &PluginSet) -> String {
+    let names = |v: &[PluginRef]| {
+        v.iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "{{enabled: [{}], disabled: [{}]}}",
+        names(&set.enabled),
+        names(&set.disabled)
+    )
+}
+
 fn check_percentage(errs: &mut Vec<String>, path: &str, value: Option<i32>) {
     if let Some(p) = value {
         if !(0..=100).contains(&p) {
@@ -380,33 +478,46 @@ fn check_percentage(errs: &mut Vec<String>, path: &str, value: Option<i32>) {
     }
 }
 
-/// kube-scheduler's `mergePluginSet`: defaults minus the disabled ones (all with `*`), default
-/// plugins reconfigured in place by a user entry of the same name, then the other user plugins.
-fn merge_plugin_set(defaults: &[PluginRef], custom: &PluginSet) -> (Vec<PluginRef>, Vec<String>) {
-    let disabled: Vec<String> = custom.disabled.iter().map(|p| p.name.clone()).collect();
-    let all_disabled = disabled.iter().any(|d| d == "*");
+/// kube-scheduler's `mergePluginSet` (v1/default_plugins.go): defaults minus the disabled ones
+/// (all with `*`), default plugins reconfigured in place by a user entry of the same name (the
+/// last one, when a name is repeated), then the other user plugins in their order. Each entry
+/// comes with its index in the user's `enabled` list, `None` for an untouched default.
+fn merge_plugin_set(defaults: &[PluginRef], custom: &PluginSet) -> Vec<(PluginRef, Option<usize>)> {
+    let all_disabled = custom.disabled.iter().any(|d| d.name == "*");
     let mut replaced = vec![false; custom.enabled.len()];
     let mut enabled = Vec::new();
     if !all_disabled {
         for d in defaults {
-            if disabled.contains(&d.name) {
+            if custom.disabled.iter().any(|x| x.name == d.name) {
                 continue;
             }
-            match custom.enabled.iter().position(|c| c.name == d.name) {
+            match custom.enabled.iter().rposition(|c| c.name == d.name) {
                 Some(i) => {
                     replaced[i] = true;
-                    enabled.push(custom.enabled[i].clone());
+                    enabled.push((custom.enabled[i].clone(), Some(i)));
                 }
-                None => enabled.push(d.clone()),
+                None => enabled.push((d.clone(), None)),
             }
         }
     }
     for (i, c) in custom.enabled.iter().enumerate() {
         if !replaced[i] {
-            enabled.push(c.clone());
+            enabled.push((c.clone(), Some(i)));
         }
     }
-    (enabled, disabled)
+    enabled
+}
+
+/// Flotilla rejects negative score weights (kube-scheduler v1.34 does not validate them, and a
+/// negative weight would turn a plugin's preference around).
+fn check_weight(errs: &mut Vec<String>, at: &str, r: &PluginRef) {
+    if let Some(w) = r.weight {
+        if w < 0 {
+            errs.push(format!(
+                "{at}.weight: Invalid value: {w}: score plugin weight must be non-negative"
+            ));
+        }
+    }
 }
 
 fn build_profile(
@@ -425,21 +536,24 @@ fn build_profile(
             weight: (*w > 0).then_some(*w),
         })
         .collect();
-    let (multi_point, _) = merge_plugin_set(&defaults, &plugins.multi_point);
+    let merged = merge_plugin_set(&defaults, &plugins.multi_point);
+    let multi_point: Vec<PluginRef> = merged.iter().map(|(r, _)| r.clone()).collect();
 
-    // Arguments by plugin name.
+    // Arguments by plugin name (validation.go: a name configured twice is a duplicate).
     let mut args: BTreeMap<&str, &serde_json::Value> = BTreeMap::new();
     for (i, c) in pc.plugin_config.iter().enumerate() {
-        if args.insert(c.name.as_str(), &c.args).is_some() {
+        if args.contains_key(c.name.as_str()) {
             errs.push(format!(
-                "{path}.pluginConfig[{i}].name: Duplicate value: {:?}",
+                "{path}.pluginConfig[{i}]: Duplicate value: {:?}",
                 c.name
             ));
+        } else {
+            args.insert(c.name.as_str(), &c.args);
         }
         if !registry.contains(&c.name) {
             errs.push(format!(
-                "{path}.pluginConfig[{i}].name: Invalid value: {:?}: plugin not found",
-                c.name
+                "{path}.pluginConfig[{i}].name: Invalid value: {:?}: plugin {:?} does not exist",
+                c.name, c.name
             ));
         }
     }
@@ -447,6 +561,7 @@ fn build_profile(
     // One instance per plugin per profile, shared by every extension point.
     let mut instances = Instances {
         map: BTreeMap::new(),
+        failed: std::collections::BTreeSet::new(),
         registry,
         args,
         config: pc,
@@ -471,16 +586,14 @@ fn build_profile(
         percentage_of_nodes_to_score: pc.percentage_of_nodes_to_score,
         ..Profile::default()
     };
-    // Instantiate multiPoint plugins first so unknown names are reported at their entry.
-    for (i, r) in multi_point.iter().enumerate() {
-        let at = format!("{path}.plugins.multiPoint.enabled[{i}]");
-        if let Some(w) = r.weight {
-            if w < 0 {
-                errs.push(format!(
-                    "{at}.weight: Invalid value: {w}: score plugin weight must be non-negative"
-                ));
-            }
-        }
+    // Instantiate multiPoint plugins first so unknown names are reported at their entry (a
+    // default entry names a registered plugin, so only the user's can be unknown).
+    for (r, user_index) in &merged {
+        let at = match user_index {
+            Some(i) => format!("{path}.plugins.multiPoint.enabled[{i}]"),
+            None => format!("{path}.plugins.multiPoint"),
+        };
+        check_weight(&mut errs, &at, r);
         instances.get_or_create(&r.name, &at, &mut errs);
     }
     for (point, set) in points {
@@ -495,41 +608,30 @@ fn build_profile(
             "filter" => p.as_filter().is_some(),
             "preScore" => p.as_pre_score().is_some(),
             "score" => p.as_score().is_some(),
+            "postFilter" => p.as_post_filter().is_some(),
+            "bind" => p.as_bind().is_some(),
             _ => false,
         };
-        let weight_of = |r: &PluginRef, fallback: Option<i32>| {
-            i64::from(r.weight.or(fallback).filter(|w| *w > 0).unwrap_or(1))
-        };
+        // framework.go `getScoreWeights`: an entry's own weight, 0 or unset meaning 1; a plugin
+        // enabled at `score` takes the weight written there, not its multiPoint weight.
+        let weight_of = |r: &PluginRef| i64::from(r.weight.filter(|w| *w > 0).unwrap_or(1));
         // Part 1: explicitly enabled here and also in multiPoint (overrides keep this order).
         // Part 3: explicitly enabled here only. Both are visited in the user's order, part 2 between.
         let mut part1 = Vec::new();
         let mut part3 = Vec::new();
         for (i, r) in set.enabled.iter().enumerate() {
             let at = format!("{path}.plugins.{point}.enabled[{i}]");
-            if let Some(w) = r.weight {
-                if w < 0 {
-                    errs.push(format!(
-                        "{at}.weight: Invalid value: {w}: score plugin weight must be non-negative"
-                    ));
-                }
-            }
+            check_weight(&mut errs, &at, r);
             let Some(p) = instances.get_or_create(&r.name, &at, &mut errs) else {
                 continue;
             };
             if !implements(p.as_ref())
-                && !matches!(
-                    point,
-                    "postFilter" | "reserve" | "permit" | "preBind" | "bind" | "postBind"
-                )
+                && !matches!(point, "reserve" | "permit" | "preBind" | "postBind")
             {
                 errs.push(format!("{at}: Invalid value: {:?}: plugin does not implement the {point} extension point", r.name));
                 continue;
             }
-            let mp_weight = multi_point
-                .iter()
-                .find(|m| m.name == r.name)
-                .and_then(|m| m.weight);
-            let entry = (p, weight_of(r, mp_weight));
+            let entry = (p, weight_of(r));
             if multi_point.iter().any(|m| m.name == r.name) {
                 part1.push(entry);
             } else {
@@ -544,7 +646,7 @@ fn build_profile(
             }
             if let Some(p) = instances.map.get(&r.name) {
                 if implements(p.as_ref()) {
-                    ordered.push((p.clone(), weight_of(r, None)));
+                    ordered.push((p.clone(), weight_of(r)));
                 }
             }
         }
@@ -553,7 +655,7 @@ fn build_profile(
         names.sort_unstable();
         if let Some(dup) = names.windows(2).find(|w| w[0] == w[1]) {
             errs.push(format!(
-                "{path}.plugins.{point}: Duplicate value: {:?}: plugin enabled more than once",
+                "{path}.plugins.{point}: Duplicate value: {:?}",
                 dup[0]
             ));
         }
@@ -583,6 +685,13 @@ fn build_profile(
             _ => {}
         }
     }
+    // validation.go validates every pluginConfig entry's args, used or not.
+    for (i, c) in pc.plugin_config.iter().enumerate() {
+        if registry.contains(&c.name) && !instances.map.contains_key(&c.name) {
+            let at = format!("{path}.pluginConfig[{i}]");
+            instances.get_or_create(&c.name, &at, &mut errs);
+        }
+    }
     if errs.is_empty() {
         Ok(profile)
     } else {
@@ -590,9 +699,49 @@ fn build_profile(
     }
 }
 
+/// Whether `message` is a field error (`path: Invalid value: …`), as opposed to a decoding
+/// message (`unknown field \`foo\`…`).
+fn is_field_error(message: &str) -> bool {
+    const KINDS: [&str; 8] = [
+        "Invalid value",
+        "Required value",
+        "Unsupported value",
+        "Duplicate value",
+        "Forbidden",
+        "Too long",
+        "Too many",
+        "Not found",
+    ];
+    KINDS.iter().any(|k| {
+        message.starts_with(&format!("{k}:"))
+            || message == *k
+            || message.contains(&format!(": {k}"))
+    })
+}
+
+/// A plugin's complaint about its args placed under the args' path: field errors relative to
+/// the args (`hardPodAffinityWeight: Invalid value: …`) get the path prepended, other messages
+/// (decoding errors) follow it.
+fn under_args(args_path: &str, message: &str) -> String {
+    if !is_field_error(message) {
+        return format!("{args_path}: {message}");
+    }
+    match message.chars().next() {
+        Some('[') => format!("{args_path}{message}"),
+        Some(':') => format!("{args_path}{message}"),
+        _ if message.split(':').next().is_some_and(|p| p.contains(' ')) => {
+            // A field error about the args as a whole (`Invalid value: …`).
+            format!("{args_path}: {message}")
+        }
+        _ => format!("{args_path}.{message}"),
+    }
+}
+
 /// The plugin instances of one profile being built.
 struct Instances<'a> {
     map: BTreeMap<String, Arc<dyn Plugin>>,
+    /// Plugins whose creation failed (reported once).
+    failed: std::collections::BTreeSet<String>,
     registry: &'a Registry,
     args: BTreeMap<&'a str, &'a serde_json::Value>,
     config: &'a ProfileConfig,
@@ -611,6 +760,10 @@ impl Instances<'_> {
         if let Some(p) = self.map.get(name) {
             return Some(p.clone());
         }
+        if self.failed.contains(name) {
+            // Already reported where it was first met.
+            return None;
+        }
         let mut args = self
             .args
             .get(name)
@@ -619,7 +772,11 @@ impl Instances<'_> {
             m.remove("apiVersion");
             m.remove("kind");
         }
-        match self.registry.create(name, &args) {
+        let created = self.registry.create(name, &args);
+        if !matches!(created, Some(Ok(_))) {
+            self.failed.insert(name.to_string());
+        }
+        match created {
             None => {
                 errs.push(format!(
                     "{at}: Invalid value: {name:?}: plugin {name:?} does not exist"
@@ -638,7 +795,7 @@ impl Instances<'_> {
                         |i| format!("{path}.pluginConfig[{i}].args"),
                     );
                 for p in problems {
-                    errs.push(format!("{arg_path}.{p}"));
+                    errs.push(under_args(&arg_path, &p));
                 }
                 None
             }

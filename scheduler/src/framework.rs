@@ -13,7 +13,6 @@
 //! pure: plugins read the snapshot and the cycle state and return values.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::fmt;
 
 use crate::node_info::{NodeInfo, PodInfo};
@@ -136,22 +135,63 @@ impl fmt::Display for Status {
     }
 }
 
+/// A value plugins keep in the [`CycleState`]: any `Clone + Send + Sync` type, so the whole state
+/// can be copied for preemption's dry runs (kube-scheduler's `StateData` with its `Clone`).
+pub trait StateData: Any + Send + Sync {
+    /// A boxed copy of the value.
+    fn clone_data(&self) -> Box<dyn StateData>;
+    /// The value as `Any`, to downcast.
+    fn as_any(&self) -> &dyn Any;
+    /// The value as mutable `Any`, to downcast.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Any + Clone + Send + Sync> StateData for T {
+    fn clone_data(&self) -> Box<dyn StateData> {
+        Box::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
 /// Data plugins keep for the length of one scheduling cycle, keyed by plugin name.
 ///
 /// PreFilter and PreScore write; Filter and Score (which run in parallel over nodes) only read,
-/// so the state is `Sync` and needs no locking.
+/// so the state is `Sync` and needs no locking. The state is `Clone`: preemption copies it for
+/// each node it simulates evicting pods from, and the PreFilter extensions update the copy.
 #[derive(Default)]
 pub struct CycleState {
-    data: HashMap<&'static str, Box<dyn Any + Send + Sync>>,
+    /// The values by key, in the order first written. A cycle holds a dozen at most, and Filter
+    /// and Score read them once per node per plugin: a short scan comparing the keys' addresses
+    /// (they are `&'static str` constants) is several times cheaper than hashing the key.
+    data: Vec<(&'static str, Box<dyn StateData>)>,
     /// Plugins whose Filter is skipped for this pod (their PreFilter returned Skip).
     pub skip_filter_plugins: Vec<&'static str>,
     /// Plugins whose Score is skipped for this pod (their PreScore returned Skip).
     pub skip_score_plugins: Vec<&'static str>,
 }
 
+impl Clone for CycleState {
+    fn clone(&self) -> CycleState {
+        CycleState {
+            data: self
+                .data
+                .iter()
+                .map(|(k, v)| (*k, (**v).clone_data()))
+                .collect(),
+            skip_filter_plugins: self.skip_filter_plugins.clone(),
+            skip_score_plugins: self.skip_score_plugins.clone(),
+        }
+    }
+}
+
 impl fmt::Debug for CycleState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut keys: Vec<&&str> = self.data.keys().collect();
+        let mut keys: Vec<&&str> = self.data.iter().map(|(k, _)| k).collect();
         keys.sort();
         f.debug_struct("CycleState").field("keys", &keys).finish()
     }
@@ -163,20 +203,37 @@ impl CycleState {
         CycleState::default()
     }
 
+    /// The position of `key` in `data`. Plugins read with the constant they wrote with, so the
+    /// addresses usually match; equal text at another address (the same literal in another
+    /// crate) is found by the second pass.
+    #[inline]
+    fn position(&self, key: &str) -> Option<usize> {
+        self.data
+            .iter()
+            .position(|(k, _)| std::ptr::eq(*k, key))
+            .or_else(|| self.data.iter().position(|(k, _)| *k == key))
+    }
+
     /// Stores `value` under `key` (normally the plugin's name).
-    pub fn write<T: Any + Send + Sync>(&mut self, key: &'static str, value: T) {
-        self.data.insert(key, Box::new(value));
+    pub fn write<T: Any + Clone + Send + Sync>(&mut self, key: &'static str, value: T) {
+        match self.position(key) {
+            Some(i) => self.data[i].1 = Box::new(value),
+            None => self.data.push((key, Box::new(value))),
+        }
     }
 
     /// Reads the value stored under `key`, if it has type `T`.
+    #[inline]
     pub fn read<T: Any + Send + Sync>(&self, key: &'static str) -> Option<&T> {
-        self.data.get(key).and_then(|b| b.downcast_ref::<T>())
+        self.position(key)
+            .and_then(|i| (*self.data[i].1).as_any().downcast_ref::<T>())
     }
 
     /// Mutable access to the value stored under `key`, if it has type `T` (PreFilter extensions
     /// update their state in place when preemption adds or removes pods).
     pub fn read_mut<T: Any + Send + Sync>(&mut self, key: &'static str) -> Option<&mut T> {
-        self.data.get_mut(key).and_then(|b| b.downcast_mut::<T>())
+        let i = self.position(key)?;
+        (*self.data[i].1).as_any_mut().downcast_mut::<T>()
     }
 }
 
@@ -225,6 +282,18 @@ pub trait Plugin: Send + Sync {
     fn as_score(&self) -> Option<&dyn ScorePlugin> {
         None
     }
+    /// The PreFilter extensions (AddPod/RemovePod), if any.
+    fn as_pre_filter_extensions(&self) -> Option<&dyn PreFilterExtensions> {
+        None
+    }
+    /// The PostFilter part (preemption), if any.
+    fn as_post_filter(&self) -> Option<&dyn PostFilterPlugin> {
+        None
+    }
+    /// The Bind part, if any.
+    fn as_bind(&self) -> Option<&dyn BindPlugin> {
+        None
+    }
 }
 
 /// PreEnqueue: whether a pod may enter the active queue at all.
@@ -268,6 +337,112 @@ pub trait PreFilterPlugin: Send + Sync {
 pub trait FilterPlugin: Send + Sync {
     /// `Success`, or a rejection with the reasons.
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status;
+}
+
+/// PreFilter extensions (kube-scheduler's `PreFilterExtensions`): update what this plugin's
+/// PreFilter stored in the [`CycleState`] as if a pod were added to or removed from a node.
+/// Preemption's dry runs call them on a copy of the state when they remove victims and reprieve
+/// them, and the Filter pass with nominated pods calls `add_pod` for pods nominated to a node.
+/// The framework calls them only for plugins whose PreFilter did not return Skip. Plugins that
+/// read everything from the [`NodeInfo`] (NodeResourcesFit, NodePorts) need none.
+pub trait PreFilterExtensions: Send + Sync {
+    /// Updates `state` as if `pod_to_add` ran on `node` (`node` does not include it yet).
+    fn add_pod(
+        &self,
+        state: &mut CycleState,
+        pod_to_schedule: &PodInfo,
+        pod_to_add: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status;
+
+    /// Updates `state` as if `pod_to_remove` no longer ran on `node`.
+    fn remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod_to_schedule: &PodInfo,
+        pod_to_remove: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status;
+}
+
+/// What a PostFilter plugin proposes when no node fits (kube-scheduler's `PostFilterResult`
+/// with its `NominatingInfo`): the node to nominate the pod to, and the pods to evict there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PostFilterResult {
+    /// The node the pod is nominated to (`status.nominatedNodeName`).
+    pub nominated_node: String,
+    /// The pods to delete on that node, as `(namespace, name)`.
+    pub victims: Vec<(String, String)>,
+}
+
+/// PostFilter: called when no node passed the filters (preemption).
+pub trait PostFilterPlugin: Send + Sync {
+    /// Tries to make the pod schedulable. `node_statuses` holds the Filter status of every
+    /// rejected node by snapshot index; `state` is the cycle state after PreFilter. Returns a
+    /// result with `Success`, or `Unschedulable` with the reasons it could not help.
+    ///
+    /// `handle` runs the profile's filters; `rng` is the scheduler's seeded random stream (the
+    /// dry runs' starting offset), so a decision depends only on the inputs and the seed.
+    fn post_filter(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        node_statuses: &std::collections::BTreeMap<usize, Status>,
+        handle: &dyn FrameworkHandle,
+        rng: &mut dyn rand::RngCore,
+    ) -> (Option<PostFilterResult>, Status);
+}
+
+/// What the framework offers a PostFilter plugin (kube-scheduler's `framework.Handle`, the part
+/// preemption uses): running the profile's Filter plugins and PreFilter extensions.
+pub trait FrameworkHandle: Sync {
+    /// Runs the Filter plugins on `node` as kube-scheduler's `RunFilterPluginsWithNominatedPods`:
+    /// first with the pods nominated to the node whose priority is at least the pod's added to a
+    /// copy of the node and the state, then, if that passed and such pods exist, without them.
+    fn run_filter_plugins_with_nominated_pods(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status;
+
+    /// Calls every PreFilter extension's `add_pod` (plugins whose PreFilter skipped are left
+    /// out).
+    fn run_pre_filter_extension_add_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        pod_to_add: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status;
+
+    /// Calls every PreFilter extension's `remove_pod`.
+    fn run_pre_filter_extension_remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        pod_to_remove: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status;
+}
+
+/// The binding a Bind plugin asks the driver to write: the pod's `pods/binding` subresource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Binding {
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's name.
+    pub name: String,
+    /// The node to bind it to.
+    pub node: String,
+}
+
+/// Bind: writes the pod's placement.
+pub trait BindPlugin: Send + Sync {
+    /// The binding to write (`Success`), or `Skip` when this plugin does not handle the pod
+    /// (the next Bind plugin is asked), or an error.
+    fn bind(&self, state: &CycleState, pod: &PodInfo, node: &str) -> (Option<Binding>, Status);
 }
 
 /// PreScore: per-pod work before Score, given the feasible nodes.

@@ -75,6 +75,15 @@ pub fn events_of_interest(plugin: &str) -> &'static [ClusterEvent] {
     }
 }
 
+/// Whether `info` is the pod `namespace/name` (without building its key).
+fn is_pod(info: &QueuedPodInfo, key: &str) -> bool {
+    let meta = &info.pod.pod.metadata;
+    key.len() == meta.namespace.len() + 1 + meta.name.len()
+        && key.starts_with(meta.namespace.as_str())
+        && key.as_bytes()[meta.namespace.len()] == b'/'
+        && key.ends_with(meta.name.as_str())
+}
+
 /// A pod set aside as unschedulable, with the plugins that rejected it.
 #[derive(Clone, Debug)]
 struct Unschedulable {
@@ -88,10 +97,15 @@ struct Unschedulable {
 pub struct SchedulingQueue {
     queue_sort: Option<Arc<dyn Plugin>>,
     pre_enqueue: Vec<Arc<dyn Plugin>>,
+    /// PreEnqueue plugins per scheduler name, for pods of a profile that has its own.
+    pre_enqueue_by_profile: BTreeMap<String, Vec<Arc<dyn Plugin>>>,
     active: Vec<QueuedPodInfo>,
     /// Backoff entries keyed by (expiry, sequence) so equal expiries keep arrival order.
     backoff: BTreeMap<(Time, u64), QueuedPodInfo>,
     unschedulable: BTreeMap<String, Unschedulable>,
+    /// Keys of the pods in `active` or `backoff`, so that looking up a pod that is in neither
+    /// (every new pod) costs no scan.
+    waiting: std::collections::HashSet<String>,
     initial_backoff: Duration,
     max_backoff: Duration,
     seq: u64,
@@ -119,13 +133,25 @@ impl SchedulingQueue {
         SchedulingQueue {
             queue_sort,
             pre_enqueue,
+            pre_enqueue_by_profile: BTreeMap::new(),
             active: Vec::new(),
             backoff: BTreeMap::new(),
             unschedulable: BTreeMap::new(),
+            waiting: std::collections::HashSet::new(),
             initial_backoff,
             max_backoff,
             seq: 0,
         }
+    }
+
+    /// Gives the pods of each scheduler name its profile's PreEnqueue plugins (kube-scheduler
+    /// keeps them per profile); pods of other names keep the plugins given to [`new`](Self::new).
+    pub fn with_profile_pre_enqueue(
+        mut self,
+        by_profile: BTreeMap<String, Vec<Arc<dyn Plugin>>>,
+    ) -> SchedulingQueue {
+        self.pre_enqueue_by_profile = by_profile;
+        self
     }
 
     /// Number of pods in the queue, in any of its parts.
@@ -155,7 +181,15 @@ impl SchedulingQueue {
     }
 
     fn pre_enqueue_status(&self, pod: &PodInfo) -> Status {
-        for plugin in &self.pre_enqueue {
+        let name = match pod.pod.spec.scheduler_name.as_str() {
+            "" => crate::config::DEFAULT_SCHEDULER_NAME,
+            n => n,
+        };
+        let plugins = self
+            .pre_enqueue_by_profile
+            .get(name)
+            .unwrap_or(&self.pre_enqueue);
+        for plugin in plugins {
             if let Some(pe) = plugin.as_pre_enqueue() {
                 let status = pe.pre_enqueue(pod);
                 if !status.is_success() {
@@ -202,29 +236,53 @@ impl SchedulingQueue {
         if let Some(u) = self.unschedulable.get(key) {
             return Some(&u.info.pod);
         }
+        if !self.waiting.contains(key) {
+            return None;
+        }
         self.backoff
             .values()
             .chain(self.active.iter())
-            .find(|p| p.pod.key() == key)
+            .find(|p| is_pod(p, key))
             .map(|p| &p.pod)
     }
 
-    /// Takes a new version of a queued (or new) pod. An update that changes only the status (or
-    /// nothing the scheduler reads) leaves the pod where it waits, as kube-scheduler's
-    /// `isPodUpdated` does; a real change re-queues it (and re-runs PreEnqueue, so a pod whose
-    /// last scheduling gate was removed becomes active).
+    /// Takes a new version of a queued (or new) pod, as kube-scheduler's `PriorityQueue.Update`
+    /// (without queueing hints): a pod waiting in active or backoff is updated where it is; an
+    /// unschedulable pod whose update changes what the scheduler reads (spec, labels,
+    /// annotations — not the status, as `isPodUpdated`) is retried, after what remains of its
+    /// back-off, and a gated one re-runs PreEnqueue (so removing the last scheduling gate makes
+    /// it active); an unknown pod is added. Attempts and back-off are kept across updates.
     pub fn update(&mut self, pod: PodInfo, now: Time) {
         let key = pod.key();
-        if let Some(old) = self.get(&key) {
-            let (a, b) = (&old.pod, &pod.pod);
-            if a.spec == b.spec
-                && a.metadata.labels == b.metadata.labels
-                && a.metadata.annotations == b.metadata.annotations
-            {
+        if self.waiting.contains(&key) {
+            if let Some(i) = self.active.iter().position(|p| is_pod(p, &key)) {
+                self.active[i].pod = pod;
+                // The sort key (priority) may have changed.
+                self.heapify();
+                return;
+            }
+            if let Some(entry) = self.backoff.values_mut().find(|p| is_pod(p, &key)) {
+                entry.pod = pod;
                 return;
             }
         }
-        self.add(pod, now);
+        let Some(mut u) = self.unschedulable.remove(&key) else {
+            self.add(pod, now);
+            return;
+        };
+        let (a, b) = (&u.info.pod.pod, &pod.pod);
+        let updated = a.spec != b.spec
+            || a.metadata.labels != b.metadata.labels
+            || a.metadata.annotations != b.metadata.annotations;
+        u.info.pod = pod;
+        if !updated {
+            self.unschedulable.insert(key, u);
+        } else if u.gated {
+            self.enqueue_checked(u.info);
+        } else {
+            // push_backoff moves it to active at once when its back-off is over.
+            self.push_backoff(u.info, now);
+        }
     }
 
     /// Removes a pod (deleted, or bound by someone else); returns whether it was queued.
@@ -232,16 +290,19 @@ impl SchedulingQueue {
         if self.unschedulable.remove(key).is_some() {
             return true;
         }
+        if !self.waiting.remove(key) {
+            return false;
+        }
         if let Some(k) = self
             .backoff
             .iter()
-            .find(|(_, v)| v.pod.key() == key)
+            .find(|(_, v)| is_pod(v, key))
             .map(|(k, _)| *k)
         {
             self.backoff.remove(&k);
             return true;
         }
-        if let Some(i) = self.active.iter().position(|p| p.pod.key() == key) {
+        if let Some(i) = self.active.iter().position(|p| is_pod(p, key)) {
             self.active.swap_remove(i);
             self.heapify();
             return true;
@@ -260,6 +321,7 @@ impl SchedulingQueue {
         self.active.swap(0, last);
         let mut top = self.active.pop()?;
         self.sift_down(0);
+        self.waiting.remove(&top.pod.key());
         top.attempts += 1;
         Some(top)
     }
@@ -345,6 +407,7 @@ impl SchedulingQueue {
             self.push_active(info);
         } else {
             self.seq += 1;
+            self.waiting.insert(info.pod.key());
             self.backoff.insert((expiry, self.seq), info);
         }
     }
@@ -372,6 +435,7 @@ impl SchedulingQueue {
     }
 
     fn push_active(&mut self, info: QueuedPodInfo) {
+        self.waiting.insert(info.pod.key());
         self.active.push(info);
         let mut i = self.active.len() - 1;
         while i > 0 {

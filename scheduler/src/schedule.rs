@@ -15,8 +15,11 @@ use std::fmt;
 use rand::Rng;
 use rayon::prelude::*;
 
-use crate::framework::{Code, CycleState, NodeScore, Status, MAX_NODE_SCORE};
-use crate::node_info::PodInfo;
+use crate::framework::{
+    Code, CycleState, FilterPlugin, FrameworkHandle, NodeScore, PostFilterResult, ScorePlugin,
+    Status, MAX_NODE_SCORE,
+};
+use crate::node_info::{NodeInfo, PodInfo};
 use crate::profile::Profile;
 use crate::snapshot::Snapshot;
 
@@ -63,6 +66,9 @@ pub struct Diagnosis {
     pub pre_filter_msg: Option<String>,
     /// The plugins that rejected the pod somewhere (what could make it schedulable later).
     pub unschedulable_plugins: Vec<&'static str>,
+    /// What the PostFilter plugins (preemption) said, when they ran and had something to say
+    /// (`preemption: 0/3 nodes are available: …`); appended to the message.
+    pub post_filter_msg: Option<String>,
 }
 
 /// No node fits the pod.
@@ -72,6 +78,9 @@ pub struct FitError {
     pub num_all_nodes: usize,
     /// What each node said.
     pub diagnosis: Diagnosis,
+    /// What the PostFilter plugins proposed (preemption: the node to nominate the pod to and
+    /// the victims to delete there), if anything.
+    pub post_filter_result: Option<Box<PostFilterResult>>,
 }
 
 impl fmt::Display for FitError {
@@ -80,7 +89,8 @@ impl fmt::Display for FitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "0/{} nodes are available:", self.num_all_nodes)?;
         if let Some(msg) = &self.diagnosis.pre_filter_msg {
-            return write!(f, " {msg}.");
+            write!(f, " {msg}.")?;
+            return self.write_post_filter_msg(f);
         }
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for status in self.diagnosis.node_to_status.values() {
@@ -96,7 +106,18 @@ impl fmt::Display for FitError {
         if !parts.is_empty() {
             write!(f, " {}.", parts.join(", "))?;
         }
-        Ok(())
+        self.write_post_filter_msg(f)
+    }
+}
+
+impl FitError {
+    /// The PostFilter message, as kube-scheduler appends it (`SeparatorFormat`, " %v."; the
+    /// message usually ends with its own period, hence kube-scheduler's `..`).
+    fn write_post_filter_msg(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.diagnosis.post_filter_msg {
+            Some(msg) if !msg.is_empty() => write!(f, " {msg}."),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -149,17 +170,31 @@ impl PreFilterOutcome {
     }
 }
 
-/// Runs PreFilter plugins. Returns the nodes to consider or the rejection.
+/// Why the PreFilter plugins stopped the cycle.
+enum PreFilterFailure {
+    /// The pod is rejected everywhere: the status (its reasons become the FitError's
+    /// PreFilter message) and the plugins that rejected it.
+    Rejected(Status, Vec<&'static str>),
+    /// A plugin failed internally.
+    Error(ScheduleError),
+}
+
+/// Runs the PreFilter plugins as kube-scheduler's `RunPreFilterPlugins` (framework/runtime/
+/// framework.go): a Skip skips the plugin's Filter; UnschedulableAndUnresolvable stops at once;
+/// Unschedulable is remembered while the other plugins still run (the last one is reported);
+/// node subsets are intersected, and an intersection that becomes empty rejects the pod with
+/// "node(s) didn't satisfy plugin(s) [A B] simultaneously".
 fn run_pre_filter(
     profile: &Profile,
     state: &mut CycleState,
     pod: &PodInfo,
     snapshot: &Snapshot,
-) -> Result<PreFilterOutcome, Status> {
+) -> Result<PreFilterOutcome, PreFilterFailure> {
     let mut outcome = PreFilterOutcome {
         nodes: None,
         narrowed_by: Vec::new(),
     };
+    let mut rejection: Option<Status> = None;
     for plugin in &profile.pre_filter {
         let Some(pf) = plugin.as_pre_filter() else {
             continue;
@@ -171,18 +206,86 @@ fn run_pre_filter(
                 state.skip_filter_plugins.push(plugin.name());
                 continue;
             }
-            _ => return Err(status.from_plugin(plugin.name())),
+            Code::UnschedulableAndUnresolvable => {
+                let status = status.from_plugin(plugin.name());
+                let plugins = vec![status.plugin];
+                return Err(PreFilterFailure::Rejected(status, plugins));
+            }
+            Code::Unschedulable => {
+                rejection = Some(status.from_plugin(plugin.name()));
+                continue;
+            }
+            _ => {
+                return Err(PreFilterFailure::Error(ScheduleError::Plugin {
+                    plugin: plugin.name(),
+                    message: format!("running PreFilter plugin {:?}: {status}", plugin.name()),
+                }))
+            }
         }
         if let Some(nodes) = result.nodes {
+            let narrowing = !nodes.is_empty();
             outcome.narrowed_by.push(plugin.name());
-            outcome.nodes = Some(match outcome.nodes {
+            outcome.nodes = Some(match outcome.nodes.take() {
                 None => nodes,
-                Some(prev) => prev.into_iter().filter(|n| nodes.contains(n)).collect(),
+                Some(prev) => {
+                    let mut keep = vec![false; snapshot.len()];
+                    for &n in &nodes {
+                        if let Some(k) = keep.get_mut(n) {
+                            *k = true;
+                        }
+                    }
+                    prev.into_iter()
+                        .filter(|&n| keep.get(n).copied().unwrap_or(false))
+                        .collect()
+                }
             });
+            // Two non-empty subsets that do not meet: kube-scheduler rejects the pod outright.
+            // (A plugin's own empty subset, which kube-scheduler gets as names of nodes that do
+            // not exist, leaves every node "didn't satisfy plugin(s)" instead, below.)
+            if narrowing && outcome.nodes.as_ref().is_some_and(Vec::is_empty) {
+                let mut plugins = outcome.narrowed_by.clone();
+                plugins.sort_unstable();
+                let msg = if plugins.len() == 1 {
+                    format!("node(s) didn't satisfy plugin {}", plugins[0])
+                } else {
+                    format!(
+                        "node(s) didn't satisfy plugin(s) [{}] simultaneously",
+                        plugins.join(" ")
+                    )
+                };
+                return Err(PreFilterFailure::Rejected(
+                    Status::unresolvable(msg).from_plugin(plugins[0]),
+                    plugins,
+                ));
+            }
         }
     }
     outcome.narrowed_by.sort_unstable();
-    Ok(outcome)
+    match rejection {
+        Some(status) => {
+            let plugins = vec![status.plugin];
+            Err(PreFilterFailure::Rejected(status, plugins))
+        }
+        None => Ok(outcome),
+    }
+}
+
+/// The FitError of a pod the PreFilter plugins rejected.
+fn pre_filter_fit_error(
+    status: &Status,
+    plugins: Vec<&'static str>,
+    num_all_nodes: usize,
+) -> FitError {
+    FitError {
+        num_all_nodes,
+        diagnosis: Diagnosis {
+            pre_filter_msg: Some(status.to_string()),
+            unschedulable_plugins: plugins,
+            node_to_status: BTreeMap::new(),
+            post_filter_msg: None,
+        },
+        post_filter_result: None,
+    }
 }
 
 /// Runs every Filter plugin on one node; the first rejection decides.
@@ -193,20 +296,273 @@ pub fn run_filters(
     snapshot: &Snapshot,
     node: usize,
 ) -> Status {
-    let info = &snapshot.nodes[node];
-    for plugin in &profile.filter {
-        if state.skip_filter_plugins.contains(&plugin.name()) {
-            continue;
-        }
-        let Some(f) = plugin.as_filter() else {
-            continue;
-        };
+    run_active_filters(
+        &active_filters(profile, state),
+        state,
+        pod,
+        &snapshot.nodes[node],
+    )
+}
+
+/// The Filter plugins of a cycle with their names: the profile's, minus those whose PreFilter
+/// returned Skip. Resolved once per cycle, so the per-node loop compares no names.
+fn active_filters<'p>(
+    profile: &'p Profile,
+    state: &CycleState,
+) -> Vec<(&'static str, &'p dyn FilterPlugin)> {
+    profile
+        .filter
+        .iter()
+        .filter_map(|plugin| {
+            let name = plugin.name();
+            if state.skip_filter_plugins.contains(&name) {
+                return None;
+            }
+            plugin.as_filter().map(|f| (name, f))
+        })
+        .collect()
+}
+
+/// Runs `filters` in order on one node; the first rejection decides.
+#[inline]
+fn run_active_filters(
+    filters: &[(&'static str, &dyn FilterPlugin)],
+    state: &CycleState,
+    pod: &PodInfo,
+    info: &NodeInfo,
+) -> Status {
+    for &(name, f) in filters {
         let status = f.filter(state, pod, info);
         if !status.is_success() {
-            return status.from_plugin(plugin.name());
+            return status.from_plugin(name);
         }
     }
     Status::success()
+}
+
+/// Runs every Filter plugin on `info` (kube-scheduler's `RunFilterPlugins`).
+pub fn run_filter_plugins(
+    profile: &Profile,
+    state: &CycleState,
+    pod: &PodInfo,
+    info: &NodeInfo,
+) -> Status {
+    run_active_filters(&active_filters(profile, state), state, pod, info)
+}
+
+/// The priority of a pod (`spec.priority`, 0 when unset: `corev1helpers.PodPriority`).
+pub fn pod_priority(pod: &flotilla_model::api::Pod) -> i32 {
+    pod.spec.priority.unwrap_or(0)
+}
+
+/// kube-scheduler's `RunFilterPluginsWithNominatedPods` (framework/runtime/framework.go): when
+/// pods with at least `pod`'s priority are nominated to the node, the filters run first with
+/// them added to copies of the node and of the state (PreFilter extensions' `add_pod`), and, if
+/// that passes, a second time without them, so the pod must fit both ways. `filters` are the
+/// cycle's active filters.
+fn run_filters_with_nominated_pods(
+    profile: &Profile,
+    filters: &[(&'static str, &dyn FilterPlugin)],
+    snapshot: &Snapshot,
+    state: &CycleState,
+    pod: &PodInfo,
+    info: &NodeInfo,
+) -> Status {
+    let Some(list) = snapshot.nominated_pods.get(info.name()) else {
+        return run_active_filters(filters, state, pod, info);
+    };
+    let priority = pod_priority(&pod.pod);
+    let mut nominated = list
+        .iter()
+        .filter(|p| {
+            pod_priority(&p.pod) >= priority
+                && !(p.pod.metadata.namespace == pod.pod.metadata.namespace
+                    && p.pod.metadata.name == pod.pod.metadata.name)
+        })
+        .peekable();
+    if nominated.peek().is_none() {
+        return run_active_filters(filters, state, pod, info);
+    }
+    let mut info_with = info.clone();
+    let mut state_with = state.clone();
+    for p in nominated {
+        info_with.add_pod(p.clone());
+        let status = run_pre_filter_extension(profile, &mut state_with, pod, p, &info_with, true);
+        if !status.is_success() {
+            return status;
+        }
+    }
+    let status = run_active_filters(filters, &state_with, pod, &info_with);
+    if !status.is_success() {
+        return status;
+    }
+    run_active_filters(filters, state, pod, info)
+}
+
+/// Runs the cycle's active filters on node `i` of the snapshot, with the nominated pods when
+/// there are any.
+#[inline]
+fn filter_node(
+    profile: &Profile,
+    filters: &[(&'static str, &dyn FilterPlugin)],
+    snapshot: &Snapshot,
+    state: &CycleState,
+    pod: &PodInfo,
+    i: usize,
+) -> Status {
+    let info = &snapshot.nodes[i];
+    if snapshot.nominated_pods.is_empty() {
+        run_active_filters(filters, state, pod, info)
+    } else {
+        run_filters_with_nominated_pods(profile, filters, snapshot, state, pod, info)
+    }
+}
+
+/// Calls the PreFilter extensions' `add_pod` (`add`) or `remove_pod` of every plugin whose
+/// PreFilter did not skip (`RunPreFilterExtensionAddPod` / `RemovePod`).
+fn run_pre_filter_extension(
+    profile: &Profile,
+    state: &mut CycleState,
+    pod: &PodInfo,
+    other: &PodInfo,
+    info: &NodeInfo,
+    add: bool,
+) -> Status {
+    for plugin in &profile.pre_filter {
+        let Some(ext) = plugin.as_pre_filter_extensions() else {
+            continue;
+        };
+        if state.skip_filter_plugins.contains(&plugin.name()) {
+            continue;
+        }
+        let status = if add {
+            ext.add_pod(state, pod, other, info)
+        } else {
+            ext.remove_pod(state, pod, other, info)
+        };
+        if !status.is_success() {
+            let op = if add { "AddPod" } else { "RemovePod" };
+            return Status::error(format!(
+                "running {op} on PreFilter plugin {:?}: {status}",
+                plugin.name()
+            ))
+            .from_plugin(plugin.name());
+        }
+    }
+    Status::success()
+}
+
+/// The framework as PostFilter plugins see it: the profile's filters and PreFilter extensions
+/// over a snapshot (with its nominated pods).
+pub struct ProfileHandle<'a> {
+    /// The profile whose plugins run.
+    pub profile: &'a Profile,
+    /// The snapshot of the cycle.
+    pub snapshot: &'a Snapshot,
+}
+
+impl FrameworkHandle for ProfileHandle<'_> {
+    fn run_filter_plugins_with_nominated_pods(
+        &self,
+        state: &CycleState,
+        pod: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        let filters = active_filters(self.profile, state);
+        run_filters_with_nominated_pods(self.profile, &filters, self.snapshot, state, pod, node)
+    }
+
+    fn run_pre_filter_extension_add_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        pod_to_add: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        run_pre_filter_extension(self.profile, state, pod, pod_to_add, node, true)
+    }
+
+    fn run_pre_filter_extension_remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &PodInfo,
+        pod_to_remove: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        run_pre_filter_extension(self.profile, state, pod, pod_to_remove, node, false)
+    }
+}
+
+/// Runs the PostFilter plugins as kube-scheduler's `RunPostFilterPlugins` and records their
+/// message and result in `fit` (schedule_one.go): the first success or
+/// UnschedulableAndUnresolvable ends the run; otherwise the reasons of all are joined.
+fn run_post_filter(
+    profile: &Profile,
+    snapshot: &Snapshot,
+    state: &CycleState,
+    pod: &PodInfo,
+    fit: &mut FitError,
+    rng: &mut dyn rand::RngCore,
+) {
+    if profile.post_filter.is_empty() {
+        return;
+    }
+    let handle = ProfileHandle { profile, snapshot };
+    let mut reasons: Vec<String> = Vec::new();
+    let mut result = None;
+    for plugin in &profile.post_filter {
+        let Some(pf) = plugin.as_post_filter() else {
+            continue;
+        };
+        let (r, status) = pf.post_filter(
+            state,
+            pod,
+            snapshot,
+            &fit.diagnosis.node_to_status,
+            &handle,
+            rng,
+        );
+        if status.is_success() || status.code == Code::UnschedulableAndUnresolvable {
+            fit.diagnosis.post_filter_msg = Some(status.reasons.join(", "));
+            fit.post_filter_result = r.map(Box::new);
+            return;
+        }
+        if !status.is_rejected() {
+            fit.diagnosis.post_filter_msg = Some(status.reasons.join(", "));
+            return;
+        }
+        if r.is_some() {
+            result = r;
+        }
+        reasons.extend(status.reasons);
+    }
+    fit.diagnosis.post_filter_msg = Some(reasons.join(", "));
+    fit.post_filter_result = result.map(Box::new);
+}
+
+/// PostFilter after a PreFilter rejection: kube-scheduler then gives every node the PreFilter
+/// status (as the status of absent nodes), so only an `Unschedulable` PreFilter leaves nodes
+/// where preemption might help.
+fn run_post_filter_after_pre_filter(
+    profile: &Profile,
+    snapshot: &Snapshot,
+    state: &CycleState,
+    pod: &PodInfo,
+    status: &Status,
+    fit: &mut FitError,
+    rng: &mut dyn rand::RngCore,
+) {
+    if profile.post_filter.is_empty() {
+        return;
+    }
+    let saved = std::mem::take(&mut fit.diagnosis.node_to_status);
+    if status.code == Code::Unschedulable {
+        for i in 0..snapshot.len() {
+            fit.diagnosis.node_to_status.insert(i, status.clone());
+        }
+    }
+    run_post_filter(profile, snapshot, state, pod, fit, rng);
+    fit.diagnosis.node_to_status = saved;
 }
 
 /// Per-plugin normalized scores (before weight) of each feasible node, in `feasible` order.
@@ -238,27 +594,79 @@ fn run_scores(
         }
     }
     let state = &*state;
-    let mut out = Vec::new();
-    for wp in &profile.score {
-        let name = wp.plugin.name();
-        if state.skip_score_plugins.contains(&name) {
-            continue;
+    // The plugins that score this pod, in profile order.
+    let scorers: Vec<(&'static str, i64, &dyn ScorePlugin)> = profile
+        .score
+        .iter()
+        .filter_map(|wp| {
+            let name = wp.plugin.name();
+            if state.skip_score_plugins.contains(&name) {
+                return None;
+            }
+            wp.plugin.as_score().map(|scorer| (name, wp.weight, scorer))
+        })
+        .collect();
+    let k = scorers.len();
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    // Raw scores, a row of `k` per feasible node. As in kube-scheduler's RunScorePlugins
+    // (framework/runtime/framework.go), one parallel task runs every plugin on a node, so each
+    // node is read once and one parallel loop serves all plugins. Per plugin, the failure at the
+    // first feasible node is kept, so the error reported does not depend on the thread count.
+    let mut raw = vec![0i64; feasible.len() * k];
+    let errors: Vec<Option<(usize, Status)>> = raw
+        .par_chunks_mut(k)
+        .zip(feasible.par_iter())
+        .enumerate()
+        .fold(
+            || vec![None; k],
+            |mut errors: Vec<Option<(usize, Status)>>, (pos, (row, &n))| {
+                let info = &snapshot.nodes[n];
+                for (p, (_, _, scorer)) in scorers.iter().enumerate() {
+                    match scorer.score(state, pod, info) {
+                        Ok(score) => row[p] = score,
+                        Err(status) => {
+                            if errors[p].as_ref().is_none_or(|(first, _)| pos < *first) {
+                                errors[p] = Some((pos, status));
+                            }
+                        }
+                    }
+                }
+                errors
+            },
+        )
+        .reduce(
+            || vec![None; k],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    if let Some((pos, status)) = y {
+                        if x.as_ref().is_none_or(|(first, _)| pos < *first) {
+                            *x = Some((pos, status));
+                        }
+                    }
+                }
+                a
+            },
+        );
+    let mut out = Vec::with_capacity(k);
+    for (p, (&(name, weight, scorer), error)) in scorers.iter().zip(errors).enumerate() {
+        // Plugin by plugin, as if each were scored and normalized in turn: a plugin's Score
+        // error is reported before the later plugins' NormalizeScore errors.
+        if let Some((_, status)) = error {
+            return Err(ScheduleError::Plugin {
+                plugin: name,
+                message: status.to_string(),
+            });
         }
-        let Some(scorer) = wp.plugin.as_score() else {
-            continue;
-        };
-        let raw: Result<Vec<NodeScore>, Status> = feasible
-            .par_iter()
-            .map(|&n| {
-                scorer
-                    .score(state, pod, &snapshot.nodes[n])
-                    .map(|score| NodeScore { node: n, score })
+        let mut scores: Vec<NodeScore> = feasible
+            .iter()
+            .enumerate()
+            .map(|(pos, &node)| NodeScore {
+                node,
+                score: raw[pos * k + p],
             })
             .collect();
-        let mut scores = raw.map_err(|s| ScheduleError::Plugin {
-            plugin: name,
-            message: s.to_string(),
-        })?;
         let status = scorer.normalize_scores(state, pod, &mut scores);
         if !status.is_success() {
             return Err(ScheduleError::Plugin {
@@ -278,11 +686,7 @@ fn run_scores(
                 ),
             });
         }
-        out.push((
-            name,
-            wp.weight,
-            scores.into_iter().map(|s| s.score).collect(),
-        ));
+        out.push((name, weight, scores.into_iter().map(|s| s.score).collect()));
     }
     Ok(out)
 }
@@ -303,85 +707,109 @@ pub fn schedule_pod(
     let mut state = CycleState::new();
     let outcome = match run_pre_filter(profile, &mut state, pod, snapshot) {
         Ok(a) => a,
-        Err(status) => {
-            let diagnosis = Diagnosis {
-                pre_filter_msg: Some(status.to_string()),
-                unschedulable_plugins: vec![status.plugin],
-                node_to_status: BTreeMap::new(),
-            };
-            return Err(ScheduleError::Unschedulable(FitError {
-                num_all_nodes: n,
-                diagnosis,
-            }));
+        Err(PreFilterFailure::Rejected(status, plugins)) => {
+            let mut fit = pre_filter_fit_error(&status, plugins, n);
+            run_post_filter_after_pre_filter(
+                profile,
+                snapshot,
+                &state,
+                pod,
+                &status,
+                &mut fit,
+                &mut cycle.rng,
+            );
+            return Err(ScheduleError::Unschedulable(fit));
         }
+        Err(PreFilterFailure::Error(e)) => return Err(e),
     };
-    let allowed = outcome.nodes.clone();
+    // The candidates: the PreFilter subset, or every node. As in kube-scheduler's
+    // `findNodesThatPassFilters`, the target count is computed on the candidates, which are read
+    // from the rotating start index; the index then advances by the number of nodes processed,
+    // modulo the number of all nodes (schedule_one.go).
+    let subset = outcome.nodes.as_deref();
+    let candidates = subset.map_or(n, <[usize]>::len);
     let pct = profile
         .percentage_of_nodes_to_score
         .unwrap_or(global_percentage);
     let want = if profile.score.is_empty() {
         1
     } else {
-        num_feasible_nodes_to_find(n, pct)
+        num_feasible_nodes_to_find(candidates, pct)
     };
-    // Candidate order: the allowed subset as given, or all nodes from the rotating start index.
-    let order: Vec<usize> = match &allowed {
-        Some(subset) => subset.clone(),
-        None => (0..n)
-            .map(|i| (cycle.next_start_node_index + i) % n)
-            .collect(),
+    let start = cycle.next_start_node_index;
+    let node_at = |k: usize| match subset {
+        Some(s) => s[(start + k) % candidates],
+        None => (start + k) % candidates,
     };
     let mut feasible = Vec::new();
     let mut diagnosis = Diagnosis::default();
     let mut processed = 0;
     // Filter in parallel chunks; each chunk's results are combined in order, so the feasible set
-    // is the first `want` feasible nodes in `order` whatever the thread count.
+    // is the first `want` feasible nodes in candidate order whatever the thread count.
     let chunk = 512.max(want);
-    'outer: for part in order.chunks(chunk) {
-        let statuses: Vec<Status> = part
-            .par_iter()
-            .map(|&i| run_filters(profile, &state, pod, snapshot, i))
+    let filters = active_filters(profile, &state);
+    let mut from = 0;
+    'outer: while from < candidates {
+        let to = (from + chunk).min(candidates);
+        let statuses: Vec<Status> = (from..to)
+            .into_par_iter()
+            .map(|k| filter_node(profile, &filters, snapshot, &state, pod, node_at(k)))
             .collect();
-        for (&i, status) in part.iter().zip(statuses) {
+        for (k, status) in (from..to).zip(statuses) {
             processed += 1;
+            let i = node_at(k);
             if status.is_success() {
                 feasible.push(i);
                 if feasible.len() >= want {
                     break 'outer;
                 }
-            } else {
+            } else if status.is_rejected() {
                 if !diagnosis.unschedulable_plugins.contains(&status.plugin) {
                     diagnosis.unschedulable_plugins.push(status.plugin);
                 }
                 diagnosis.node_to_status.insert(i, status);
+            } else {
+                // framework.go RunFilterPlugins: any other status is an error of the cycle.
+                return Err(ScheduleError::Plugin {
+                    plugin: status.plugin,
+                    message: format!("running {:?} filter plugin: {status}", status.plugin),
+                });
             }
         }
+        from = to;
     }
-    match &allowed {
-        None => cycle.next_start_node_index = (cycle.next_start_node_index + processed) % n,
-        Some(subset) => {
-            // Nodes the PreFilter plugins ruled out count as rejected by them.
-            let excluded = outcome.excluded_status();
-            for i in (0..n).filter(|i| !subset.contains(i)) {
-                diagnosis.node_to_status.insert(i, excluded.clone());
-            }
-            for p in &outcome.narrowed_by {
-                if !diagnosis.unschedulable_plugins.contains(p) {
-                    diagnosis.unschedulable_plugins.push(p);
-                }
+    cycle.next_start_node_index = (start + processed) % n;
+    let evaluated_nodes = feasible.len() + diagnosis.node_to_status.len();
+    if let (Some(subset), true) = (subset, feasible.is_empty()) {
+        // Nodes the PreFilter plugins ruled out count as rejected by them (kube-scheduler's
+        // "absent nodes" status).
+        let excluded = outcome.excluded_status();
+        let mut inside = vec![false; n];
+        for &i in subset {
+            inside[i] = true;
+        }
+        for i in (0..n).filter(|&i| !inside[i]) {
+            diagnosis.node_to_status.insert(i, excluded.clone());
+        }
+        for p in &outcome.narrowed_by {
+            if !diagnosis.unschedulable_plugins.contains(p) {
+                diagnosis.unschedulable_plugins.push(p);
             }
         }
     }
     if feasible.is_empty() {
-        return Err(ScheduleError::Unschedulable(FitError {
+        let mut fit = FitError {
             num_all_nodes: n,
             diagnosis,
-        }));
+            post_filter_result: None,
+        };
+        run_post_filter(profile, snapshot, &state, pod, &mut fit, &mut cycle.rng);
+        return Err(ScheduleError::Unschedulable(fit));
     }
     if feasible.len() == 1 {
         return Ok(ScheduleResult {
             suggested_host: snapshot.nodes[feasible[0]].name().to_string(),
-            evaluated_nodes: 1 + diagnosis.node_to_status.len(),
+            evaluated_nodes,
             feasible_nodes: 1,
         });
     }
@@ -390,7 +818,7 @@ pub fn schedule_pod(
     let best = select_host(&totals, &mut cycle.rng);
     Ok(ScheduleResult {
         suggested_host: snapshot.nodes[feasible[best]].name().to_string(),
-        evaluated_nodes: feasible.len() + diagnosis.node_to_status.len(),
+        evaluated_nodes,
         feasible_nodes: feasible.len(),
     })
 }
@@ -455,6 +883,11 @@ pub struct Explanation {
 
 /// Explains how `pod` would be scheduled with `profile`: every node is filtered (as with
 /// `percentageOfNodesToScore: 100`) and every feasible node scored; ties are broken with `rng`.
+///
+/// With the same random stream, the node chosen is the one [`schedule_pod`] chooses at
+/// `percentageOfNodesToScore: 100` when its rotating start index is 0 (the candidates are then
+/// read in the same order); from another start index, it is one of the nodes with the same best
+/// total.
 pub fn explain(
     profile: &Profile,
     snapshot: &Snapshot,
@@ -478,32 +911,40 @@ pub fn explain(
         message: String::new(),
         nodes: Vec::new(),
     };
+    if snapshot.is_empty() {
+        explanation.message = ScheduleError::NoNodes.to_string();
+        return Ok(explanation);
+    }
     let mut state = CycleState::new();
     let outcome = match run_pre_filter(profile, &mut state, pod, snapshot) {
         Ok(a) => a,
-        Err(status) => {
+        Err(PreFilterFailure::Rejected(status, plugins)) => {
             for n in &mut nodes {
                 n.reasons = status.reasons.clone();
             }
-            let diagnosis = Diagnosis {
-                pre_filter_msg: Some(status.to_string()),
-                unschedulable_plugins: vec![status.plugin],
-                node_to_status: BTreeMap::new(),
-            };
-            explanation.message = FitError {
-                num_all_nodes: snapshot.len(),
-                diagnosis,
-            }
-            .to_string();
+            let mut fit = pre_filter_fit_error(&status, plugins, snapshot.len());
+            run_post_filter_after_pre_filter(
+                profile, snapshot, &state, pod, &status, &mut fit, rng,
+            );
+            explanation.message = fit.to_string();
             explanation.nodes = nodes;
             return Ok(explanation);
         }
+        Err(PreFilterFailure::Error(e)) => return Err(e),
     };
+    let inside: Option<Vec<bool>> = outcome.nodes.as_ref().map(|subset| {
+        let mut inside = vec![false; snapshot.len()];
+        for &i in subset {
+            inside[i] = true;
+        }
+        inside
+    });
+    let filters = active_filters(profile, &state);
     let statuses: Vec<Status> = (0..snapshot.len())
         .into_par_iter()
-        .map(|i| match &outcome.nodes {
-            Some(subset) if !subset.contains(&i) => outcome.excluded_status(),
-            _ => run_filters(profile, &state, pod, snapshot, i),
+        .map(|i| match &inside {
+            Some(inside) if !inside[i] => outcome.excluded_status(),
+            _ => filter_node(profile, &filters, snapshot, &state, pod, i),
         })
         .collect();
     let mut feasible = Vec::new();
@@ -512,17 +953,24 @@ pub fn explain(
         if status.is_success() {
             nodes[i].feasible = true;
             feasible.push(i);
-        } else {
+        } else if status.is_rejected() {
             nodes[i].reasons = status.reasons.clone();
             diagnosis.node_to_status.insert(i, status);
+        } else {
+            return Err(ScheduleError::Plugin {
+                plugin: status.plugin,
+                message: format!("running {:?} filter plugin: {status}", status.plugin),
+            });
         }
     }
     if feasible.is_empty() {
-        explanation.message = FitError {
+        let mut fit = FitError {
             num_all_nodes: snapshot.len(),
             diagnosis,
-        }
-        .to_string();
+            post_filter_result: None,
+        };
+        run_post_filter(profile, snapshot, &state, pod, &mut fit, rng);
+        explanation.message = fit.to_string();
         explanation.nodes = nodes;
         return Ok(explanation);
     }
@@ -545,7 +993,221 @@ pub fn explain(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framework::{FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, ScorePlugin};
+    use crate::node_info::NodeInfo;
+    use crate::plugins::testing::{pod, simple_node};
+    use crate::profile::WeightedPlugin;
     use rand::SeedableRng;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A test plugin: its PreFilter returns `subset` (or `status`), its Filter passes every node
+    /// not in `reject`, its Score is 0; it counts its PreFilter calls.
+    struct Fake {
+        name: &'static str,
+        subset: Option<Vec<usize>>,
+        status: Code,
+        reject: Vec<usize>,
+        calls: AtomicUsize,
+    }
+
+    impl Fake {
+        fn new(name: &'static str) -> Fake {
+            Fake {
+                name,
+                subset: None,
+                status: Code::Success,
+                reject: Vec::new(),
+                calls: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    impl Plugin for Fake {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
+            Some(self)
+        }
+        fn as_filter(&self) -> Option<&dyn FilterPlugin> {
+            Some(self)
+        }
+        fn as_score(&self) -> Option<&dyn ScorePlugin> {
+            Some(self)
+        }
+    }
+
+    impl PreFilterPlugin for Fake {
+        fn pre_filter(
+            &self,
+            _: &mut CycleState,
+            _: &PodInfo,
+            _: &Snapshot,
+        ) -> (PreFilterResult, Status) {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let status = match self.status {
+                Code::Success => Status::success(),
+                code => Status::new(code, format!("{} says no", self.name)),
+            };
+            (
+                PreFilterResult {
+                    nodes: self.subset.clone(),
+                },
+                status,
+            )
+        }
+    }
+
+    impl FilterPlugin for Fake {
+        fn filter(&self, _: &CycleState, _: &PodInfo, node: &NodeInfo) -> Status {
+            let i: usize = node.name()[1..].parse().expect("nN");
+            if self.reject.contains(&i) {
+                Status::unschedulable(format!("{} rejects", self.name))
+            } else {
+                Status::success()
+            }
+        }
+    }
+
+    impl ScorePlugin for Fake {
+        fn score(&self, _: &CycleState, _: &PodInfo, _: &NodeInfo) -> Result<i64, Status> {
+            Ok(0)
+        }
+    }
+
+    fn setup(n: usize, plugins: Vec<Arc<Fake>>) -> (Profile, Snapshot, PodInfo) {
+        let nodes: Vec<_> = (0..n)
+            .map(|i| simple_node(&format!("n{i}"), 1000, 1 << 30, &[]))
+            .collect();
+        let snapshot = Snapshot::new(&nodes, &[], &[]);
+        let as_dyn: Vec<Arc<dyn Plugin>> = plugins
+            .iter()
+            .map(|p| p.clone() as Arc<dyn Plugin>)
+            .collect();
+        let profile = Profile {
+            scheduler_name: "test".into(),
+            pre_filter: as_dyn.clone(),
+            filter: as_dyn.clone(),
+            score: as_dyn
+                .iter()
+                .map(|p| WeightedPlugin {
+                    plugin: p.clone(),
+                    weight: 1,
+                })
+                .collect(),
+            ..Profile::default()
+        };
+        let p = PodInfo::new(pod(serde_json::json!({
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "i"}]}
+        })));
+        (profile, snapshot, p)
+    }
+
+    fn cycle(start: usize) -> SchedulingCycleState {
+        SchedulingCycleState {
+            next_start_node_index: start,
+            rng: rand_chacha::ChaCha8Rng::seed_from_u64(3),
+        }
+    }
+
+    #[test]
+    fn sampling_starts_at_the_rotating_index_and_advances_it() {
+        // 200 nodes, adaptive percentage: max(100, 200 * 49 / 100) = 100 nodes to find.
+        let (profile, snapshot, p) = setup(200, vec![Arc::new(Fake::new("A"))]);
+        let mut c = cycle(150);
+        let r = schedule_pod(&profile, &snapshot, &p, 0, &mut c).expect("scheduled");
+        assert_eq!((r.evaluated_nodes, r.feasible_nodes), (100, 100));
+        assert_eq!(c.next_start_node_index, 50);
+        // Rejected nodes count as processed too (schedule_one.go: feasible + NodeToStatus).
+        let mut a = Fake::new("A");
+        a.reject = (50..60).collect();
+        let (profile, snapshot, p) = setup(200, vec![Arc::new(a)]);
+        let mut c = cycle(50);
+        let r = schedule_pod(&profile, &snapshot, &p, 0, &mut c).expect("scheduled");
+        assert_eq!((r.evaluated_nodes, r.feasible_nodes), (110, 100));
+        assert_eq!(c.next_start_node_index, 160);
+    }
+
+    #[test]
+    fn a_pre_filter_subset_is_sampled_like_all_nodes() {
+        // findNodesThatPassFilters computes the target on the subset (150 nodes: 100) and reads
+        // it from the rotating index; the index then advances modulo all the nodes.
+        let mut a = Fake::new("A");
+        a.subset = Some((0..150).collect());
+        let (profile, snapshot, p) = setup(300, vec![Arc::new(a)]);
+        let mut c = cycle(120);
+        let r = schedule_pod(&profile, &snapshot, &p, 0, &mut c).expect("scheduled");
+        assert_eq!((r.evaluated_nodes, r.feasible_nodes), (100, 100));
+        assert_eq!(c.next_start_node_index, 220);
+        // With a 50-node subset every node of it is evaluated.
+        let mut a = Fake::new("A");
+        a.subset = Some((100..150).collect());
+        let (profile, snapshot, p) = setup(300, vec![Arc::new(a)]);
+        let mut c = cycle(0);
+        let r = schedule_pod(&profile, &snapshot, &p, 0, &mut c).expect("scheduled");
+        assert_eq!((r.evaluated_nodes, r.feasible_nodes), (50, 50));
+    }
+
+    #[test]
+    fn disjoint_pre_filter_subsets_reject_the_pod_outright() {
+        let mut a = Fake::new("Zeta");
+        a.subset = Some(vec![0, 1]);
+        let mut b = Fake::new("Alpha");
+        b.subset = Some(vec![2]);
+        let (profile, snapshot, p) = setup(3, vec![Arc::new(a), Arc::new(b)]);
+        let err = schedule_pod(&profile, &snapshot, &p, 0, &mut cycle(0)).expect_err("rejected");
+        assert_eq!(
+            err.to_string(),
+            "0/3 nodes are available: node(s) didn't satisfy plugin(s) [Alpha Zeta] simultaneously."
+        );
+        // Nodes outside one plugin's subset are rejected by it.
+        let mut a = Fake::new("A");
+        a.subset = Some(vec![1]);
+        a.reject = vec![1];
+        let (profile, snapshot, p) = setup(3, vec![Arc::new(a)]);
+        let err = schedule_pod(&profile, &snapshot, &p, 0, &mut cycle(0)).expect_err("rejected");
+        assert_eq!(
+            err.to_string(),
+            "0/3 nodes are available: 1 A rejects, 2 node(s) didn't satisfy plugin(s) [A]."
+        );
+    }
+
+    #[test]
+    fn an_unschedulable_pre_filter_lets_the_others_run() {
+        // RunPreFilterPlugins: Unschedulable is remembered and the remaining plugins still run
+        // (kubernetes#119770); UnschedulableAndUnresolvable stops at once.
+        let mut a = Fake::new("A");
+        a.status = Code::Unschedulable;
+        let a = Arc::new(a);
+        let b = Arc::new(Fake::new("B"));
+        let (profile, snapshot, p) = setup(2, vec![a.clone(), b.clone()]);
+        let err = schedule_pod(&profile, &snapshot, &p, 0, &mut cycle(0)).expect_err("rejected");
+        assert_eq!(err.to_string(), "0/2 nodes are available: A says no.");
+        assert_eq!(b.calls.load(Ordering::Relaxed), 1);
+        let ScheduleError::Unschedulable(fit) = err else {
+            panic!("a fit error");
+        };
+        assert_eq!(fit.diagnosis.unschedulable_plugins, ["A"]);
+
+        let mut a = Fake::new("A");
+        a.status = Code::UnschedulableAndUnresolvable;
+        let b = Arc::new(Fake::new("B"));
+        let (profile, snapshot, p) = setup(2, vec![Arc::new(a), b.clone()]);
+        schedule_pod(&profile, &snapshot, &p, 0, &mut cycle(0)).expect_err("rejected");
+        assert_eq!(b.calls.load(Ordering::Relaxed), 0);
+
+        // An internal error is an error, not a rejection.
+        let mut a = Fake::new("A");
+        a.status = Code::Error;
+        let (profile, snapshot, p) = setup(2, vec![Arc::new(a)]);
+        let err = schedule_pod(&profile, &snapshot, &p, 0, &mut cycle(0)).expect_err("error");
+        assert!(
+            matches!(err, ScheduleError::Plugin { plugin: "A", .. }),
+            "{err:?}"
+        );
+    }
 
     #[test]
     fn feasible_nodes_to_find_follows_kube_scheduler() {
@@ -587,6 +1249,7 @@ mod tests {
         let e = FitError {
             num_all_nodes: 5,
             diagnosis: d,
+            post_filter_result: None,
         };
         assert_eq!(
             e.to_string(),

@@ -46,6 +46,24 @@ pub enum SchedulingOutcome {
         /// kube-scheduler's message (`0/3 nodes are available: …`).
         message: String,
     },
+    /// The pod fits nowhere now, but would fit on `nominated_node` once `victims` are gone
+    /// (DefaultPreemption). The driver deletes the victims (kube-scheduler first gives each the
+    /// `DisruptionTarget` condition with reason `PreemptionByScheduler`), sets the pod's
+    /// `status.nominatedNodeName`, and records `PodScheduled=False` with `message`, as for
+    /// [`Unschedulable`](SchedulingOutcome::Unschedulable). The pod waits in the queue; the
+    /// victims' deletion events bring it back, and it is bound on a later attempt.
+    Preempt {
+        /// The pod's namespace.
+        namespace: String,
+        /// The pod's name.
+        name: String,
+        /// The node the pod is nominated to.
+        nominated_node: String,
+        /// The pods to delete, as `(namespace, name)`, most important first.
+        victims: Vec<(String, String)>,
+        /// kube-scheduler's message (`0/3 nodes are available: 3 Insufficient cpu.`).
+        message: String,
+    },
 }
 
 /// The scheduler. See the [module docs](self).
@@ -61,6 +79,11 @@ pub struct Scheduler {
     stateful_sets: std::collections::BTreeMap<String, Arc<flotilla_model::api::StatefulSet>>,
     /// Pods assumed on a node whose binding is not yet confirmed, by `namespace/name`.
     binding: std::collections::BTreeMap<String, crate::framework::QueuedPodInfo>,
+    /// PodDisruptionBudgets by `namespace/name` (preemption tries not to violate them).
+    pdbs: std::collections::BTreeMap<String, Arc<flotilla_model::api::PodDisruptionBudget>>,
+    /// Pending pods nominated to a node, by `namespace/name`: the node and the pod
+    /// (kube-scheduler's nominator).
+    nominated: std::collections::BTreeMap<String, (String, PodInfo)>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -74,16 +97,22 @@ impl std::fmt::Debug for Scheduler {
 impl Scheduler {
     /// A scheduler with `config`'s profiles and tie-breaking seeded by `seed`.
     pub fn new(config: SchedulerConfig, seed: u64) -> Scheduler {
-        // queueSort and the PreEnqueue plugins are the same for every profile (validated).
+        // queueSort is the same for every profile (validated); PreEnqueue plugins are each
+        // profile's own.
         let first = config.profiles.values().next();
         let queue_sort = first.and_then(|p| p.queue_sort.clone());
-        let pre_enqueue = first.map(|p| p.pre_enqueue.clone()).unwrap_or_default();
+        let pre_enqueue = config
+            .profiles
+            .iter()
+            .map(|(name, p)| (name.clone(), p.pre_enqueue.clone()))
+            .collect();
         let queue = SchedulingQueue::new(
             queue_sort,
-            pre_enqueue,
+            Vec::new(),
             flotilla_model::Duration::from_secs(config.pod_initial_backoff_seconds.max(0) as u64),
             flotilla_model::Duration::from_secs(config.pod_max_backoff_seconds.max(0) as u64),
-        );
+        )
+        .with_profile_pre_enqueue(pre_enqueue);
         Scheduler {
             config,
             cache: Cache::new(),
@@ -93,6 +122,8 @@ impl Scheduler {
                 rng: flotilla_model::rng::component_rng(seed, "scheduler"),
             },
             binding: std::collections::BTreeMap::new(),
+            pdbs: std::collections::BTreeMap::new(),
+            nominated: std::collections::BTreeMap::new(),
             services: std::collections::BTreeMap::new(),
             replica_sets: std::collections::BTreeMap::new(),
             stateful_sets: std::collections::BTreeMap::new(),
@@ -102,6 +133,11 @@ impl Scheduler {
     /// The cache (its snapshot is what the next decision sees).
     pub fn cache(&self) -> &Cache {
         &self.cache
+    }
+
+    /// The snapshot the next decision will see.
+    pub fn snapshot(&mut self) -> &crate::snapshot::Snapshot {
+        self.cache.snapshot()
     }
 
     /// The queue.
@@ -130,6 +166,7 @@ impl Scheduler {
             (_, Object::Namespace(ns)) => self.cache.upsert_namespace(Arc::new(ns.clone())),
             (WatchEventType::Deleted, Object::Pod(p)) => {
                 let key = format!("{}/{}", p.metadata.namespace, p.metadata.name);
+                self.set_nomination(&key, None);
                 self.queue.remove(&key);
                 self.binding.remove(&key);
                 cluster_events = self
@@ -140,14 +177,34 @@ impl Scheduler {
                 let pod = Arc::new(p.clone());
                 if !p.spec.node_name.is_empty() {
                     let key = format!("{}/{}", p.metadata.namespace, p.metadata.name);
+                    self.set_nomination(&key, None);
                     self.queue.remove(&key);
                     self.binding.remove(&key);
                     cluster_events = self.cache.upsert_pod(pod);
-                } else if p.metadata.deletion_timestamp.is_none()
-                    && !matches!(p.status.phase, Some(PodPhase::Succeeded | PodPhase::Failed))
-                    && self.serves(&p.spec.scheduler_name)
+                } else if p.metadata.deletion_timestamp.is_some()
+                    || matches!(p.status.phase, Some(PodPhase::Succeeded | PodPhase::Failed))
+                    || !self.serves(&p.spec.scheduler_name)
                 {
-                    self.queue.update(PodInfo::new(pod), now);
+                    // Going away, finished, or no longer ours: nothing to schedule.
+                    let key = format!("{}/{}", p.metadata.namespace, p.metadata.name);
+                    self.set_nomination(&key, None);
+                    self.queue.remove(&key);
+                } else {
+                    let key = format!("{}/{}", p.metadata.namespace, p.metadata.name);
+                    // An update of a pod whose binding is on its way is not a new pod to
+                    // schedule (eventhandlers.go skips assumed pods).
+                    if !self.binding.contains_key(&key) {
+                        // A nomination written to the pod's status is kube-scheduler's
+                        // nominator's input too.
+                        let node = &p.status.nominated_node_name;
+                        if !node.is_empty() {
+                            self.set_nomination(
+                                &key,
+                                Some((node.clone(), PodInfo::new(pod.clone()))),
+                            );
+                        }
+                        self.queue.update(PodInfo::new(pod), now);
+                    }
                 }
             }
             (t, Object::Service(o)) => {
@@ -162,10 +219,35 @@ impl Scheduler {
                 upsert_or_remove(&mut self.stateful_sets, t, o);
                 self.refresh_workload_selectors();
             }
+            (t, Object::PodDisruptionBudget(o)) => {
+                upsert_or_remove(&mut self.pdbs, t, o);
+                self.cache.set_pdbs(self.pdbs.values().cloned().collect());
+            }
             _ => {}
         }
         for e in cluster_events {
             self.queue.on_cluster_event(e, now);
+        }
+    }
+
+    /// Sets (or clears) the node `key` is nominated to, and hands the nominations to the cache's
+    /// snapshot when they changed.
+    fn set_nomination(&mut self, key: &str, nomination: Option<(String, PodInfo)>) {
+        let changed = match nomination {
+            Some(n) => {
+                let changed = self.nominated.get(key).is_none_or(|(node, _)| *node != n.0);
+                self.nominated.insert(key.to_string(), n);
+                changed
+            }
+            None => self.nominated.remove(key).is_some(),
+        };
+        if changed {
+            let mut by_node: std::collections::HashMap<String, Vec<PodInfo>> =
+                std::collections::HashMap::new();
+            for (node, info) in self.nominated.values() {
+                by_node.entry(node.clone()).or_default().push(info.clone());
+            }
+            self.cache.set_nominated_pods(Arc::new(by_node));
         }
     }
 
@@ -183,7 +265,20 @@ impl Scheduler {
 
     /// Schedules the next pod whose turn it is at `now`, if any.
     pub fn schedule_next(&mut self, now: Time) -> Option<SchedulingOutcome> {
-        let info = self.queue.pop(now)?;
+        loop {
+            let info = self.queue.pop(now)?;
+            if let Some(outcome) = self.schedule_one(info, now) {
+                return Some(outcome);
+            }
+        }
+    }
+
+    /// One scheduling cycle for a popped pod; `None` when no profile serves it (it is dropped).
+    fn schedule_one(
+        &mut self,
+        info: crate::framework::QueuedPodInfo,
+        now: Time,
+    ) -> Option<SchedulingOutcome> {
         let pod = info.pod.pod.clone();
         let (namespace, name) = (pod.metadata.namespace.clone(), pod.metadata.name.clone());
         let scheduler_name = if pod.spec.scheduler_name.is_empty() {
@@ -191,10 +286,7 @@ impl Scheduler {
         } else {
             pod.spec.scheduler_name.as_str()
         };
-        let Some(profile) = self.config.profiles.get(scheduler_name) else {
-            // The profile went away with a reconfiguration; nothing can schedule this pod.
-            return None;
-        };
+        let profile = self.config.profiles.get(scheduler_name)?;
         match schedule_pod(
             profile,
             self.cache.snapshot(),
@@ -203,16 +295,68 @@ impl Scheduler {
             &mut self.cycle,
         ) {
             Ok(result) => {
-                self.cache.assume_pod(&pod, &result.suggested_host);
-                self.binding.insert(info.pod.key(), info);
+                // The Bind plugins: the first that does not skip the pod binds it (with none
+                // configured, the pod is bound as DefaultBinder would).
+                let state = crate::framework::CycleState::new();
+                let mut node = result.suggested_host;
+                for plugin in &profile.bind {
+                    let Some(b) = plugin.as_bind() else { continue };
+                    let (binding, status) = b.bind(&state, &info.pod, &node);
+                    if status.code == crate::framework::Code::Skip {
+                        continue;
+                    }
+                    if let (Some(binding), true) = (binding, status.is_success()) {
+                        node = binding.node;
+                    }
+                    break;
+                }
+                let key = info.pod.key();
+                self.set_nomination(&key, None);
+                self.cache.assume_pod(&pod, &node);
+                self.binding.insert(key, info);
                 Some(SchedulingOutcome::Bind {
                     namespace,
                     name,
-                    node: result.suggested_host,
+                    node,
                 })
             }
-            Err(ScheduleError::Unschedulable(fit)) => {
+            Err(ScheduleError::Unschedulable(mut fit)) => {
                 let message = fit.to_string();
+                if let Some(result) = fit.post_filter_result.take() {
+                    // prepareCandidate: pods of lower priority nominated to the same node lose
+                    // their nomination; the preemptor is nominated there.
+                    let priority = crate::schedule::pod_priority(&pod);
+                    let lower: Vec<String> = self
+                        .nominated
+                        .iter()
+                        .filter(|(_, (node, p))| {
+                            *node == result.nominated_node
+                                && crate::schedule::pod_priority(&p.pod) < priority
+                        })
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for k in lower {
+                        self.set_nomination(&k, None);
+                    }
+                    let mut nominated = (*pod).clone();
+                    nominated.status.nominated_node_name = result.nominated_node.clone();
+                    self.set_nomination(
+                        &info.pod.key(),
+                        Some((
+                            result.nominated_node.clone(),
+                            PodInfo::new(Arc::new(nominated)),
+                        )),
+                    );
+                    self.queue
+                        .add_unschedulable(info, fit.diagnosis.unschedulable_plugins, now);
+                    return Some(SchedulingOutcome::Preempt {
+                        namespace,
+                        name,
+                        nominated_node: result.nominated_node,
+                        victims: result.victims,
+                        message,
+                    });
+                }
                 self.queue
                     .add_unschedulable(info, fit.diagnosis.unschedulable_plugins, now);
                 Some(SchedulingOutcome::Unschedulable {
@@ -245,7 +389,14 @@ impl Scheduler {
     /// its back-off.
     pub fn binding_failed(&mut self, namespace: &str, name: &str, now: Time) {
         let key = format!("{namespace}/{name}");
+        if !self.cache.is_assumed(&key) {
+            return;
+        }
         self.cache.forget_pod(&key);
+        // schedule_one.go handleBindingCycleError: forgetting an assumed pod frees what it held,
+        // like a deleted pod, for the other pods waiting (the failed pod itself backs off).
+        self.queue
+            .on_cluster_event(crate::queue::ClusterEvent::AssignedPodDelete, now);
         if let Some(info) = self.binding.remove(&key) {
             self.queue.add_unschedulable(info, Vec::new(), now);
         }

@@ -30,6 +30,13 @@ pub struct Snapshot {
     /// The selectors of Services and workload controllers, from which PodTopologySpread builds
     /// the selector of its default constraints (empty unless the driver fills it in).
     pub workload_selectors: WorkloadSelectors,
+    /// The PodDisruptionBudgets of the cluster, which preemption tries not to violate (filled
+    /// by the cache from PDB watch events, or by whoever builds the snapshot).
+    pub pdbs: Vec<Arc<flotilla_model::api::PodDisruptionBudget>>,
+    /// Pending pods nominated to a node by preemption (`status.nominatedNodeName`), by node name.
+    /// Filtering a node adds those with at least the incoming pod's priority first
+    /// (`RunFilterPluginsWithNominatedPods`); empty, it costs nothing.
+    pub nominated_pods: Arc<HashMap<String, Vec<PodInfo>>>,
 }
 
 /// What kube-scheduler's Service, ReplicationController, ReplicaSet and StatefulSet listers give
@@ -124,6 +131,8 @@ impl Snapshot {
             nodes_with_affinity_pods: Vec::new(),
             nodes_with_required_anti_affinity_pods: Vec::new(),
             workload_selectors: WorkloadSelectors::default(),
+            pdbs: Vec::new(),
+            nominated_pods: Arc::default(),
         };
         snapshot.refresh_affinity_lists();
         snapshot

@@ -57,6 +57,7 @@ pub fn explain_pod(
     let mut services = Vec::new();
     let mut replica_sets = Vec::new();
     let mut stateful_sets = Vec::new();
+    let mut pdbs = Vec::new();
     for m in &manifests.objects {
         let mut object = m.object.clone();
         if object.kind().namespaced() && object.metadata().namespace.is_empty() {
@@ -70,6 +71,7 @@ pub fn explain_pod(
             Object::Service(s) => services.push(Arc::new(s)),
             Object::ReplicaSet(rs) => replica_sets.push(Arc::new(rs)),
             Object::StatefulSet(ss) => stateful_sets.push(Arc::new(ss)),
+            Object::PodDisruptionBudget(pdb) => pdbs.push(Arc::new(pdb)),
             _ => {}
         }
     }
@@ -97,6 +99,8 @@ pub fn explain_pod(
     // PodTopologySpread's system default constraints apply to pods that Services and
     // controllers select, as kube-scheduler finds them through its listers.
     snapshot.workload_selectors = workload_selectors(&services, &replica_sets, &stateful_sets);
+    // Preemption's dry runs try not to violate these.
+    snapshot.pdbs = pdbs;
     let mut rng = flotilla_model::rng::component_rng(seed, "scheduler");
     Ok(explain(
         profile,

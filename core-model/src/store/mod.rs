@@ -499,6 +499,82 @@ impl Store {
         Ok(self.put(key, updated, WatchEventType::Modified))
     }
 
+    /// Binds an unbound pod to `node`: the `pods/binding` subresource the scheduler's
+    /// DefaultBinder writes (the API server's `BindingREST`, `assignPod`).
+    ///
+    /// Sets `spec.nodeName` (which an ordinary update may not change) and the `PodScheduled=True`
+    /// condition, replacing a `PodScheduled=False` one (its reason and message go; the
+    /// transition time is `now` when the status changes), in one write with one `Modified`
+    /// event. Fails with [`StoreError::NotFound`] when the pod does not exist, and with
+    /// [`StoreError::Conflict`] when it is already bound (`pod web is already assigned to node
+    /// "n1"`) or being deleted (`pod web is being deleted, cannot be assigned to a host`).
+    pub fn bind(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+        now: Time,
+    ) -> Result<Arc<Object>, StoreError> {
+        let key = ObjectKey {
+            kind: Kind::Pod,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        };
+        let Some(old) = self.objects.get(&key).cloned() else {
+            return Err(StoreError::NotFound {
+                kind: Kind::Pod,
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            });
+        };
+        let Object::Pod(pod) = &*old else {
+            unreachable!("a Pod key holds a Pod");
+        };
+        let conflict = |reason: String| StoreError::Conflict {
+            kind: Kind::Pod,
+            name: name.to_string(),
+            reason,
+        };
+        if pod.metadata.deletion_timestamp.is_some() {
+            return Err(conflict(format!(
+                "pod {name} is being deleted, cannot be assigned to a host"
+            )));
+        }
+        if !pod.spec.node_name.is_empty() {
+            return Err(conflict(format!(
+                "pod {name} is already assigned to node {:?}",
+                pod.spec.node_name
+            )));
+        }
+        let mut bound = pod.clone();
+        bound.spec.node_name = node.to_string();
+        // podutil.UpdatePodCondition: the condition is replaced; its transition time moves only
+        // when the status changes.
+        let scheduled = crate::api::PodCondition::POD_SCHEDULED;
+        let previous = bound
+            .status
+            .conditions
+            .iter()
+            .position(|c| c.r#type == scheduled);
+        let transition = match previous {
+            Some(i) if bound.status.conditions[i].status == crate::api::ConditionStatus::True => {
+                bound.status.conditions[i].last_transition_time
+            }
+            _ => Some(now),
+        };
+        let condition = crate::api::PodCondition {
+            r#type: scheduled.to_string(),
+            status: crate::api::ConditionStatus::True,
+            last_transition_time: transition,
+            ..crate::api::PodCondition::default()
+        };
+        match previous {
+            Some(i) => bound.status.conditions[i] = condition,
+            None => bound.status.conditions.push(condition),
+        }
+        Ok(self.put(key, Object::Pod(bound), WatchEventType::Modified))
+    }
+
     /// Applies a JSON merge patch (RFC 7386, `kubectl patch --type merge`) to the stored object
     /// and updates it with [`update`](Store::update). A `metadata.resourceVersion` in the patch
     /// is checked like an update's; without one the patch applies to whatever is stored.

@@ -1,5 +1,7 @@
 //! The in-tree plugins, one module per plugin, named as in kube-scheduler.
 
+pub mod default_binder;
+pub mod default_preemption;
 pub mod image_locality;
 pub mod inter_pod_affinity;
 pub mod node_affinity;

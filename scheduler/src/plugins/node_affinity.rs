@@ -465,13 +465,13 @@ fn pod_preferred_terms(pod: &Pod) -> Result<Option<PreferredTerms>, Status> {
 // ---------------------------------------------------------------------------------------------
 
 /// What PreFilter computes for Filter.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct PreFilterState {
     required: RequiredNodeAffinity,
 }
 
 /// What PreScore computes for Score.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct PreScoreState {
     preferred: Option<PreferredTerms>,
 }

@@ -10,17 +10,29 @@ use crate::config::Registry;
 use crate::framework::Plugin;
 
 use super::{
-    image_locality, inter_pod_affinity, node_affinity, node_name, node_ports,
-    node_resources_balanced_allocation, node_resources_fit, node_unschedulable,
-    pod_topology_spread, priority_sort, scheduling_gates, taint_toleration,
+    default_binder, default_preemption, image_locality, inter_pod_affinity, node_affinity,
+    node_name, node_ports, node_resources_balanced_allocation, node_resources_fit,
+    node_unschedulable, pod_topology_spread, priority_sort, scheduling_gates, taint_toleration,
 };
 
 /// Decodes plugin args: kube-scheduler's defaults when none are given, otherwise the JSON
-/// object (unknown fields are an error, as kube-scheduler's strict decoding makes them).
+/// object, strictly — an unknown field is an error, as kube-scheduler's strict decoding makes it
+/// (`strict decoding error: unknown field "hardPodAffinityWieght"`).
 fn decode<A: DeserializeOwned + Default>(args: &serde_json::Value) -> Result<A, Vec<String>> {
-    match args {
-        serde_json::Value::Null => Ok(A::default()),
-        value => serde_json::from_value(value.clone()).map_err(|e| vec![format!("{e}")]),
+    if args.is_null() {
+        return Ok(A::default());
+    }
+    let mut unknown = Vec::new();
+    let decoded: A =
+        serde_ignored::deserialize(args.clone(), |path| unknown.push(path.to_string()))
+            .map_err(|e| vec![format!("{e}")])?;
+    if unknown.is_empty() {
+        Ok(decoded)
+    } else {
+        Err(unknown
+            .into_iter()
+            .map(|f| format!("strict decoding error: unknown field {f:?}"))
+            .collect())
     }
 }
 
@@ -100,6 +112,17 @@ pub fn default_registry() -> Registry {
     r.register(image_locality::NAME, |a| {
         no_args(image_locality::NAME, a)?;
         Ok(Arc::new(image_locality::ImageLocality::new()) as Arc<dyn Plugin>)
+    });
+    r.register(default_preemption::NAME, |a| {
+        let args = decode::<default_preemption::DefaultPreemptionArgs>(a)?;
+        Ok(
+            Arc::new(default_preemption::DefaultPreemption::new(args).map_err(errors)?)
+                as Arc<dyn Plugin>,
+        )
+    });
+    r.register(default_binder::NAME, |a| {
+        no_args(default_binder::NAME, a)?;
+        Ok(Arc::new(default_binder::DefaultBinder::new()) as Arc<dyn Plugin>)
     });
     r
 }

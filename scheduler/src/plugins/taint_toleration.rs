@@ -55,7 +55,7 @@ pub fn untolerated_do_not_schedule_taint<'a>(
 
 /// What PreScore computes for Score: the pod's tolerations that can tolerate a
 /// `PreferNoSchedule` taint (those with that effect or with no effect).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct PreScoreState {
     tolerations_prefer_no_schedule: Vec<Toleration>,
 }

@@ -48,7 +48,11 @@ use flotilla_model::api::{Pod, PodAffinityTerm};
 use flotilla_model::{ErrorList, FieldError, FieldPath, Labels, Selector};
 use serde::{Deserialize, Serialize};
 
-use crate::framework::{FilterPlugin, Plugin, PreFilterPlugin, PreScorePlugin, ScorePlugin};
+use crate::framework::{
+    CycleState, FilterPlugin, Plugin, PreFilterExtensions, PreFilterPlugin, PreScorePlugin,
+    ScorePlugin, Status,
+};
+use crate::node_info::NodeInfo;
 use crate::node_info::{AffinityTerm, PodInfo};
 use crate::snapshot::Snapshot;
 
@@ -157,6 +161,31 @@ impl Plugin for InterPodAffinity {
     }
     fn as_score(&self) -> Option<&dyn ScorePlugin> {
         Some(self)
+    }
+    fn as_pre_filter_extensions(&self) -> Option<&dyn PreFilterExtensions> {
+        Some(self)
+    }
+}
+
+impl PreFilterExtensions for InterPodAffinity {
+    fn add_pod(
+        &self,
+        state: &mut CycleState,
+        pod_to_schedule: &PodInfo,
+        pod_to_add: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        InterPodAffinity::add_pod(self, state, pod_to_schedule, pod_to_add, node)
+    }
+
+    fn remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod_to_schedule: &PodInfo,
+        pod_to_remove: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        InterPodAffinity::remove_pod(self, state, pod_to_schedule, pod_to_remove, node)
     }
 }
 

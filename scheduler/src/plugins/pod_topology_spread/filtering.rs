@@ -19,13 +19,15 @@ use super::{
     has_all_keys, Constraint, PodTopologySpread, ERR_REASON_CONSTRAINTS_NOT_MATCH,
     ERR_REASON_NODE_LABEL_NOT_MATCH, NAME,
 };
-use crate::framework::{CycleState, FilterPlugin, PreFilterPlugin, PreFilterResult, Status};
+use crate::framework::{
+    CycleState, FilterPlugin, PreFilterExtensions, PreFilterPlugin, PreFilterResult, Status,
+};
 use crate::node_info::{NodeInfo, PodInfo};
 use crate::plugins::node_affinity::RequiredNodeAffinity;
 use crate::snapshot::Snapshot;
 
 /// What PreFilter computes for Filter (`preFilterState`).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct PreFilterState {
     pub(super) constraints: Vec<Constraint>,
     /// Per constraint: 1 when the incoming pod matches the constraint's own selector.
@@ -169,5 +171,86 @@ impl FilterPlugin for PodTopologySpread {
             }
         }
         Status::success()
+    }
+}
+
+impl PreFilterState {
+    /// Adds `delta` for `other` on `node` to every constraint whose selector matches it, as
+    /// kube-scheduler's `preFilterState.updateWithPod` (filtering.go): only pods of the incoming
+    /// pod's namespace, only on nodes that carry every constraint's key and that the constraint's
+    /// inclusion policies admit. The minimum over domains is then recomputed exactly
+    /// (kube-scheduler keeps the two smallest counts, which gives the same minimum).
+    fn update_with_pod(
+        &mut self,
+        incoming: &PodInfo,
+        other: &PodInfo,
+        node: &NodeInfo,
+        delta: i64,
+    ) {
+        if other.pod.metadata.namespace != incoming.pod.metadata.namespace {
+            return;
+        }
+        let labels = &node.node.metadata.labels;
+        if !has_all_keys(labels, &self.constraints) {
+            return;
+        }
+        let required = RequiredNodeAffinity::from_pod(&incoming.pod);
+        for (i, c) in self.constraints.iter().enumerate() {
+            if !c.includes_node(&incoming.pod, &node.node, &required)
+                || !c.matches(&other.pod.metadata.labels)
+            {
+                continue;
+            }
+            let Some(value) = labels.get(&c.topology_key) else {
+                continue;
+            };
+            let counts = &mut self.tp_value_to_match_num[i];
+            *counts.entry(value.clone()).or_insert(0) += delta;
+            self.min_match_num[i] = counts
+                .values()
+                .copied()
+                .min()
+                .unwrap_or(i64::from(i32::MAX));
+        }
+    }
+
+    fn update(
+        state: &mut CycleState,
+        incoming: &PodInfo,
+        other: &PodInfo,
+        node: &NodeInfo,
+        delta: i64,
+    ) -> Status {
+        let Some(s) = state.read_mut::<PreFilterState>(NAME) else {
+            return Status::error(
+                "reading \"PreFilterPodTopologySpread\" from cycleState: not found",
+            );
+        };
+        s.update_with_pod(incoming, other, node, delta);
+        Status::success()
+    }
+}
+
+/// kube-scheduler's `AddPod`/`RemovePod`: the per-domain counts follow the pods preemption
+/// removes, reprieves and nominates.
+impl PreFilterExtensions for PodTopologySpread {
+    fn add_pod(
+        &self,
+        state: &mut CycleState,
+        pod_to_schedule: &PodInfo,
+        pod_to_add: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        PreFilterState::update(state, pod_to_schedule, pod_to_add, node, 1)
+    }
+
+    fn remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod_to_schedule: &PodInfo,
+        pod_to_remove: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        PreFilterState::update(state, pod_to_schedule, pod_to_remove, node, -1)
     }
 }

@@ -272,6 +272,9 @@ impl Plugin for PodTopologySpread {
     fn as_score(&self) -> Option<&dyn ScorePlugin> {
         Some(self)
     }
+    fn as_pre_filter_extensions(&self) -> Option<&dyn crate::framework::PreFilterExtensions> {
+        Some(self)
+    }
 }
 
 /// A constraint with its selector parsed (kube-scheduler's `topologySpreadConstraint`).

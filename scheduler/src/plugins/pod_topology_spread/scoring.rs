@@ -27,7 +27,7 @@ use crate::plugins::node_affinity::RequiredNodeAffinity;
 use crate::snapshot::Snapshot;
 
 /// What PreScore computes for Score and NormalizeScore (`preScoreState`).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct PreScoreState {
     pub(super) constraints: Vec<Constraint>,
     /// Whether nodes must carry every topology key (not with the system defaults).
