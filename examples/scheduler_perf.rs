@@ -212,8 +212,12 @@ fn schedule_all(
                 timings.confirm += t.elapsed();
                 bound += 1;
             }
-            // Every pod of these workloads fits: no preemption, no waiting.
-            Some(other) => bail!("a pod did not fit: {other:?}"),
+            // Every pod of these workloads fits: no waiting, no preemption.
+            Some(SchedulingOutcome::Unschedulable {
+                namespace,
+                name,
+                message,
+            }) => bail!("{namespace}/{name} is unschedulable: {message}"),
             Some(SchedulingOutcome::Preempt {
                 namespace,
                 name,

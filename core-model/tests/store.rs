@@ -2064,7 +2064,13 @@ fn a_pod_being_deleted_cannot_be_bound() {
          spec:\n  containers:\n  - name: web\n    image: nginx:1.27\n",
     );
     store
-        .delete(Kind::Pod, "default", "web", &DeleteOptions::default(), t(101))
+        .delete(
+            Kind::Pod,
+            "default",
+            "web",
+            &DeleteOptions::default(),
+            t(101),
+        )
         .expect("deletion starts");
     assert_eq!(
         message(store.bind("default", "web", "n1", t(102))),

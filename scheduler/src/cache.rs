@@ -23,6 +23,8 @@ use crate::snapshot::{Snapshot, WorkloadSelectors};
 pub struct Cache {
     /// Nodes in the order they joined.
     nodes: Vec<Arc<Node>>,
+    /// The position of each node in `nodes`, by name (so that adding N nodes is not O(N²)).
+    node_index: std::collections::HashMap<String, usize>,
     /// Pods on nodes (bound or assumed), by `namespace/name`, with the node they are on.
     pods: BTreeMap<String, (Arc<Pod>, String)>,
     /// Pods assumed and not yet confirmed.
@@ -97,11 +99,7 @@ impl Cache {
     /// Adds or replaces a node; returns the events it amounts to for the queue.
     pub fn upsert_node(&mut self, node: Arc<Node>) -> Vec<ClusterEvent> {
         let mut events = Vec::new();
-        match self
-            .nodes
-            .iter()
-            .position(|n| n.metadata.name == node.metadata.name)
-        {
+        match self.node_index.get(&node.metadata.name).copied() {
             Some(i) => {
                 let old = &self.nodes[i];
                 if old.spec == node.spec
@@ -129,6 +127,8 @@ impl Cache {
                 self.nodes[i] = node;
             }
             None => {
+                self.node_index
+                    .insert(node.metadata.name.clone(), self.nodes.len());
                 self.nodes.push(node);
                 events.push(ClusterEvent::NodeAdd);
             }
@@ -140,7 +140,15 @@ impl Cache {
 
     /// Removes a node (its pods stay known and reappear if the node comes back).
     pub fn remove_node(&mut self, name: &str) {
-        self.nodes.retain(|n| n.metadata.name != name);
+        if self.node_index.remove(name).is_some() {
+            self.nodes.retain(|n| n.metadata.name != name);
+            self.node_index = self
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.metadata.name.clone(), i))
+                .collect();
+        }
         self.dirty = true;
     }
 

@@ -543,4 +543,16 @@ mod tests {
         assert_eq!(state.read::<i64>("A"), None);
         assert_eq!(state.read::<u32>("B"), None);
     }
+
+    #[test]
+    fn cycle_state_clones_are_independent() {
+        let mut state = CycleState::new();
+        state.write("A", vec![1u32]);
+        state.skip_filter_plugins.push("X");
+        let mut copy = state.clone();
+        copy.read_mut::<Vec<u32>>("A").expect("stored").push(2);
+        assert_eq!(state.read::<Vec<u32>>("A"), Some(&vec![1]));
+        assert_eq!(copy.read::<Vec<u32>>("A"), Some(&vec![1, 2]));
+        assert_eq!(copy.skip_filter_plugins, ["X"]);
+    }
 }

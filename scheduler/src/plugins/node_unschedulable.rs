@@ -26,7 +26,7 @@ fn unschedulable_taint() -> &'static Taint {
 /// Whether `pod` may run on `node` as far as cordoning goes.
 pub fn fits(pod: &PodInfo, node: &NodeInfo) -> bool {
     // The tolerations are only looked at for the (rare) unschedulable nodes.
-    !node.node.spec.unschedulable
+    !node.unschedulable
         || tolerations_tolerate_taint(&pod.pod.spec.tolerations, unschedulable_taint())
 }
 

@@ -77,6 +77,10 @@ impl Plugin for TaintToleration {
 
 impl FilterPlugin for TaintToleration {
     fn filter(&self, _state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
+        // Most nodes have no taint: answer without reading the node object.
+        if !node.has_taints {
+            return Status::success();
+        }
         match untolerated_do_not_schedule_taint(&node.node, &pod.pod.spec.tolerations) {
             None => Status::success(),
             Some(taint) => Status::unresolvable(format!(
@@ -128,6 +132,10 @@ fn count_intolerable_prefer_no_schedule(taints: &[Taint], tolerations: &[Tolerat
 
 impl ScorePlugin for TaintToleration {
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+        // No taint, nothing intolerable: answer without reading the node object.
+        if !node.has_taints {
+            return Ok(0);
+        }
         let taints = &node.node.spec.taints;
         match state.read::<PreScoreState>(NAME) {
             Some(s) => Ok(count_intolerable_prefer_no_schedule(

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use flotilla_model::api::Pod;
 use flotilla_model::Labels;
 
+use super::filtering::{add_to_key, pair_sums, KeySums};
 use super::{namespace_labels, parse_error, IncomingTerm, InterPodAffinity};
 use crate::framework::{
     CycleState, NodeScore, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
@@ -26,23 +27,6 @@ pub(crate) struct PreScoreState {
     pub(crate) topology_score: ScoreMap,
 }
 
-/// Adds `value` at `(key, labels[key])` if the node has `key`; the entry is created even when
-/// the sum is zero, as in kube-scheduler (an entry means "a term matched").
-fn add(scores: &mut ScoreMap, labels: &Labels, key: &str, value: i64) {
-    let Some(tv) = labels.get(key) else { return };
-    match scores.get_mut(key) {
-        Some(values) => match values.get_mut(tv.as_str()) {
-            Some(s) => *s += value,
-            None => {
-                values.insert(tv.clone(), value);
-            }
-        },
-        None => {
-            scores.insert(key.to_string(), HashMap::from([(tv.clone(), value)]));
-        }
-    }
-}
-
 /// The incoming pod's preferred terms, namespaces resolved, with weights.
 struct IncomingPreferred {
     affinity: Vec<(IncomingTerm, i64)>,
@@ -50,16 +34,17 @@ struct IncomingPreferred {
 }
 
 impl InterPodAffinity {
-    /// Adds the contributions of `existing` (on a node with `labels`) for `incoming`
-    /// (kube-scheduler's `processExistingPod`).
-    fn process_existing_pod(
+    /// Adds the contributions of `existing` (on a node with `labels`) for `incoming` to the
+    /// node's sums per topology key (kube-scheduler's `processExistingPod`); the sums go into
+    /// `topologyScore[key][labels[key]]`, for the keys the node has.
+    fn process_existing_pod<'a>(
         &self,
-        preferred: &IncomingPreferred,
+        preferred: &'a IncomingPreferred,
         incoming: &Pod,
         ns_labels: &Labels,
-        existing: &PodInfo,
+        existing: &'a PodInfo,
         labels: &Labels,
-        scores: &mut ScoreMap,
+        sums: &mut KeySums<'a>,
     ) {
         if labels.is_empty() {
             return;
@@ -68,12 +53,12 @@ impl InterPodAffinity {
         // resolved into namespace sets).
         for (term, weight) in &preferred.affinity {
             if term.matches(&existing.pod) {
-                add(scores, labels, &term.topology_key, *weight);
+                add_to_key(sums, &term.topology_key, *weight);
             }
         }
         for (term, weight) in &preferred.anti_affinity {
             if term.matches(&existing.pod) {
-                add(scores, labels, &term.topology_key, -*weight);
+                add_to_key(sums, &term.topology_key, -*weight);
             }
         }
         // The existing pod's terms over the incoming pod.
@@ -85,7 +70,7 @@ impl InterPodAffinity {
                 .iter()
                 .filter(|t| matching(t))
             {
-                add(scores, labels, &term.topology_key, hard);
+                add_to_key(sums, &term.topology_key, hard);
             }
         }
         for w in existing
@@ -93,14 +78,14 @@ impl InterPodAffinity {
             .iter()
             .filter(|w| matching(&w.term))
         {
-            add(scores, labels, &w.term.topology_key, i64::from(w.weight));
+            add_to_key(sums, &w.term.topology_key, i64::from(w.weight));
         }
         for w in existing
             .preferred_anti_affinity_terms
             .iter()
             .filter(|w| matching(&w.term))
         {
-            add(scores, labels, &w.term.topology_key, -i64::from(w.weight));
+            add_to_key(sums, &w.term.topology_key, -i64::from(w.weight));
         }
     }
 }
@@ -162,39 +147,31 @@ impl PreScorePlugin for InterPodAffinity {
         let ns_labels = namespace_labels(snapshot, &pod.pod.metadata.namespace);
 
         // Every node and pod of the cluster counts, not only the feasible nodes. Unless the pod
-        // has preferred terms, only pods with affinity terms can contribute.
-        let mut scores = ScoreMap::new();
-        if has_constraints {
-            for node in &snapshot.nodes {
-                let labels = &node.node.metadata.labels;
-                for existing in &node.pods {
-                    self.process_existing_pod(
-                        &preferred,
-                        &pod.pod,
-                        ns_labels,
-                        existing,
-                        labels,
-                        &mut scores,
-                    );
-                }
-            }
+        // has preferred terms, only pods with affinity terms can contribute. The nodes are
+        // matched in parallel; their sums are added in one thread (see `per_node_sums`).
+        let (nodes, only_affinity_pods) = if has_constraints {
+            (None, false)
         } else {
-            for &i in &snapshot.nodes_with_affinity_pods {
-                let Some(node) = snapshot.nodes.get(i) else {
+            (Some(snapshot.nodes_with_affinity_pods.as_slice()), true)
+        };
+        let preferred = &preferred;
+        let pairs = pair_sums(snapshot, nodes, |node, sums| {
+            let labels = &node.node.metadata.labels;
+            for existing in &node.pods {
+                if only_affinity_pods && !existing.has_affinity() {
                     continue;
-                };
-                let labels = &node.node.metadata.labels;
-                for existing in node.pods.iter().filter(|p| p.has_affinity()) {
-                    self.process_existing_pod(
-                        &preferred,
-                        &pod.pod,
-                        ns_labels,
-                        existing,
-                        labels,
-                        &mut scores,
-                    );
                 }
+                self.process_existing_pod(preferred, &pod.pod, ns_labels, existing, labels, sums);
             }
+        });
+        // Every pair some term matched for has an entry, even when its sum is 0, as in
+        // kube-scheduler (an entry means "a term matched").
+        let mut scores = ScoreMap::new();
+        for ((key, value), sum) in pairs {
+            scores
+                .entry(key.to_string())
+                .or_default()
+                .insert(value.to_string(), sum);
         }
         if scores.is_empty() {
             return Status::skip();
