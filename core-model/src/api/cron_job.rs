@@ -584,9 +584,9 @@ impl CronSchedule {
         let first_minute = (t.as_secs() / 60).checked_add(1)?;
         let mut day = first_minute / (24 * 60);
         let mut minute_of_day = first_minute % (24 * 60);
-        let (first_year, _, _) = civil_from_days(day);
+        let (first_year, _, _) = crate::time::civil_from_days(day as i64);
         loop {
-            let (year, month, day_of_month) = civil_from_days(day);
+            let (year, month, day_of_month) = crate::time::civil_from_days(day as i64);
             if year > first_year + 5 {
                 return None;
             }
@@ -635,21 +635,6 @@ impl std::str::FromStr for CronSchedule {
     fn from_str(s: &str) -> Result<CronSchedule, CronScheduleError> {
         CronSchedule::parse(s)
     }
-}
-
-/// Year, month (1–12) and day (1–31) of a day counted from 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`, for non-negative day numbers).
-fn civil_from_days(days: u64) -> (u64, u32, u32) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
 }
 
 impl fmt::Display for ConcurrencyPolicy {

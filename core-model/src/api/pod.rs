@@ -3446,7 +3446,10 @@ fn validate_handler(h: Handler<'_>, grace: Option<i64>, path: &FieldPath) -> Err
         if let Some(g) = h.http_get {
             let gp = path.child("httpGet");
             // An empty path is defaulted to "/".
-            errs.extend(validate_port_num_or_name(&g.port, &gp.child("port")));
+            errs.extend(crate::api::service::validate_port_num_or_name(
+                &g.port,
+                &gp.child("port"),
+            ));
             for (i, header) in g.http_headers.iter().enumerate() {
                 if !is_http_header_name(&header.name) {
                     errs.push(FieldError::invalid(
@@ -3461,7 +3464,7 @@ fn validate_handler(h: Handler<'_>, grace: Option<i64>, path: &FieldPath) -> Err
     }
     if one(h.tcp_socket.is_some(), "tcpSocket", &mut errs) {
         if let Some(t) = h.tcp_socket {
-            errs.extend(validate_port_num_or_name(
+            errs.extend(crate::api::service::validate_port_num_or_name(
                 &t.port,
                 &path.child("tcpSocket").child("port"),
             ));
@@ -3502,23 +3505,6 @@ fn validate_handler(h: Handler<'_>, grace: Option<i64>, path: &FieldPath) -> Err
 /// Whether a string is an HTTP header name (`[-A-Za-z0-9]+`).
 fn is_http_header_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
-}
-
-/// `ValidatePortNumOrName`: a number 1–65535, or a non-empty IANA service name.
-fn validate_port_num_or_name(port: &crate::meta::IntOrString, path: &FieldPath) -> ErrorList {
-    let mut errs = ErrorList::new();
-    match port {
-        crate::meta::IntOrString::Int(n) => {
-            for m in is_port_number(i64::from(*n)) {
-                errs.push(FieldError::invalid(path, *n, m));
-            }
-        }
-        crate::meta::IntOrString::String(s) if s.is_empty() => {
-            errs.push(FieldError::required(path, ""))
-        }
-        crate::meta::IntOrString::String(s) => check_syntax(&mut errs, path, s, is_port_name),
-    }
-    errs
 }
 
 /// Whether a resource name is a huge page size (`hugepages-2Mi`).
