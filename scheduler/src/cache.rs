@@ -78,6 +78,12 @@ impl Cache {
         self.snapshot.nominated_pods = nominated;
     }
 
+    /// Sets the PersistentVolumeClaims, PersistentVolumes and StorageClasses the volume plugins
+    /// read.
+    pub fn set_volumes(&mut self, volumes: Arc<crate::snapshot::VolumeObjects>) {
+        self.snapshot.volumes = volumes;
+    }
+
     /// Whether a pod is assumed and not yet confirmed.
     pub fn is_assumed(&self, key: &str) -> bool {
         self.assumed.contains_key(key)
@@ -90,10 +96,12 @@ impl Cache {
         let selectors = std::mem::take(&mut self.snapshot.workload_selectors);
         let pdbs = std::mem::take(&mut self.snapshot.pdbs);
         let nominated = std::mem::take(&mut self.snapshot.nominated_pods);
+        let volumes = std::mem::take(&mut self.snapshot.volumes);
         self.snapshot = Snapshot::new(&self.nodes, &pods, &namespaces);
         self.snapshot.workload_selectors = selectors;
         self.snapshot.pdbs = pdbs;
         self.snapshot.nominated_pods = nominated;
+        self.snapshot.volumes = volumes;
     }
 
     /// Adds or replaces a node; returns the events it amounts to for the queue.

@@ -43,6 +43,8 @@ pub enum ClusterEvent {
     AssignedPodLabelChange,
     /// A bound pod went away (deleted or finished), freeing what it held.
     AssignedPodDelete,
+    /// A PersistentVolumeClaim, PersistentVolume or StorageClass was added or changed.
+    StorageChange,
 }
 
 /// The events that can make a pod rejected by `plugin` schedulable (the plugin's
@@ -55,6 +57,9 @@ pub fn events_of_interest(plugin: &str) -> &'static [ClusterEvent] {
         "NodeName" => &[NodeAdd],
         "NodeUnschedulable" | "TaintToleration" => &[NodeAdd, NodeTaintChange],
         "NodeAffinity" => &[NodeAdd, NodeLabelChange],
+        // volumerestrictions, volumebinding and volumezone EventsToRegister, coarsened.
+        "VolumeRestrictions" => &[NodeAdd, AssignedPodDelete, StorageChange],
+        "VolumeBinding" | "VolumeZone" => &[NodeAdd, NodeLabelChange, StorageChange],
         "PodTopologySpread" | "InterPodAffinity" => &[
             NodeAdd,
             NodeLabelChange,
@@ -71,6 +76,7 @@ pub fn events_of_interest(plugin: &str) -> &'static [ClusterEvent] {
             AssignedPodAdd,
             AssignedPodLabelChange,
             AssignedPodDelete,
+            StorageChange,
         ],
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! A driver calls, in any order and as often as it likes:
 //! 1. [`handle_event`](Scheduler::handle_event) with every watch event of Pods, Nodes and
-//!    Namespaces from the store;
+//!    Namespaces from the store (and of the Services, ReplicaSets, StatefulSets,
+//!    PodDisruptionBudgets, PersistentVolumeClaims, PersistentVolumes and StorageClasses the
+//!    plugins read);
 //! 2. [`schedule_next`](Scheduler::schedule_next) at `now` until it returns `None`, carrying out
 //!    each [`SchedulingOutcome`] (write the binding, or the `PodScheduled=False` condition);
 //! 3. [`binding_failed`](Scheduler::binding_failed) when a binding write fails;
@@ -84,6 +86,11 @@ pub struct Scheduler {
     /// Pending pods nominated to a node, by `namespace/name`: the node and the pod
     /// (kube-scheduler's nominator).
     nominated: std::collections::BTreeMap<String, (String, PodInfo)>,
+    /// PersistentVolumeClaims by `namespace/name`, PersistentVolumes and StorageClasses by name,
+    /// for the volume plugins.
+    pvcs: std::collections::BTreeMap<String, Arc<flotilla_model::api::PersistentVolumeClaim>>,
+    pvs: std::collections::BTreeMap<String, Arc<flotilla_model::api::PersistentVolume>>,
+    storage_classes: std::collections::BTreeMap<String, Arc<flotilla_model::api::StorageClass>>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -124,6 +131,9 @@ impl Scheduler {
             binding: std::collections::BTreeMap::new(),
             pdbs: std::collections::BTreeMap::new(),
             nominated: std::collections::BTreeMap::new(),
+            pvcs: std::collections::BTreeMap::new(),
+            pvs: std::collections::BTreeMap::new(),
+            storage_classes: std::collections::BTreeMap::new(),
             services: std::collections::BTreeMap::new(),
             replica_sets: std::collections::BTreeMap::new(),
             stateful_sets: std::collections::BTreeMap::new(),
@@ -223,6 +233,18 @@ impl Scheduler {
                 upsert_or_remove(&mut self.pdbs, t, o);
                 self.cache.set_pdbs(self.pdbs.values().cloned().collect());
             }
+            (t, Object::PersistentVolumeClaim(o)) => {
+                upsert_or_remove(&mut self.pvcs, t, o);
+                cluster_events = self.refresh_volumes(t);
+            }
+            (t, Object::PersistentVolume(o)) => {
+                upsert_or_remove(&mut self.pvs, t, o);
+                cluster_events = self.refresh_volumes(t);
+            }
+            (t, Object::StorageClass(o)) => {
+                upsert_or_remove(&mut self.storage_classes, t, o);
+                cluster_events = self.refresh_volumes(t);
+            }
             _ => {}
         }
         for e in cluster_events {
@@ -248,6 +270,23 @@ impl Scheduler {
                 by_node.entry(node.clone()).or_default().push(info.clone());
             }
             self.cache.set_nominated_pods(Arc::new(by_node));
+        }
+    }
+
+    /// Hands the volume objects to the cache's snapshot; an addition or change may make pods
+    /// that the volume plugins rejected schedulable.
+    fn refresh_volumes(&mut self, event: WatchEventType) -> Vec<crate::queue::ClusterEvent> {
+        let pvcs: Vec<_> = self.pvcs.values().cloned().collect();
+        let pvs: Vec<_> = self.pvs.values().cloned().collect();
+        let classes: Vec<_> = self.storage_classes.values().cloned().collect();
+        self.cache
+            .set_volumes(Arc::new(crate::snapshot::VolumeObjects::new(
+                &pvcs, &pvs, &classes,
+            )));
+        if event == WatchEventType::Deleted {
+            Vec::new()
+        } else {
+            vec![crate::queue::ClusterEvent::StorageChange]
         }
     }
 

@@ -37,6 +37,62 @@ pub struct Snapshot {
     /// Filtering a node adds those with at least the incoming pod's priority first
     /// (`RunFilterPluginsWithNominatedPods`); empty, it costs nothing.
     pub nominated_pods: Arc<HashMap<String, Vec<PodInfo>>>,
+    /// The PersistentVolumeClaims, PersistentVolumes and StorageClasses the volume plugins read
+    /// (kube-scheduler's listers; empty unless the driver fills it in).
+    pub volumes: Arc<VolumeObjects>,
+}
+
+/// What kube-scheduler's PersistentVolumeClaim, PersistentVolume and StorageClass listers give
+/// the volume plugins (VolumeRestrictions, VolumeBinding, VolumeZone).
+#[derive(Clone, Debug, Default)]
+pub struct VolumeObjects {
+    /// Claims by `namespace/name`.
+    pub pvcs: HashMap<String, Arc<flotilla_model::api::PersistentVolumeClaim>>,
+    /// Volumes by name, in name order (the order VolumeBinding considers them in).
+    pub pvs: BTreeMap<String, Arc<flotilla_model::api::PersistentVolume>>,
+    /// Classes by name.
+    pub storage_classes: HashMap<String, Arc<flotilla_model::api::StorageClass>>,
+}
+
+impl VolumeObjects {
+    /// Collects the objects (a later object with the same key replaces an earlier one).
+    pub fn new(
+        pvcs: &[Arc<flotilla_model::api::PersistentVolumeClaim>],
+        pvs: &[Arc<flotilla_model::api::PersistentVolume>],
+        storage_classes: &[Arc<flotilla_model::api::StorageClass>],
+    ) -> VolumeObjects {
+        VolumeObjects {
+            pvcs: pvcs
+                .iter()
+                .map(|c| {
+                    let key = format!("{}/{}", c.metadata.namespace, c.metadata.name);
+                    (key, c.clone())
+                })
+                .collect(),
+            pvs: pvs
+                .iter()
+                .map(|v| (v.metadata.name.clone(), v.clone()))
+                .collect(),
+            storage_classes: storage_classes
+                .iter()
+                .map(|c| (c.metadata.name.clone(), c.clone()))
+                .collect(),
+        }
+    }
+
+    /// The claim `name` in `namespace`.
+    pub fn pvc(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<&Arc<flotilla_model::api::PersistentVolumeClaim>> {
+        self.pvcs.get(&format!("{namespace}/{name}"))
+    }
+
+    /// Whether there are no objects at all.
+    pub fn is_empty(&self) -> bool {
+        self.pvcs.is_empty() && self.pvs.is_empty() && self.storage_classes.is_empty()
+    }
 }
 
 /// What kube-scheduler's Service, ReplicationController, ReplicaSet and StatefulSet listers give
@@ -133,6 +189,7 @@ impl Snapshot {
             workload_selectors: WorkloadSelectors::default(),
             pdbs: Vec::new(),
             nominated_pods: Arc::default(),
+            volumes: Arc::default(),
         };
         snapshot.refresh_affinity_lists();
         snapshot

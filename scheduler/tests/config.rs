@@ -63,7 +63,8 @@ fn with_header(body: &str) -> String {
 }
 
 /// kube-scheduler's expanded default score plugins and weights (`ExpandedPluginsV1.Score`,
-/// without VolumeBinding, which Flotilla does not have).
+/// without VolumeBinding, whose Score only works with the StorageCapacityScoring feature, off
+/// in v1.34).
 const DEFAULT_SCORE: [(&str, i64); 7] = [
     ("TaintToleration", 3),
     ("NodeAffinity", 2),
@@ -84,13 +85,16 @@ fn the_default_profile_has_kube_schedulers_plugins_in_order() {
         p.queue_sort.as_ref().map(|q| q.name()),
         Some("PrioritySort")
     );
-    // ExpandedPluginsV1 minus the volume plugins Flotilla does not have.
+    // ExpandedPluginsV1 minus NodeVolumeLimits, which Flotilla does not have.
     assert_eq!(
         names(&p.pre_filter),
         [
             "NodeAffinity",
             "NodePorts",
             "NodeResourcesFit",
+            "VolumeRestrictions",
+            "VolumeBinding",
+            "VolumeZone",
             "PodTopologySpread",
             "InterPodAffinity"
         ]
@@ -104,6 +108,9 @@ fn the_default_profile_has_kube_schedulers_plugins_in_order() {
             "NodeAffinity",
             "NodePorts",
             "NodeResourcesFit",
+            "VolumeRestrictions",
+            "VolumeBinding",
+            "VolumeZone",
             "PodTopologySpread",
             "InterPodAffinity"
         ]
@@ -153,7 +160,7 @@ profiles:
     let p = profile(&c, "default-scheduler");
     assert_eq!(scores(p), [("NodeResourcesFit", 4)]);
     // The other extension points still have every default plugin.
-    assert_eq!(p.filter.len(), 8);
+    assert_eq!(p.filter.len(), 11);
     assert_eq!(p.pre_score.len(), 7);
 }
 

@@ -1,5 +1,7 @@
 //! `flotilla explain`: how the scheduler would place one pod, node by node, from manifests of
-//! Nodes and Pods (a Pod with `spec.nodeName` is already running there).
+//! Nodes and Pods (a Pod with `spec.nodeName` is already running there), and the objects the
+//! plugins consult (Namespaces, Services, workload controllers, PodDisruptionBudgets,
+//! PersistentVolumeClaims, PersistentVolumes, StorageClasses).
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use flotilla_scheduler::config::SchedulerConfig;
 use flotilla_scheduler::node_info::PodInfo;
 use flotilla_scheduler::plugins::pod_topology_spread::workload_selectors;
 use flotilla_scheduler::schedule::{explain, Explanation, ScheduleError};
-use flotilla_scheduler::snapshot::Snapshot;
+use flotilla_scheduler::snapshot::{Snapshot, VolumeObjects};
 
 /// Why an explanation could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,7 @@ pub fn explain_pod(
     let mut replica_sets = Vec::new();
     let mut stateful_sets = Vec::new();
     let mut pdbs = Vec::new();
+    let (mut pvcs, mut pvs, mut classes) = (Vec::new(), Vec::new(), Vec::new());
     for m in &manifests.objects {
         let mut object = m.object.clone();
         if object.kind().namespaced() && object.metadata().namespace.is_empty() {
@@ -72,6 +75,9 @@ pub fn explain_pod(
             Object::ReplicaSet(rs) => replica_sets.push(Arc::new(rs)),
             Object::StatefulSet(ss) => stateful_sets.push(Arc::new(ss)),
             Object::PodDisruptionBudget(pdb) => pdbs.push(Arc::new(pdb)),
+            Object::PersistentVolumeClaim(c) => pvcs.push(Arc::new(c)),
+            Object::PersistentVolume(v) => pvs.push(Arc::new(v)),
+            Object::StorageClass(c) => classes.push(Arc::new(c)),
             _ => {}
         }
     }
@@ -101,6 +107,8 @@ pub fn explain_pod(
     snapshot.workload_selectors = workload_selectors(&services, &replica_sets, &stateful_sets);
     // Preemption's dry runs try not to violate these.
     snapshot.pdbs = pdbs;
+    // The volume plugins read claims, volumes and classes as kube-scheduler's listers give them.
+    snapshot.volumes = Arc::new(VolumeObjects::new(&pvcs, &pvs, &classes));
     let mut rng = flotilla_model::rng::component_rng(seed, "scheduler");
     Ok(explain(
         profile,

@@ -330,3 +330,30 @@ fn a_profile_nobody_configured_is_an_error() {
         "error: no scheduling profile for schedulerName \"my-scheduler\"\n"
     );
 }
+
+#[test]
+fn bound_volumes_keep_pods_in_their_zone() {
+    // VolumeBinding (volume_binding.go): pv-data's node affinity requires zone a.
+    let e = explain_json("volumes.yaml", "db", None);
+    assert_eq!(e["selected"], "a1");
+    assert_eq!(node(&e, "a1")["feasible"], true);
+    assert_eq!(
+        node(&e, "b1")["reasons"],
+        json!(["node(s) had volume node affinity conflict"])
+    );
+    // VolumeZone (volume_zone.go): pv-logs is labelled with zone a.
+    let e = explain_json("volumes.yaml", "logs", None);
+    assert_eq!(e["selected"], "a1");
+    assert_eq!(
+        node(&e, "b1")["reasons"],
+        json!(["node(s) had no available volume zone"])
+    );
+    // A missing claim fails PreFilter (VolumeRestrictions, the first volume plugin).
+    let e = explain_json("volumes.yaml", "orphan", None);
+    assert_eq!(e["selected"], Value::Null);
+    let message = e["message"].as_str().expect("message");
+    assert!(
+        message.contains("persistentvolumeclaim \"missing\" not found"),
+        "{message}"
+    );
+}

@@ -16,6 +16,9 @@ pub mod registry;
 pub mod resource_allocation;
 pub mod scheduling_gates;
 pub mod taint_toleration;
+pub mod volume_binding;
+pub mod volume_restrictions;
+pub mod volume_zone;
 
 pub use registry::default_registry;
 

@@ -13,6 +13,7 @@ use super::{
     default_binder, default_preemption, image_locality, inter_pod_affinity, node_affinity,
     node_name, node_ports, node_resources_balanced_allocation, node_resources_fit,
     node_unschedulable, pod_topology_spread, priority_sort, scheduling_gates, taint_toleration,
+    volume_binding, volume_restrictions, volume_zone,
 };
 
 /// Decodes plugin args: kube-scheduler's defaults when none are given, otherwise the JSON
@@ -87,6 +88,18 @@ pub fn default_registry() -> Registry {
             Arc::new(node_resources_fit::NodeResourcesFit::new(args).map_err(errors)?)
                 as Arc<dyn Plugin>,
         )
+    });
+    r.register(volume_restrictions::NAME, |a| {
+        no_args(volume_restrictions::NAME, a)?;
+        Ok(Arc::new(volume_restrictions::VolumeRestrictions::new()) as Arc<dyn Plugin>)
+    });
+    r.register(volume_binding::NAME, |a| {
+        let args = decode::<volume_binding::VolumeBindingArgs>(a)?;
+        Ok(Arc::new(volume_binding::VolumeBinding::new(args).map_err(errors)?) as Arc<dyn Plugin>)
+    });
+    r.register(volume_zone::NAME, |a| {
+        no_args(volume_zone::NAME, a)?;
+        Ok(Arc::new(volume_zone::VolumeZone::new()) as Arc<dyn Plugin>)
     });
     r.register(pod_topology_spread::NAME, |a| {
         let args = decode::<pod_topology_spread::PodTopologySpreadArgs>(a)?;
