@@ -25,7 +25,9 @@
 //! as scheduler_perf's `SchedulingThroughput` measures them (here without an API server: the
 //! figure is the scheduler's own cost). `--quick` runs 500 nodes instead of 5,000 (the
 //! workloads' `500Nodes` sizes); `--percentage N` sets the global `percentageOfNodesToScore` of
-//! every workload but the 100% one (default 0, adaptive); `--only NAME` runs one workload.
+//! every workload but the 100% one (default 0, adaptive); `--only NAME` runs one workload;
+//! `--nodes N` changes the number of nodes (not of pods). Each line ends with a hash of every
+//! binding in order: two builds that print the same hash made the same decisions.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -294,6 +296,7 @@ fn main() -> anyhow::Result<()> {
     let mut quick = false;
     let mut percentage = 0;
     let mut only: Option<String> = None;
+    let mut node_count: Option<usize> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -305,11 +308,22 @@ fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("--percentage {value:?}"))?;
             }
             "--only" => only = Some(args.next().context("--only needs a workload name")?),
-            other => bail!("unknown argument {other:?} (use --quick, --percentage N, --only NAME)"),
+            "--nodes" => {
+                let value = args.next().context("--nodes needs a value")?;
+                node_count = Some(
+                    value
+                        .parse()
+                        .with_context(|| format!("--nodes {value:?}"))?,
+                );
+            }
+            other => bail!(
+                "unknown argument {other:?} (use --quick, --percentage N, --only NAME, --nodes N)"
+            ),
         }
     }
     // scheduler_perf's 500Nodes workloads with --quick, the CI ("performance") ones otherwise.
     let (nodes, scale) = if quick { (500, 10) } else { (5000, 1) };
+    let nodes = node_count.unwrap_or(nodes);
     let workloads = [
         Workload {
             name: "SchedulingBasic",

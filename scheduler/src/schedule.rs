@@ -25,6 +25,11 @@ use crate::snapshot::Snapshot;
 
 /// Below this many nodes, every node is evaluated (`minFeasibleNodesToFind`).
 pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
+
+/// Below this many nodes, a cycle filters and scores them on the calling thread: handing the
+/// work to the thread pool and waiting for it costs more than it saves on small clusters (the
+/// `schedule_pod` bench). Results are combined in node order either way.
+const PARALLEL_MIN_NODES: usize = 128;
 /// The floor of the adaptive percentage (`minFeasibleNodesPercentageToFind`).
 pub const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: i64 = 5;
 
@@ -615,40 +620,49 @@ fn run_scores(
     // node is read once and one parallel loop serves all plugins. Per plugin, the failure at the
     // first feasible node is kept, so the error reported does not depend on the thread count.
     let mut raw = vec![0i64; feasible.len() * k];
-    let errors: Vec<Option<(usize, Status)>> = raw
-        .par_chunks_mut(k)
-        .zip(feasible.par_iter())
-        .enumerate()
-        .fold(
-            || vec![None; k],
-            |mut errors: Vec<Option<(usize, Status)>>, (pos, (row, &n))| {
-                let info = &snapshot.nodes[n];
-                for (p, (_, _, scorer)) in scorers.iter().enumerate() {
-                    match scorer.score(state, pod, info) {
-                        Ok(score) => row[p] = score,
-                        Err(status) => {
-                            if errors[p].as_ref().is_none_or(|(first, _)| pos < *first) {
-                                errors[p] = Some((pos, status));
+    let score_node = |errors: &mut Vec<Option<(usize, Status)>>, pos: usize, row: &mut [i64]| {
+        let info = &snapshot.nodes[feasible[pos]];
+        for (p, (_, _, scorer)) in scorers.iter().enumerate() {
+            match scorer.score(state, pod, info) {
+                Ok(score) => row[p] = score,
+                Err(status) => {
+                    if errors[p].as_ref().is_none_or(|(first, _)| pos < *first) {
+                        errors[p] = Some((pos, status));
+                    }
+                }
+            }
+        }
+    };
+    let errors: Vec<Option<(usize, Status)>> = if feasible.len() < PARALLEL_MIN_NODES {
+        let mut errors = vec![None; k];
+        for (pos, row) in raw.chunks_mut(k).enumerate() {
+            score_node(&mut errors, pos, row);
+        }
+        errors
+    } else {
+        raw.par_chunks_mut(k)
+            .enumerate()
+            .fold(
+                || vec![None; k],
+                |mut errors, (pos, row)| {
+                    score_node(&mut errors, pos, row);
+                    errors
+                },
+            )
+            .reduce(
+                || vec![None; k],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        if let Some((pos, status)) = y {
+                            if x.as_ref().is_none_or(|(first, _)| pos < *first) {
+                                *x = Some((pos, status));
                             }
                         }
                     }
-                }
-                errors
-            },
-        )
-        .reduce(
-            || vec![None; k],
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(b) {
-                    if let Some((pos, status)) = y {
-                        if x.as_ref().is_none_or(|(first, _)| pos < *first) {
-                            *x = Some((pos, status));
-                        }
-                    }
-                }
-                a
-            },
-        );
+                    a
+                },
+            )
+    };
     let mut out = Vec::with_capacity(k);
     for (p, (&(name, weight, scorer), error)) in scorers.iter().zip(errors).enumerate() {
         // Plugin by plugin, as if each were scored and normalized in turn: a plugin's Score
@@ -751,10 +765,12 @@ pub fn schedule_pod(
     let mut from = 0;
     'outer: while from < candidates {
         let to = (from + chunk).min(candidates);
-        let statuses: Vec<Status> = (from..to)
-            .into_par_iter()
-            .map(|k| filter_node(profile, &filters, snapshot, &state, pod, node_at(k)))
-            .collect();
+        let filter = |k: usize| filter_node(profile, &filters, snapshot, &state, pod, node_at(k));
+        let statuses: Vec<Status> = if to - from < PARALLEL_MIN_NODES {
+            (from..to).map(filter).collect()
+        } else {
+            (from..to).into_par_iter().map(filter).collect()
+        };
         for (k, status) in (from..to).zip(statuses) {
             processed += 1;
             let i = node_at(k);
