@@ -499,6 +499,46 @@ pub fn check_syntax(
     }
 }
 
+/// The members of a "one of" group, such as a volume's source or a probe's handler: the first
+/// member that is set is accepted, and every later one is refused with `Forbidden: may not
+/// specify more than 1 …`, as Kubernetes refuses it.
+#[derive(Debug)]
+pub struct OneOf<'a> {
+    path: &'a FieldPath,
+    detail: &'static str,
+    seen: usize,
+}
+
+impl<'a> OneOf<'a> {
+    /// A group at `path` whose extra members get `detail` (`may not specify more than 1 volume
+    /// type`).
+    pub fn new(path: &'a FieldPath, detail: &'static str) -> OneOf<'a> {
+        OneOf {
+            path,
+            detail,
+            seen: 0,
+        }
+    }
+
+    /// Counts member `field` when `set`; returns whether it is the accepted (first) member.
+    pub fn accept(&mut self, set: bool, field: &str, errs: &mut ErrorList) -> bool {
+        if !set {
+            return false;
+        }
+        self.seen += 1;
+        if self.seen > 1 {
+            errs.push(FieldError::forbidden(&self.path.child(field), self.detail));
+            return false;
+        }
+        true
+    }
+
+    /// How many members were set.
+    pub fn count(&self) -> usize {
+        self.seen
+    }
+}
+
 /// Pushes an error unless `value >= 0`.
 pub fn check_non_negative(errs: &mut ErrorList, path: &FieldPath, value: i64) {
     if value < 0 {

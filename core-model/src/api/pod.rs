@@ -3087,23 +3087,10 @@ fn validate_volumes<'a>(
 /// defaults to an `emptyDir`.
 fn validate_volume_source(v: &Volume, path: &FieldPath) -> ErrorList {
     let mut errs = ErrorList::new();
-    let mut seen = 0;
     // Kubernetes counts the sources in this order and forbids every one after the first.
-    let mut next = |set: bool, field: &str, errs: &mut ErrorList| -> bool {
-        if !set {
-            return false;
-        }
-        seen += 1;
-        if seen > 1 {
-            errs.push(FieldError::forbidden(
-                &path.child(field),
-                "may not specify more than 1 volume type",
-            ));
-            return false;
-        }
-        true
-    };
-    if next(v.host_path.is_some(), "hostPath", &mut errs) {
+    let mut sources =
+        crate::validation::OneOf::new(path, "may not specify more than 1 volume type");
+    if sources.accept(v.host_path.is_some(), "hostPath", &mut errs) {
         if let Some(h) = &v.host_path {
             let pp = path.child("hostPath").child("path");
             if h.path.is_empty() {
@@ -3113,7 +3100,7 @@ fn validate_volume_source(v: &Volume, path: &FieldPath) -> ErrorList {
             }
         }
     }
-    if next(v.empty_dir.is_some(), "emptyDir", &mut errs) {
+    if sources.accept(v.empty_dir.is_some(), "emptyDir", &mut errs) {
         if let Some(size) = v.empty_dir.as_ref().and_then(|e| e.size_limit) {
             if size.is_negative() {
                 errs.push(FieldError::forbidden(
@@ -3123,7 +3110,7 @@ fn validate_volume_source(v: &Volume, path: &FieldPath) -> ErrorList {
             }
         }
     }
-    if next(v.secret.is_some(), "secret", &mut errs) {
+    if sources.accept(v.secret.is_some(), "secret", &mut errs) {
         if let Some(s) = &v.secret {
             let sp = path.child("secret");
             if s.secret_name.is_empty() {
@@ -3133,7 +3120,7 @@ fn validate_volume_source(v: &Volume, path: &FieldPath) -> ErrorList {
             errs.extend(validate_key_to_paths(&s.items, &sp.child("items")));
         }
     }
-    if next(
+    if sources.accept(
         v.persistent_volume_claim.is_some(),
         "persistentVolumeClaim",
         &mut errs,
@@ -3147,7 +3134,7 @@ fn validate_volume_source(v: &Volume, path: &FieldPath) -> ErrorList {
             }
         }
     }
-    if next(v.downward_api.is_some(), "downwardAPI", &mut errs) {
+    if sources.accept(v.downward_api.is_some(), "downwardAPI", &mut errs) {
         if let Some(d) = &v.downward_api {
             let dp = path.child("downwardAPI");
             errs.extend(validate_mode(d.default_mode, &dp.child("defaultMode")));
@@ -3156,12 +3143,12 @@ fn validate_volume_source(v: &Volume, path: &FieldPath) -> ErrorList {
             }
         }
     }
-    if next(v.projected.is_some(), "projected", &mut errs) {
+    if sources.accept(v.projected.is_some(), "projected", &mut errs) {
         if let Some(pr) = &v.projected {
             errs.extend(validate_projected(pr, &path.child("projected")));
         }
     }
-    if next(v.config_map.is_some(), "configMap", &mut errs) {
+    if sources.accept(v.config_map.is_some(), "configMap", &mut errs) {
         if let Some(c) = &v.config_map {
             let cp = path.child("configMap");
             if c.name.is_empty() {
@@ -3417,22 +3404,9 @@ fn validate_probe(probe: &Probe, grace: Option<i64>, path: &FieldPath) -> ErrorL
 /// `validateHandler`: exactly one action, each valid.
 fn validate_handler(h: Handler<'_>, grace: Option<i64>, path: &FieldPath) -> ErrorList {
     let mut errs = ErrorList::new();
-    let mut count = 0;
-    let mut one = |set: bool, field: &str, errs: &mut ErrorList| -> bool {
-        if !set {
-            return false;
-        }
-        count += 1;
-        if count > 1 {
-            errs.push(FieldError::forbidden(
-                &path.child(field),
-                "may not specify more than 1 handler type",
-            ));
-            return false;
-        }
-        true
-    };
-    if one(h.exec.is_some(), "exec", &mut errs) {
+    let mut handlers =
+        crate::validation::OneOf::new(path, "may not specify more than 1 handler type");
+    if handlers.accept(h.exec.is_some(), "exec", &mut errs) {
         if let Some(e) = h.exec {
             if e.command.is_empty() {
                 errs.push(FieldError::required(
@@ -3442,7 +3416,7 @@ fn validate_handler(h: Handler<'_>, grace: Option<i64>, path: &FieldPath) -> Err
             }
         }
     }
-    if one(h.http_get.is_some(), "httpGet", &mut errs) {
+    if handlers.accept(h.http_get.is_some(), "httpGet", &mut errs) {
         if let Some(g) = h.http_get {
             let gp = path.child("httpGet");
             // An empty path is defaulted to "/".
@@ -3462,7 +3436,7 @@ fn validate_handler(h: Handler<'_>, grace: Option<i64>, path: &FieldPath) -> Err
             }
         }
     }
-    if one(h.tcp_socket.is_some(), "tcpSocket", &mut errs) {
+    if handlers.accept(h.tcp_socket.is_some(), "tcpSocket", &mut errs) {
         if let Some(t) = h.tcp_socket {
             errs.extend(crate::api::service::validate_port_num_or_name(
                 &t.port,
@@ -3470,7 +3444,7 @@ fn validate_handler(h: Handler<'_>, grace: Option<i64>, path: &FieldPath) -> Err
             ));
         }
     }
-    if one(h.grpc.is_some(), "grpc", &mut errs) {
+    if handlers.accept(h.grpc.is_some(), "grpc", &mut errs) {
         if let Some(g) = h.grpc {
             for m in is_port_number(i64::from(g.port)) {
                 errs.push(FieldError::invalid(
@@ -3481,7 +3455,7 @@ fn validate_handler(h: Handler<'_>, grace: Option<i64>, path: &FieldPath) -> Err
             }
         }
     }
-    if one(h.sleep.is_some(), "sleep", &mut errs) {
+    if handlers.accept(h.sleep.is_some(), "sleep", &mut errs) {
         if let Some(s) = h.sleep {
             // validateSleepAction: 0 ≤ seconds ≤ the pod's grace period.
             let max = grace.unwrap_or(DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS);
@@ -3496,7 +3470,7 @@ fn validate_handler(h: Handler<'_>, grace: Option<i64>, path: &FieldPath) -> Err
             }
         }
     }
-    if count == 0 {
+    if handlers.count() == 0 {
         errs.push(FieldError::required(path, "must specify a handler type"));
     }
     errs
