@@ -182,6 +182,11 @@ impl Cache {
     }
 
     fn place(&mut self, pod: Arc<Pod>, node: &str) {
+        self.place_info(PodInfo::new(pod), node);
+    }
+
+    fn place_info(&mut self, info: PodInfo, node: &str) {
+        let pod = info.pod.clone();
         if self.dirty {
             // The rebuild will place every known pod.
         } else if let Some(i) = self.snapshot.index_of(node) {
@@ -190,7 +195,7 @@ impl Cache {
                 n.pods_with_affinity > 0,
                 n.pods_with_required_anti_affinity > 0,
             );
-            n.add_pod(PodInfo::new(pod.clone()));
+            n.add_pod(info);
             if before
                 != (
                     n.pods_with_affinity > 0,
@@ -227,12 +232,17 @@ impl Cache {
     }
 
     /// Assumes `pod` runs on `node` until the binding is confirmed or forgotten.
-    pub fn assume_pod(&mut self, pod: &Pod, node: &str) {
-        let key = key_of(pod);
+    pub fn assume_pod(&mut self, pod: &PodInfo, node: &str) {
+        let key = key_of(&pod.pod);
         self.unplace(&key);
-        let mut bound = pod.clone();
+        let mut bound = (*pod.pod).clone();
         bound.spec.node_name = node.to_string();
-        self.place(Arc::new(bound), node);
+        // The requests and affinity terms do not depend on the node: reuse what the queue computed.
+        let info = PodInfo {
+            pod: Arc::new(bound),
+            ..pod.clone()
+        };
+        self.place_info(info, node);
         self.assumed.insert(key, node.to_string());
     }
 

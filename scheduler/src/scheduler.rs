@@ -351,7 +351,7 @@ impl Scheduler {
                 }
                 let key = info.pod.key();
                 self.set_nomination(&key, None);
-                self.cache.assume_pod(&pod, &node);
+                self.cache.assume_pod(&info.pod, &node);
                 self.binding.insert(key, info);
                 Some(SchedulingOutcome::Bind {
                     namespace,
