@@ -1,8 +1,32 @@
 //! Flotilla's controllers: the reconcile loops of Kubernetes' controller manager, the kubelet's
-//! pod lifecycle logic, kube-proxy's routing logic, and `Cluster`, which composes them with the
-//! object store and the scheduler.
+//! pod lifecycle logic, and [`Cluster`](cluster::Cluster), which composes them with the object
+//! store and the scheduler.
 //!
-//! Every controller will be a pure function of the store's state and `now`, returning writes,
-//! runtime commands and wake-up times for a driver (the simulator or runtime-linux) to carry out.
-//! It has no public items yet; its content arrives with the controllers issue. The store it
-//! reconciles against is [`flotilla_model::store::Store`].
+//! Everything here is pure (DESIGN.md, the sans-IO contract): a controller is a reconcile
+//! function over one object key that reads and writes the in-memory
+//! [`Store`](flotilla_model::store::Store) at an explicit `now`; the kubelet turns the pods bound
+//! to its node into [`RuntimeCommand`](kubelet::RuntimeCommand)s and reads
+//! [`RuntimeEvent`](kubelet::RuntimeEvent)s back; [`Cluster`](cluster::Cluster) runs them all
+//! to quiescence and tells its driver what to execute and when to wake it.
+//!
+//! - [`controller`]: the [`Controller`](controller::Controller) trait, [`Context`](controller::Context),
+//!   [`Action`](controller::Action), the owner index and the event recorder;
+//! - [`workqueue`]: de-duplicating work queue with delayed adds and retry back-off;
+//! - [`manager`]: the controller manager;
+//! - [`pods`]: pod helpers shared by the workload controllers;
+//! - [`kubelet`]: the per-node kubelet and its runtime contract;
+//! - [`testing`]: a harness for testing controllers by hand.
+
+pub mod controller;
+pub mod cron_job;
+pub mod daemon_set;
+pub mod deployment;
+pub mod garbage_collector;
+pub mod job;
+pub mod kubelet;
+pub mod manager;
+pub mod pods;
+pub mod replica_set;
+pub mod stateful_set;
+pub mod workqueue;
+pub mod testing;

@@ -1,0 +1,1 @@
+//! (in progress) The cron_job controller.

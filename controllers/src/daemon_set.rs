@@ -1,0 +1,1 @@
+//! (in progress) The daemon_set controller.

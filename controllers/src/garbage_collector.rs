@@ -1,0 +1,1 @@
+//! (in progress) The garbage_collector controller.

@@ -1,0 +1,3 @@
+//! The kubelet: one per node.
+pub mod runtime;
+pub use runtime::{ProbeKind, RuntimeCommand, RuntimeEvent, StopSignal};

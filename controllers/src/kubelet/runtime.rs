@@ -1,0 +1,178 @@
+//! The contract between the kubelet and a container runtime (the CRI, reduced to what the
+//! kubelet's logic needs): the [`RuntimeCommand`]s a kubelet asks for and the
+//! [`RuntimeEvent`]s a driver reports back.
+//!
+//! A command's result is always an event, never a return value (DESIGN.md, the sans-IO
+//! contract): the simulator answers after a modelled delay, runtime-linux after doing the work.
+//! Pods are named by uid, so a command about an old pod can never touch a new pod of the same
+//! name.
+
+use std::sync::Arc;
+
+use flotilla_model::api::{Pod, Probe};
+use flotilla_model::Duration;
+
+/// Which probe of a container (startup, liveness or readiness).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProbeKind {
+    /// `startupProbe`: other probes wait until it succeeds; failure restarts the container.
+    Startup,
+    /// `livenessProbe`: failure restarts the container.
+    Liveness,
+    /// `readinessProbe`: decides whether the container (and so the pod) is ready.
+    Readiness,
+}
+
+impl ProbeKind {
+    /// `Startup`, `Liveness` or `Readiness`, as the kubelet's events name them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeKind::Startup => "Startup",
+            ProbeKind::Liveness => "Liveness",
+            ProbeKind::Readiness => "Readiness",
+        }
+    }
+}
+
+/// A signal the kubelet sends to a container's main process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StopSignal {
+    /// SIGTERM: asks the process to exit (the start of graceful termination).
+    Term,
+    /// SIGKILL: ends it (after the grace period, or at once with grace 0).
+    Kill,
+}
+
+/// What the kubelet asks its node's runtime to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RuntimeCommand {
+    /// Pull `image` into the node's image store. Answered by [`RuntimeEvent::ImagePulled`].
+    PullImage {
+        /// The image reference as the container spec names it.
+        image: String,
+    },
+    /// Create the pod's sandbox (its network, IPC and UTS namespaces; a pod IP). Answered by
+    /// [`RuntimeEvent::SandboxReady`].
+    RunPodSandbox {
+        /// The pod, as bound to this node.
+        pod: Arc<Pod>,
+    },
+    /// Create and start one container of the pod in its sandbox. Answered by
+    /// [`RuntimeEvent::ContainerStarted`] and later [`RuntimeEvent::ContainerExited`].
+    StartContainer {
+        /// The pod (the container's spec is in it, under `container`).
+        pod: Arc<Pod>,
+        /// The container's name.
+        container: String,
+        /// Whether it is an init container.
+        init: bool,
+        /// How many times this container has been restarted before (0 for the first run).
+        attempt: i32,
+    },
+    /// Send `signal` to a running container. The kubelet itself waits the grace period between
+    /// `Term` and `Kill`. Answered by [`RuntimeEvent::ContainerExited`] when it exits.
+    SignalContainer {
+        /// The pod's uid.
+        pod_uid: String,
+        /// The container's name.
+        container: String,
+        /// Which signal.
+        signal: StopSignal,
+    },
+    /// Run one probe of a container. Answered by [`RuntimeEvent::ProbeResult`] (a probe that
+    /// takes longer than its `timeoutSeconds` is a failure; the driver enforces the timeout).
+    RunProbe {
+        /// The pod's uid.
+        pod_uid: String,
+        /// The container's name.
+        container: String,
+        /// Which probe.
+        kind: ProbeKind,
+        /// What to run.
+        probe: Probe,
+        /// The pod's IP, for HTTP and TCP probes.
+        pod_ip: String,
+    },
+    /// Tear down the pod's sandbox and remove its containers (all have exited). Answered by
+    /// [`RuntimeEvent::SandboxRemoved`].
+    RemovePodSandbox {
+        /// The pod's uid.
+        pod_uid: String,
+    },
+}
+
+/// What a runtime reports back to its node's kubelet.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RuntimeEvent {
+    /// A pull finished (`Err` with the runtime's message when it failed).
+    ImagePulled {
+        /// The image pulled.
+        image: String,
+        /// Size in bytes on success, the reason on failure.
+        result: Result<u64, String>,
+    },
+    /// A sandbox is up (`Ok` with the pod IP) or could not be created.
+    SandboxReady {
+        /// The pod's uid.
+        pod_uid: String,
+        /// The pod's IP, or why the sandbox failed.
+        result: Result<String, String>,
+    },
+    /// A container started (`Ok`) or could not be started (`Err`, e.g. the executable is
+    /// missing: the kubelet reports it as a container that exited with code 128, reason
+    /// `StartError`).
+    ContainerStarted {
+        /// The pod's uid.
+        pod_uid: String,
+        /// The container's name.
+        container: String,
+        /// The runtime's container id, or why it failed to start.
+        result: Result<String, String>,
+    },
+    /// A container's main process exited.
+    ContainerExited {
+        /// The pod's uid.
+        pod_uid: String,
+        /// The container's name.
+        container: String,
+        /// Its exit code (128 + n when killed by signal n).
+        exit_code: i32,
+        /// Whether the kernel's OOM killer ended it (reason `OOMKilled`).
+        oom_killed: bool,
+    },
+    /// The result of a [`RuntimeCommand::RunProbe`].
+    ProbeResult {
+        /// The pod's uid.
+        pod_uid: String,
+        /// The container's name.
+        container: String,
+        /// Which probe.
+        kind: ProbeKind,
+        /// Whether it passed.
+        success: bool,
+        /// Output or reason, for the event on failure.
+        message: String,
+    },
+    /// A sandbox is gone.
+    SandboxRemoved {
+        /// The pod's uid.
+        pod_uid: String,
+    },
+}
+
+impl RuntimeEvent {
+    /// The uid of the pod the event is about (`None` for an image pull).
+    pub fn pod_uid(&self) -> Option<&str> {
+        match self {
+            RuntimeEvent::ImagePulled { .. } => None,
+            RuntimeEvent::SandboxReady { pod_uid, .. }
+            | RuntimeEvent::ContainerStarted { pod_uid, .. }
+            | RuntimeEvent::ContainerExited { pod_uid, .. }
+            | RuntimeEvent::ProbeResult { pod_uid, .. }
+            | RuntimeEvent::SandboxRemoved { pod_uid } => Some(pod_uid),
+        }
+    }
+}
+
+/// The default grace period when a pod names none (core/v1 `DefaultTerminationGracePeriodSeconds`).
+pub const DEFAULT_TERMINATION_GRACE: Duration = Duration::from_secs(30);
