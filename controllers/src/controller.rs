@@ -189,7 +189,11 @@ impl OwnerIndex {
             return;
         }
         let meta = event.object.metadata();
-        let uids: Vec<String> = meta.owner_references.iter().map(|r| r.uid.clone()).collect();
+        let uids: Vec<String> = meta
+            .owner_references
+            .iter()
+            .map(|r| r.uid.clone())
+            .collect();
         for uid in &uids {
             self.dependents
                 .entry(uid.clone())
@@ -398,7 +402,10 @@ mod tests {
         let b = Action::requeue(Duration::from_secs(3));
         assert_eq!(a.min(b), b);
         assert_eq!(a.min(Action::await_change()), a);
-        assert_eq!(Action::await_change().min(Action::await_change()), Action::await_change());
+        assert_eq!(
+            Action::await_change().min(Action::await_change()),
+            Action::await_change()
+        );
     }
 
     #[test]
@@ -410,7 +417,14 @@ mod tests {
             name: "p".into(),
         };
         for i in 0..3 {
-            r.record(Time::ZERO, key.clone(), EventType::Normal, "R", format!("{i}"), "t");
+            r.record(
+                Time::ZERO,
+                key.clone(),
+                EventType::Normal,
+                "R",
+                format!("{i}"),
+                "t",
+            );
         }
         let kept: Vec<_> = r.events().map(|e| e.message.clone()).collect();
         assert_eq!(kept, ["1", "2"]);

@@ -17,6 +17,7 @@
 //! - [`kubelet`]: the per-node kubelet and its runtime contract;
 //! - [`testing`]: a harness for testing controllers by hand.
 
+pub mod cluster;
 pub mod controller;
 pub mod cron_job;
 pub mod daemon_set;
@@ -28,5 +29,5 @@ pub mod manager;
 pub mod pods;
 pub mod replica_set;
 pub mod stateful_set;
-pub mod workqueue;
 pub mod testing;
+pub mod workqueue;

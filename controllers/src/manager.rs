@@ -32,7 +32,11 @@ impl std::fmt::Debug for ControllerManager {
         f.debug_struct("ControllerManager")
             .field(
                 "controllers",
-                &self.slots.iter().map(|s| s.controller.name()).collect::<Vec<_>>(),
+                &self
+                    .slots
+                    .iter()
+                    .map(|s| s.controller.name())
+                    .collect::<Vec<_>>(),
             )
             .field("reconciles", &self.reconciles)
             .finish_non_exhaustive()
@@ -94,7 +98,11 @@ impl ControllerManager {
     /// Queues `key` for the controller named `controller` (used by tests and by a driver that
     /// wants a resync).
     pub fn enqueue(&mut self, controller: &str, key: ObjectKey) {
-        if let Some(slot) = self.slots.iter_mut().find(|s| s.controller.name() == controller) {
+        if let Some(slot) = self
+            .slots
+            .iter_mut()
+            .find(|s| s.controller.name() == controller)
+        {
             slot.queue.add(key);
         }
     }
@@ -151,6 +159,9 @@ impl ControllerManager {
 
     /// The earliest time a delayed key becomes ready, if any.
     pub fn next_wakeup(&self) -> Option<Time> {
-        self.slots.iter().filter_map(|s| s.queue.next_wakeup()).min()
+        self.slots
+            .iter()
+            .filter_map(|s| s.queue.next_wakeup())
+            .min()
     }
 }

@@ -159,7 +159,9 @@ mod tests {
         let mut template = PodTemplateSpec::default();
         let a = template_hash(&template, None);
         assert_eq!(a, template_hash(&template, None));
-        assert!(a.bytes().all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b)));
+        assert!(a
+            .bytes()
+            .all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b)));
         assert_ne!(a, template_hash(&template, Some(1)));
         template.metadata.labels.insert("app".into(), "web".into());
         assert_ne!(a, template_hash(&template, None));
@@ -177,6 +179,9 @@ mod tests {
         assert_eq!(pod.metadata.labels["app"], "web");
         assert!(is_controlled_by(&pod.metadata, "u1"));
         let r = &pod.metadata.owner_references[0];
-        assert_eq!((r.api_version.as_str(), r.kind.as_str()), ("apps/v1", "ReplicaSet"));
+        assert_eq!(
+            (r.api_version.as_str(), r.kind.as_str()),
+            ("apps/v1", "ReplicaSet")
+        );
     }
 }

@@ -36,7 +36,7 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// A bootstrapped store (namespaces `default`, `kube-system`, …) at time 1000 s, and
+    /// A bootstrapped store (namespaces `default`, `kube-system`, …) at time zero, and
     /// `controllers` seeded with 0.
     pub fn new(controllers: Vec<Box<dyn Controller>>) -> Harness {
         let store = Store::new(StoreConfig::default());

@@ -177,9 +177,15 @@ mod tests {
         let now = Time::from_secs(100);
         assert_eq!(q.add_rate_limited("k", now), now + Duration::from_millis(5));
         q.pop(Time::from_secs(101));
-        assert_eq!(q.add_rate_limited("k", now), now + Duration::from_millis(10));
+        assert_eq!(
+            q.add_rate_limited("k", now),
+            now + Duration::from_millis(10)
+        );
         q.pop(Time::from_secs(101));
-        assert_eq!(q.add_rate_limited("k", now), now + Duration::from_millis(20));
+        assert_eq!(
+            q.add_rate_limited("k", now),
+            now + Duration::from_millis(20)
+        );
         q.forget(&"k");
         q.pop(Time::from_secs(101));
         assert_eq!(q.add_rate_limited("k", now), now + Duration::from_millis(5));

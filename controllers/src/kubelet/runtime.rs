@@ -89,7 +89,7 @@ pub enum RuntimeCommand {
         /// Which probe.
         kind: ProbeKind,
         /// What to run.
-        probe: Probe,
+        probe: Box<Probe>,
         /// The pod's IP, for HTTP and TCP probes.
         pod_ip: String,
     },

@@ -1,0 +1,753 @@
+//! [`Cluster`]: the object store, the scheduler, the controller manager and one kubelet per
+//! node in one pure value, driven from outside with explicit time (raft-rs' Ready pattern).
+//!
+//! A driver (the simulator, runtime-linux, or a test) does, over and over:
+//! 1. hand the cluster what happened, with [`Cluster::handle`]: a runtime command finished, a
+//!    container exited, a probe result came back, a node went silent or came back;
+//! 2. make changes of its own, if any: [`Cluster::apply`] (as `kubectl apply`),
+//!    [`Cluster::delete`], [`Cluster::add_node`];
+//! 3. call [`Cluster::poll`] with the current time: the cluster runs every component until
+//!    nothing is left to do at that time, and returns a [`Ready`] with the runtime commands each
+//!    node must execute and the time it next wants to be polled even if nothing happens.
+//!
+//! The cluster never blocks, sleeps or reads a clock. Within one poll, components take turns
+//! in a fixed order (controllers, then the scheduler, then the kubelets in node-name order),
+//! each seeing every store change made before its turn, so the same inputs give the same
+//! history, bit for bit.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use flotilla_model::api::{ConditionStatus, Node, PodCondition};
+use flotilla_model::store::{
+    DeleteOptions, DeleteOutcome, ObjectKey, Store, StoreConfig, StoreError, WatchEvent,
+};
+use flotilla_model::{Duration, Kind, Object, Time};
+use flotilla_scheduler::config::SchedulerConfig;
+use flotilla_scheduler::scheduler::{Scheduler, SchedulingOutcome};
+
+use crate::controller::{Controller, EventRecorder, EventType};
+use crate::kubelet::{Kubelet, KubeletConfig, RuntimeCommand, RuntimeEvent};
+use crate::manager::ControllerManager;
+
+/// The annotation in which `kubectl apply` keeps the configuration it last applied, to know
+/// which fields a later apply removes.
+pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// How long a node may be silent before its heartbeat deadline passes (the node lifecycle
+/// controller's `node-monitor-grace-period`, 40 s in v1.34... 50 s since v1.32; see
+/// [`ClusterConfig::node_monitor_grace_period`]).
+pub const DEFAULT_NODE_MONITOR_GRACE_PERIOD: Duration = Duration::from_secs(50);
+
+/// Settings of a [`Cluster`].
+pub struct ClusterConfig {
+    /// The run's seed; every component's random stream derives from it and its name.
+    pub seed: u64,
+    /// The scheduler's profiles.
+    pub scheduler: SchedulerConfig,
+    /// Settings shared by every node's kubelet.
+    pub kubelet: KubeletConfig,
+    /// The workload controllers to run; [`default_controllers`] by default.
+    pub controllers: Vec<Box<dyn Controller>>,
+    /// How many events the event log keeps.
+    pub event_limit: usize,
+    /// How long a silent node keeps its heartbeat deadline (kube-controller-manager's
+    /// `--node-monitor-grace-period`, 50 s by default since v1.32).
+    pub node_monitor_grace_period: Duration,
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("seed", &self.seed)
+            .field("controllers", &self.controllers.len())
+            .field("event_limit", &self.event_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterConfig {
+    /// kube-scheduler's default profile, default kubelets and every controller, seeded with
+    /// `seed`.
+    pub fn new(seed: u64) -> ClusterConfig {
+        let registry = flotilla_scheduler::plugins::registry::default_registry();
+        ClusterConfig {
+            seed,
+            scheduler: SchedulerConfig::default_with(&registry)
+                .expect("the default scheduler configuration is valid"),
+            kubelet: KubeletConfig::default(),
+            controllers: default_controllers(),
+            event_limit: 100_000,
+            node_monitor_grace_period: DEFAULT_NODE_MONITOR_GRACE_PERIOD,
+        }
+    }
+}
+
+/// Every controller of this crate, in the order they take turns.
+pub fn default_controllers() -> Vec<Box<dyn Controller>> {
+    vec![
+        Box::new(crate::deployment::DeploymentController::new()),
+        Box::new(crate::replica_set::ReplicaSetController::new()),
+        Box::new(crate::stateful_set::StatefulSetController::new()),
+        Box::new(crate::daemon_set::DaemonSetController::new()),
+        Box::new(crate::job::JobController::new()),
+        Box::new(crate::cron_job::CronJobController::new()),
+        Box::new(crate::job::TtlAfterFinishedController::new()),
+        Box::new(crate::garbage_collector::GarbageCollectorController::new()),
+    ]
+}
+
+/// Something that happened outside the cluster, for [`Cluster::handle`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClusterInput {
+    /// A node's runtime reports the result of a command, or a container exited.
+    Runtime {
+        /// The node.
+        node: String,
+        /// What happened.
+        event: RuntimeEvent,
+    },
+    /// A node stopped talking to the control plane (it crashed, or a network partition cut it
+    /// off): its kubelet writes nothing and its heartbeat deadline starts running. Runtime
+    /// events still reach its kubelet (its containers may keep running).
+    NodeSilent {
+        /// The node.
+        node: String,
+    },
+    /// A silent node talks again: its kubelet resumes and reports what it saw meanwhile.
+    NodeRecovered {
+        /// The node.
+        node: String,
+    },
+}
+
+/// A runtime command for one node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeCommand {
+    /// The node whose runtime must execute it.
+    pub node: String,
+    /// What to do.
+    pub command: RuntimeCommand,
+}
+
+/// What a [`Cluster::poll`] wants done.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ready {
+    /// Runtime commands, per node, in the order they were decided.
+    pub commands: Vec<NodeCommand>,
+    /// When to poll again even if nothing happens (a back-off, a probe, a deadline), if ever.
+    pub next_wakeup: Option<Time>,
+}
+
+/// What [`Cluster::apply`] did, as kubectl reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// The object did not exist and was created.
+    Created,
+    /// The object existed and was changed.
+    Configured,
+    /// The object existed and already matched.
+    Unchanged,
+}
+
+impl ApplyOutcome {
+    /// `created`, `configured` or `unchanged`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyOutcome::Created => "created",
+            ApplyOutcome::Configured => "configured",
+            ApplyOutcome::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// Why a request to the cluster failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The store refused the request.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The input named a node the cluster does not have.
+    #[error("node {0:?} not found")]
+    UnknownNode(String),
+}
+
+struct NodeAgent {
+    kubelet: Kubelet,
+    silent_since: Option<Time>,
+    /// Whether a change or runtime event reached the kubelet since its last sync.
+    dirty: bool,
+    /// When the kubelet last synced.
+    last_sync: Option<Time>,
+}
+
+/// The cluster. See the [module docs](self).
+pub struct Cluster {
+    store: Store,
+    scheduler: Scheduler,
+    manager: ControllerManager,
+    nodes: BTreeMap<String, NodeAgent>,
+    kubelet_config: KubeletConfig,
+    recorder: EventRecorder,
+    cursor: u64,
+    now: Time,
+    node_monitor_grace_period: Duration,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("now", &self.now)
+            .field("objects", &self.store.len())
+            .field("nodes", &self.nodes.len())
+            .field("manager", &self.manager)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// A new cluster at time zero: a bootstrapped store (the initial namespaces and system
+    /// priority classes), the scheduler and the controllers, no nodes yet.
+    pub fn new(config: ClusterConfig) -> Cluster {
+        let store = Store::new(StoreConfig {
+            seed: config.seed,
+            ..StoreConfig::default()
+        });
+        let mut cluster = Cluster {
+            scheduler: Scheduler::new(config.scheduler, config.seed),
+            manager: ControllerManager::new(config.seed, config.controllers),
+            nodes: BTreeMap::new(),
+            kubelet_config: config.kubelet,
+            recorder: EventRecorder::new(config.event_limit),
+            cursor: 0,
+            now: Time::ZERO,
+            node_monitor_grace_period: config.node_monitor_grace_period,
+            store,
+        };
+        cluster.deliver();
+        cluster
+    }
+
+    /// The current time: the latest `now` handed to [`poll`](Cluster::poll).
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// The object store (read-only; writes go through the cluster's methods).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The object store, for writes the cluster has no method for (a status written by hand
+    /// in a test, a `kubectl patch`). The next [`poll`](Cluster::poll) delivers the changes.
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// The scheduler.
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    /// The controller manager.
+    pub fn controllers(&self) -> &ControllerManager {
+        &self.manager
+    }
+
+    /// The event log (`kubectl get events`).
+    pub fn events(&self) -> &EventRecorder {
+        &self.recorder
+    }
+
+    /// The kubelet of `node`, if the cluster has that node.
+    pub fn kubelet(&self, node: &str) -> Option<&Kubelet> {
+        self.nodes.get(node).map(|n| &n.kubelet)
+    }
+
+    /// The names of the nodes, in order.
+    pub fn node_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.nodes.keys().map(String::as_str)
+    }
+
+    /// When `node`'s heartbeat deadline passes: `None` while it is talking (its heartbeats keep
+    /// moving the deadline), `silent_since + node_monitor_grace_period` once it went silent.
+    pub fn heartbeat_deadline(&self, node: &str) -> Option<Time> {
+        let since = self.nodes.get(node)?.silent_since?;
+        Some(since.saturating_add(self.node_monitor_grace_period))
+    }
+
+    /// Adds a node: its kubelet registers it (creates the Node object with its status) and
+    /// starts watching for pods bound to it. A node that exists already is left as it is.
+    pub fn add_node(&mut self, node: Node) -> Result<Arc<Object>, ClusterError> {
+        let name = node.metadata.name.clone();
+        if let Some(agent) = self.nodes.get(&name) {
+            if let Some(existing) = self.store.get(Kind::Node, "", &name) {
+                let _ = agent;
+                return Ok(existing);
+            }
+        }
+        let mut kubelet = Kubelet::new(&name, self.kubelet_config.clone());
+        let registered = kubelet.register(node, &mut self.store, self.now)?;
+        self.nodes.insert(
+            name,
+            NodeAgent {
+                kubelet,
+                silent_since: None,
+                dirty: true,
+                last_sync: None,
+            },
+        );
+        Ok(registered)
+    }
+
+    /// `kubectl apply` of one object: created when absent; otherwise the fields of this
+    /// manifest are merged into the live object and the fields an earlier apply set but this
+    /// one omits are removed (a three-way merge against the
+    /// [`LAST_APPLIED_ANNOTATION`]), so fields that controllers or other writers set are kept.
+    /// Server-side defaults and validation apply as for any write. A Node is added as by
+    /// [`add_node`](Cluster::add_node).
+    ///
+    /// Lists are replaced as a whole (JSON merge patch), where kubectl's strategic merge patch
+    /// would merge some lists by key; a manifest that states whole lists, as manifests do, gets
+    /// the same result.
+    pub fn apply(&mut self, object: Object) -> Result<ApplyOutcome, ClusterError> {
+        let mut object = object;
+        if let Object::Node(node) = object {
+            let existed = self
+                .store
+                .get(Kind::Node, "", &node.metadata.name)
+                .is_some();
+            self.add_node(node)?;
+            return Ok(if existed {
+                ApplyOutcome::Unchanged
+            } else {
+                ApplyOutcome::Created
+            });
+        }
+        let kind = object.kind();
+        if kind.namespaced() && object.metadata().namespace.is_empty() {
+            object.metadata_mut().namespace = flotilla_model::store::DEFAULT_NAMESPACE.into();
+        }
+        object
+            .metadata_mut()
+            .annotations
+            .remove(LAST_APPLIED_ANNOTATION);
+        let mut manifest = object.to_value();
+        if let Some(map) = manifest.as_object_mut() {
+            map.remove("status");
+        }
+        let applied = serde_json::to_string(&manifest).unwrap_or_default();
+        let (namespace, name) = {
+            let meta = object.metadata();
+            (meta.namespace.clone(), meta.name.clone())
+        };
+        let live = if name.is_empty() {
+            None
+        } else {
+            self.store.get(kind, &namespace, &name)
+        };
+        match live {
+            None => {
+                object
+                    .metadata_mut()
+                    .annotations
+                    .insert(LAST_APPLIED_ANNOTATION.into(), applied);
+                self.store.create(object, self.now)?;
+                Ok(ApplyOutcome::Created)
+            }
+            Some(live) => {
+                let mut patch = manifest;
+                if let Some(last) = live
+                    .metadata()
+                    .annotations
+                    .get(LAST_APPLIED_ANNOTATION)
+                    .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+                {
+                    add_removals(&mut patch, &last);
+                }
+                if let Some(meta) = patch
+                    .get_mut("metadata")
+                    .and_then(serde_json::Value::as_object_mut)
+                {
+                    let annotations = meta
+                        .entry("annotations")
+                        .or_insert_with(|| serde_json::Value::Object(Default::default()));
+                    if !annotations.is_object() {
+                        *annotations = serde_json::Value::Object(Default::default());
+                    }
+                    if let Some(a) = annotations.as_object_mut() {
+                        a.insert(LAST_APPLIED_ANNOTATION.into(), applied.into());
+                    }
+                }
+                let before = live.metadata().resource_version.clone();
+                let after = self
+                    .store
+                    .patch(kind, &namespace, &name, &patch, self.now)?;
+                Ok(if after.metadata().resource_version == before {
+                    ApplyOutcome::Unchanged
+                } else {
+                    ApplyOutcome::Configured
+                })
+            }
+        }
+    }
+
+    /// Deletes an object as `kubectl delete` does (with the store's semantics: graceful for
+    /// running pods, cascading through the garbage collector per the propagation policy).
+    pub fn delete(
+        &mut self,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+        options: &DeleteOptions,
+    ) -> Result<DeleteOutcome, ClusterError> {
+        Ok(self
+            .store
+            .delete(kind, namespace, name, options, self.now)?)
+    }
+
+    /// Takes one thing that happened outside the cluster. Call [`poll`](Cluster::poll)
+    /// afterwards to let the cluster react.
+    pub fn handle(&mut self, input: ClusterInput) -> Result<(), ClusterError> {
+        match input {
+            ClusterInput::Runtime { node, event } => {
+                let agent = self
+                    .nodes
+                    .get_mut(&node)
+                    .ok_or(ClusterError::UnknownNode(node))?;
+                agent.kubelet.handle_runtime_event(event, self.now);
+                agent.dirty = true;
+            }
+            ClusterInput::NodeSilent { node } => {
+                let agent = self
+                    .nodes
+                    .get_mut(&node)
+                    .ok_or(ClusterError::UnknownNode(node))?;
+                agent.silent_since.get_or_insert(self.now);
+            }
+            ClusterInput::NodeRecovered { node } => {
+                let agent = self
+                    .nodes
+                    .get_mut(&node)
+                    .ok_or(ClusterError::UnknownNode(node))?;
+                agent.silent_since = None;
+                agent.dirty = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs every component until nothing is left to do at `now` (time never goes back: an
+    /// earlier `now` counts as the current time), and returns what the nodes must do and when
+    /// to poll next.
+    pub fn poll(&mut self, now: Time) -> Ready {
+        self.now = self.now.max(now);
+        let now = self.now;
+        let mut commands = Vec::new();
+        let mut idle_rounds = 0;
+        loop {
+            self.deliver();
+            if self
+                .manager
+                .reconcile_next(&mut self.store, &mut self.recorder, now)
+            {
+                continue;
+            }
+            if let Some(outcome) = self.scheduler.schedule_next(now) {
+                self.carry_out(outcome);
+                continue;
+            }
+            // The kubelets, in node order: each syncs when something reached it since its last
+            // sync, when it says it has work, or when one of its deadlines has come (once per
+            // instant, so a deadline that stays due cannot spin the loop).
+            let mut synced_any = false;
+            for (name, agent) in &mut self.nodes {
+                if agent.silent_since.is_some() {
+                    continue;
+                }
+                let due = agent.kubelet.next_wakeup().is_some_and(|t| t <= now)
+                    && agent.last_sync.is_none_or(|t| t < now);
+                if !agent.dirty && !due && !agent.kubelet.has_work(now) {
+                    continue;
+                }
+                agent.dirty = false;
+                agent.last_sync = Some(now);
+                synced_any = true;
+                for command in agent.kubelet.sync(&mut self.store, &mut self.recorder, now) {
+                    commands.push(NodeCommand {
+                        node: name.clone(),
+                        command,
+                    });
+                }
+            }
+            if synced_any {
+                idle_rounds = if self.store.resource_version() != self.cursor {
+                    0
+                } else {
+                    idle_rounds + 1
+                };
+                // A kubelet that wrote nothing but still has work gets a few more turns; more
+                // would mean it never settles, which the next poll can pick up.
+                if idle_rounds < 4 {
+                    continue;
+                }
+            }
+            break;
+        }
+        Ready {
+            commands,
+            next_wakeup: self.next_wakeup(),
+        }
+    }
+
+    /// When the cluster next has timed work (after `now`), if ever.
+    pub fn next_wakeup(&self) -> Option<Time> {
+        let now = self.now;
+        let kubelets = self
+            .nodes
+            .values()
+            .filter(|a| a.silent_since.is_none())
+            .filter_map(|a| a.kubelet.next_wakeup());
+        [self.scheduler.next_wakeup(), self.manager.next_wakeup()]
+            .into_iter()
+            .flatten()
+            .chain(kubelets)
+            .filter(|&t| t > now)
+            .min()
+    }
+
+    /// Delivers the store's changes since the last delivery to every component.
+    fn deliver(&mut self) {
+        let events: Vec<WatchEvent> = match self.store.changes_since(self.cursor) {
+            Ok(events) => events.cloned().collect(),
+            // The bounded history wrapped within one step: not reachable with the default
+            // history, since every step is delivered; relisting would be the remedy.
+            Err(_) => Vec::new(),
+        };
+        for event in &events {
+            self.cursor = event.resource_version;
+            self.scheduler.handle_event(event, self.now);
+            self.manager.handle_event(event, &self.store);
+            match event.object.as_ref() {
+                Object::Pod(pod) if !pod.spec.node_name.is_empty() => {
+                    if let Some(agent) = self.nodes.get_mut(&pod.spec.node_name) {
+                        agent.kubelet.handle_pod_event(event, self.now);
+                        agent.dirty = true;
+                    }
+                }
+                Object::Node(node) => {
+                    if let Some(agent) = self.nodes.get_mut(&node.metadata.name) {
+                        agent.kubelet.handle_node_event(event);
+                        agent.dirty = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.cursor = self.cursor.max(self.store.resource_version());
+    }
+
+    /// Writes what the scheduler decided (the DefaultBinder's binding, or the
+    /// `PodScheduled=False` condition, or preemption's victims and nomination).
+    fn carry_out(&mut self, outcome: SchedulingOutcome) {
+        let now = self.now;
+        match outcome {
+            SchedulingOutcome::Bind {
+                namespace,
+                name,
+                node,
+            } => match self.store.bind(&namespace, &name, &node, now) {
+                Ok(_) => self.record_pod(
+                    &namespace,
+                    &name,
+                    EventType::Normal,
+                    "Scheduled",
+                    format!("Successfully assigned {namespace}/{name} to {node}"),
+                ),
+                Err(_) => self.scheduler.binding_failed(&namespace, &name, now),
+            },
+            SchedulingOutcome::Unschedulable {
+                namespace,
+                name,
+                message,
+            } => {
+                self.set_unschedulable(&namespace, &name, &message, None);
+                self.record_pod(
+                    &namespace,
+                    &name,
+                    EventType::Warning,
+                    "FailedScheduling",
+                    message,
+                );
+            }
+            SchedulingOutcome::Preempt {
+                namespace,
+                name,
+                nominated_node,
+                victims,
+                message,
+            } => {
+                let preemptor_uid = self
+                    .store
+                    .get(Kind::Pod, &namespace, &name)
+                    .map(|p| p.metadata().uid.clone())
+                    .unwrap_or_default();
+                for (vns, vname) in victims {
+                    // preemption.go prepareCandidate: DisruptionTarget, then delete.
+                    if let Some(Object::Pod(victim)) =
+                        self.store.get(Kind::Pod, &vns, &vname).as_deref()
+                    {
+                        let mut victim = victim.clone();
+                        set_condition(
+                            &mut victim.status.conditions,
+                            PodCondition {
+                                r#type: PodCondition::DISRUPTION_TARGET.into(),
+                                status: ConditionStatus::True,
+                                reason: "PreemptionByScheduler".into(),
+                                message: format!(
+                                    "{}: preempting to accommodate a higher priority pod",
+                                    self.scheduler_name_of(&namespace, &name)
+                                ),
+                                last_transition_time: Some(now),
+                                ..Default::default()
+                            },
+                        );
+                        let _ = self.store.update_status(victim.into(), now);
+                    }
+                    if self
+                        .store
+                        .delete(Kind::Pod, &vns, &vname, &DeleteOptions::default(), now)
+                        .is_ok()
+                    {
+                        self.record_pod(
+                            &vns,
+                            &vname,
+                            EventType::Normal,
+                            "Preempted",
+                            format!("Preempted by pod {preemptor_uid} on node {nominated_node}"),
+                        );
+                    }
+                }
+                self.set_unschedulable(&namespace, &name, &message, Some(&nominated_node));
+                self.record_pod(
+                    &namespace,
+                    &name,
+                    EventType::Warning,
+                    "FailedScheduling",
+                    message,
+                );
+            }
+        }
+    }
+
+    fn scheduler_name_of(&self, namespace: &str, name: &str) -> String {
+        match self.store.get(Kind::Pod, namespace, name).as_deref() {
+            Some(Object::Pod(p)) if !p.spec.scheduler_name.is_empty() => {
+                p.spec.scheduler_name.clone()
+            }
+            _ => flotilla_scheduler::config::DEFAULT_SCHEDULER_NAME.to_string(),
+        }
+    }
+
+    fn set_unschedulable(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        message: &str,
+        nominated_node: Option<&str>,
+    ) {
+        let Some(Object::Pod(pod)) = self
+            .store
+            .get(Kind::Pod, namespace, name)
+            .as_deref()
+            .cloned()
+        else {
+            return;
+        };
+        let mut pod = pod;
+        set_condition(
+            &mut pod.status.conditions,
+            PodCondition {
+                r#type: PodCondition::POD_SCHEDULED.into(),
+                status: ConditionStatus::False,
+                reason: "Unschedulable".into(),
+                message: message.to_string(),
+                last_transition_time: Some(self.now),
+                ..Default::default()
+            },
+        );
+        if let Some(node) = nominated_node {
+            pod.status.nominated_node_name = node.to_string();
+        }
+        let _ = self.store.update_status(pod.into(), self.now);
+    }
+
+    fn record_pod(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        event_type: EventType,
+        reason: &str,
+        message: String,
+    ) {
+        let key = ObjectKey {
+            kind: Kind::Pod,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        };
+        let source = flotilla_scheduler::config::DEFAULT_SCHEDULER_NAME;
+        self.recorder
+            .record(self.now, key, event_type, reason, message, source);
+    }
+}
+
+/// Sets a condition, keeping its transition time when its status does not change (as the API's
+/// condition helpers do).
+fn set_condition(conditions: &mut Vec<PodCondition>, new: PodCondition) {
+    match conditions.iter_mut().find(|c| c.r#type == new.r#type) {
+        Some(c) => {
+            let time = if c.status == new.status {
+                c.last_transition_time
+            } else {
+                new.last_transition_time
+            };
+            *c = PodCondition {
+                last_transition_time: time,
+                ..new
+            };
+        }
+        None => conditions.push(new),
+    }
+}
+
+/// Adds to a merge patch a `null` for every field the last applied configuration had and the
+/// new one lacks, recursively through objects (kubectl's three-way merge, for maps).
+fn add_removals(patch: &mut serde_json::Value, last: &serde_json::Value) {
+    let (Some(patch), Some(last)) = (patch.as_object_mut(), last.as_object()) else {
+        return;
+    };
+    for (key, old) in last {
+        match patch.get_mut(key) {
+            None => {
+                patch.insert(key.clone(), serde_json::Value::Null);
+            }
+            Some(new) => add_removals(new, old),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removals_null_what_the_last_apply_had() {
+        let last = serde_json::json!({"a": 1, "m": {"x": 1, "y": 2}, "l": [1]});
+        let mut patch = serde_json::json!({"m": {"x": 3}, "l": [2]});
+        add_removals(&mut patch, &last);
+        assert_eq!(
+            patch,
+            serde_json::json!({"a": null, "m": {"x": 3, "y": null}, "l": [2]})
+        );
+    }
+}
