@@ -15,7 +15,7 @@
 //! each seeing every store change made before its turn, so the same inputs give the same
 //! history, bit for bit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use flotilla_model::api::{ConditionStatus, Node, PodCondition};
@@ -175,8 +175,8 @@ pub enum ClusterError {
 struct NodeAgent {
     kubelet: Kubelet,
     silent_since: Option<Time>,
-    /// Whether a change or runtime event reached the kubelet since its last sync.
-    dirty: bool,
+    /// The kubelet's next wake-up as last read (its entry in `Cluster::wakeups`).
+    wakeup: Option<Time>,
     /// When the kubelet last synced.
     last_sync: Option<Time>,
 }
@@ -187,6 +187,10 @@ pub struct Cluster {
     scheduler: Scheduler,
     manager: ControllerManager,
     nodes: BTreeMap<String, NodeAgent>,
+    /// Kubelets that something reached since their last sync.
+    dirty: BTreeSet<String>,
+    /// Every talking kubelet's next wake-up, so none has to be asked on every poll.
+    wakeups: BTreeSet<(Time, String)>,
     kubelet_config: KubeletConfig,
     recorder: EventRecorder,
     cursor: u64,
@@ -217,6 +221,8 @@ impl Cluster {
             scheduler: Scheduler::new(config.scheduler, config.seed),
             manager: ControllerManager::new(config.seed, config.controllers),
             nodes: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            wakeups: BTreeSet::new(),
             kubelet_config: config.kubelet,
             recorder: EventRecorder::new(config.event_limit),
             cursor: 0,
@@ -288,15 +294,17 @@ impl Cluster {
         }
         let mut kubelet = Kubelet::new(&name, self.kubelet_config.clone());
         let registered = kubelet.register(node, &mut self.store, self.now)?;
+        let name_key = name.clone();
         self.nodes.insert(
             name,
             NodeAgent {
                 kubelet,
                 silent_since: None,
-                dirty: true,
+                wakeup: None,
                 last_sync: None,
             },
         );
+        self.dirty.insert(name_key);
         Ok(registered)
     }
 
@@ -414,24 +422,27 @@ impl Cluster {
                 let agent = self
                     .nodes
                     .get_mut(&node)
-                    .ok_or(ClusterError::UnknownNode(node))?;
+                    .ok_or_else(|| ClusterError::UnknownNode(node.clone()))?;
                 agent.kubelet.handle_runtime_event(event, self.now);
-                agent.dirty = true;
+                self.dirty.insert(node.clone());
+                self.refresh_wakeup(&node);
             }
             ClusterInput::NodeSilent { node } => {
                 let agent = self
                     .nodes
                     .get_mut(&node)
-                    .ok_or(ClusterError::UnknownNode(node))?;
+                    .ok_or_else(|| ClusterError::UnknownNode(node.clone()))?;
                 agent.silent_since.get_or_insert(self.now);
+                self.refresh_wakeup(&node);
             }
             ClusterInput::NodeRecovered { node } => {
                 let agent = self
                     .nodes
                     .get_mut(&node)
-                    .ok_or(ClusterError::UnknownNode(node))?;
+                    .ok_or_else(|| ClusterError::UnknownNode(node.clone()))?;
                 agent.silent_since = None;
-                agent.dirty = true;
+                self.dirty.insert(node.clone());
+                self.refresh_wakeup(&node);
             }
         }
         Ok(())
@@ -460,17 +471,32 @@ impl Cluster {
             // The kubelets, in node order: each syncs when something reached it since its last
             // sync, when it says it has work, or when one of its deadlines has come (once per
             // instant, so a deadline that stays due cannot spin the loop).
+            let due: Vec<String> = self
+                .wakeups
+                .iter()
+                .take_while(|(t, _)| *t <= now)
+                .map(|(_, n)| n.clone())
+                .collect();
+            let mut todo = std::mem::take(&mut self.dirty);
+            for name in due {
+                if self
+                    .nodes
+                    .get(&name)
+                    .is_some_and(|a| a.last_sync.is_none_or(|t| t < now))
+                {
+                    todo.insert(name);
+                }
+            }
             let mut synced_any = false;
-            for (name, agent) in &mut self.nodes {
+            for name in todo {
+                let Some(agent) = self.nodes.get_mut(&name) else {
+                    continue;
+                };
                 if agent.silent_since.is_some() {
+                    // It syncs when it talks again.
+                    self.dirty.insert(name);
                     continue;
                 }
-                let due = agent.kubelet.next_wakeup().is_some_and(|t| t <= now)
-                    && agent.last_sync.is_none_or(|t| t < now);
-                if !agent.dirty && !due && !agent.kubelet.has_work(now) {
-                    continue;
-                }
-                agent.dirty = false;
                 agent.last_sync = Some(now);
                 synced_any = true;
                 for command in agent.kubelet.sync(&mut self.store, &mut self.recorder, now) {
@@ -479,6 +505,10 @@ impl Cluster {
                         command,
                     });
                 }
+                if agent.kubelet.has_work(now) {
+                    self.dirty.insert(name.clone());
+                }
+                self.refresh_wakeup(&name);
             }
             if synced_any {
                 idle_rounds = if self.store.resource_version() != self.cursor {
@@ -503,17 +533,38 @@ impl Cluster {
     /// When the cluster next has timed work (after `now`), if ever.
     pub fn next_wakeup(&self) -> Option<Time> {
         let now = self.now;
-        let kubelets = self
-            .nodes
-            .values()
-            .filter(|a| a.silent_since.is_none())
-            .filter_map(|a| a.kubelet.next_wakeup());
-        [self.scheduler.next_wakeup(), self.manager.next_wakeup()]
-            .into_iter()
-            .flatten()
-            .chain(kubelets)
-            .filter(|&t| t > now)
-            .min()
+        let kubelets = self.wakeups.iter().map(|(t, _)| *t).find(|&t| t > now);
+        [
+            self.scheduler.next_wakeup(),
+            self.manager.next_wakeup(),
+            kubelets,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|&t| t > now)
+        .min()
+    }
+
+    /// Re-reads `node`'s kubelet's next wake-up into the index (none while it is silent).
+    fn refresh_wakeup(&mut self, node: &str) {
+        let Some(agent) = self.nodes.get_mut(node) else {
+            return;
+        };
+        let next = if agent.silent_since.is_some() {
+            None
+        } else {
+            agent.kubelet.next_wakeup()
+        };
+        if next == agent.wakeup {
+            return;
+        }
+        if let Some(old) = agent.wakeup.take() {
+            self.wakeups.remove(&(old, node.to_string()));
+        }
+        if let Some(t) = next {
+            self.wakeups.insert((t, node.to_string()));
+        }
+        agent.wakeup = next;
     }
 
     /// Delivers the store's changes since the last delivery to every component.
@@ -532,13 +583,13 @@ impl Cluster {
                 Object::Pod(pod) if !pod.spec.node_name.is_empty() => {
                     if let Some(agent) = self.nodes.get_mut(&pod.spec.node_name) {
                         agent.kubelet.handle_pod_event(event, self.now);
-                        agent.dirty = true;
+                        self.dirty.insert(pod.spec.node_name.clone());
                     }
                 }
                 Object::Node(node) => {
                     if let Some(agent) = self.nodes.get_mut(&node.metadata.name) {
                         agent.kubelet.handle_node_event(event);
-                        agent.dirty = true;
+                        self.dirty.insert(node.metadata.name.clone());
                     }
                 }
                 _ => {}

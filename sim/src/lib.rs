@@ -1,10 +1,16 @@
 //! Flotilla's simulator crate: the driver that runs the pure cluster logic on a virtual clock,
 //! and the `flotilla` command-line program.
 //!
-//! For now it holds the driver side of manifests: [`manifests::load_paths`] reads files,
-//! directories and standard input and hands the text to the pure parser in
-//! [`flotilla_model::manifest`]. The discrete-event engine, scenarios and trace replay come with
-//! the simulator issue.
+//! - [`scenario`]: scenario files (`sim.flotilla.io/v1` `Scenario`), checked before a run;
+//!   [`scenario::builtin_default`] is what `flotilla run` runs without a file;
+//! - [`engine`]: the discrete-event engine driving a
+//!   [`Cluster`](flotilla_controllers::cluster::Cluster) on a virtual clock;
+//! - [`runtime_model`]: the virtual nodes' container runtime (pull, start, run, stop timing);
+//! - [`metrics`]: per-pod timings, sampled time series and `summary.json`; [`report`]: the
+//!   summary table;
+//! - [`manifests`]: reading manifest files, directories and standard input for the pure parser
+//!   in [`flotilla_model::manifest`];
+//! - [`explain`]: `flotilla explain`.
 //!
 //! ```no_run
 //! use flotilla_sim::manifests::load_paths;
@@ -15,5 +21,10 @@
 //! }
 //! ```
 
+pub mod engine;
 pub mod explain;
 pub mod manifests;
+pub mod metrics;
+pub mod report;
+pub mod runtime_model;
+pub mod scenario;

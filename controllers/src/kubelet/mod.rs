@@ -570,17 +570,20 @@ impl Kubelet {
             if matches!(w.admission, Admission::Pending | Admission::Ignored) {
                 continue;
             }
-            let stored = match store
-                .get(Kind::Pod, &w.key.namespace, &w.key.name)
-                .as_deref()
-            {
-                Some(Object::Pod(p)) if p.metadata.uid == w.uid => p.clone(),
-                _ => continue,
+            // Read through the shared object; copy the pod only when its status changes.
+            let Some(object) = store.get(Kind::Pod, &w.key.namespace, &w.key.name) else {
+                continue;
             };
-            let status = status::pod_status(w, &stored, self.node.as_ref(), now);
+            let Object::Pod(stored) = object.as_ref() else {
+                continue;
+            };
+            if stored.metadata.uid != w.uid {
+                continue;
+            }
+            let status = status::pod_status(w, stored, self.node.as_ref(), now);
             w.status_retry_at = None;
             if status != stored.status {
-                let mut fresh = stored;
+                let mut fresh = stored.clone();
                 fresh.status = status;
                 if store.update_status(fresh.into(), now).is_err() {
                     w.status_retry_at = Some(now.saturating_add(STATUS_RETRY));

@@ -1,0 +1,449 @@
+//! What a run measures: per-pod timings from the store's watch events, time series sampled on
+//! the virtual clock, and the summary (`summary.json`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use flotilla_controllers::cluster::Cluster;
+use flotilla_model::api::{ConditionStatus, Pod, PodCondition, PodPhase};
+use flotilla_model::store::{WatchEvent, WatchEventType};
+use flotilla_model::{Kind, Object, Time};
+use serde::Serialize;
+
+/// The resources sampled and summarised.
+pub const RESOURCES: [&str; 3] = ["cpu", "memory", "nvidia.com/gpu"];
+
+#[derive(Clone, Debug, Default)]
+struct PodRecord {
+    created: Time,
+    scheduled: Option<Time>,
+    running: Option<Time>,
+    phase: PodPhase,
+    restarts: i32,
+    unschedulable: bool,
+    preempted: bool,
+    evicted: bool,
+    gone: bool,
+    /// Deletion was requested before the pod finished.
+    deleted: bool,
+}
+
+/// One row of `metrics.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Sample {
+    /// Seconds since the start of the run.
+    pub time_s: f64,
+    /// Pods by phase.
+    pub pending: u64,
+    /// Running pods.
+    pub running: u64,
+    /// Succeeded pods (still in the store).
+    pub succeeded: u64,
+    /// Failed pods (still in the store).
+    pub failed: u64,
+    /// Pending pods the scheduler marked unschedulable.
+    pub unschedulable: u64,
+    /// Nodes that are Ready.
+    pub nodes_ready: u64,
+    /// Per resource: (requested by bound, unfinished pods, allocatable) in base units
+    /// (cores, bytes, devices).
+    pub resources: BTreeMap<String, (f64, f64)>,
+}
+
+/// Percentiles of a latency distribution, milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+    /// How many values.
+    pub count: usize,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `values` (milliseconds).
+    pub fn of(mut values: Vec<f64>) -> Percentiles {
+        if values.is_empty() {
+            return Percentiles::default();
+        }
+        values.sort_by(f64::total_cmp);
+        let rank = |p: f64| {
+            let i = ((p / 100.0) * values.len() as f64).ceil() as usize;
+            values[i.clamp(1, values.len()) - 1]
+        };
+        Percentiles {
+            p50: rank(50.0),
+            p90: rank(90.0),
+            p99: rank(99.0),
+            max: values[values.len() - 1],
+            count: values.len(),
+        }
+    }
+}
+
+/// Everything measured during a run.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    pods: HashMap<String, PodRecord>,
+    /// Samples, in time order.
+    pub samples: Vec<Sample>,
+    digest: u64,
+    start: Time,
+}
+
+impl Metrics {
+    /// Metrics of a run starting at `start`.
+    pub fn new(start: Time) -> Metrics {
+        Metrics {
+            digest: 0xcbf2_9ce4_8422_2325,
+            start,
+            ..Default::default()
+        }
+    }
+
+    /// Mixes `bytes` into the event-log digest (FNV-1a, 64 bits).
+    pub fn digest(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.digest ^= u64::from(b);
+            self.digest = self.digest.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// The digest so far.
+    pub fn digest_value(&self) -> u64 {
+        self.digest
+    }
+
+    /// Follows one store change at `now`.
+    pub fn observe(&mut self, event: &WatchEvent, now: Time) {
+        let object = event.object.as_ref();
+        let meta = object.metadata();
+        let kind = object.kind();
+        let kind_byte = Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u8;
+        self.digest(&now.as_nanos().to_le_bytes());
+        self.digest(&[event.event_type as u8, kind_byte]);
+        self.digest(meta.namespace.as_bytes());
+        self.digest(b"/");
+        self.digest(meta.name.as_bytes());
+        self.digest(&event.resource_version.to_le_bytes());
+        let Object::Pod(pod) = object else {
+            return;
+        };
+        let record = self
+            .pods
+            .entry(pod.metadata.uid.clone())
+            .or_insert_with(|| PodRecord {
+                created: pod.metadata.creation_timestamp.unwrap_or(now),
+                ..Default::default()
+            });
+        update_record(record, pod, now);
+        if event.event_type == WatchEventType::Deleted {
+            record.gone = true;
+        }
+    }
+
+    /// Samples the cluster's state at `now`.
+    pub fn sample(&mut self, cluster: &Cluster, now: Time) {
+        let store = cluster.store();
+        let mut s = Sample {
+            time_s: now.saturating_duration_since(self.start).as_secs_f64(),
+            pending: 0,
+            running: 0,
+            succeeded: 0,
+            failed: 0,
+            unschedulable: 0,
+            nodes_ready: 0,
+            resources: RESOURCES
+                .iter()
+                .map(|r| (r.to_string(), (0.0, 0.0)))
+                .collect(),
+        };
+        for object in store.iter_kind(Kind::Node) {
+            let Object::Node(node) = &**object else {
+                continue;
+            };
+            let ready = node
+                .status
+                .conditions
+                .iter()
+                .any(|c| c.r#type == "Ready" && c.status == ConditionStatus::True);
+            if !ready {
+                continue;
+            }
+            s.nodes_ready += 1;
+            for r in RESOURCES {
+                if let Some(q) = node.status.allocatable.get(r) {
+                    if let Some(e) = s.resources.get_mut(r) {
+                        e.1 += q.as_approximate_f64();
+                    }
+                }
+            }
+        }
+        for object in store.iter_kind(Kind::Pod) {
+            let Object::Pod(pod) = &**object else {
+                continue;
+            };
+            match pod.phase() {
+                PodPhase::Pending | PodPhase::Unknown => {
+                    s.pending += 1;
+                    if is_unschedulable(pod) {
+                        s.unschedulable += 1;
+                    }
+                }
+                PodPhase::Running => s.running += 1,
+                PodPhase::Succeeded => s.succeeded += 1,
+                PodPhase::Failed => s.failed += 1,
+            }
+            if pod.spec.node_name.is_empty() || pod.phase().is_terminal() {
+                continue;
+            }
+            for c in &pod.spec.containers {
+                for r in RESOURCES {
+                    if let Some(q) = c.resources.requests.get(r) {
+                        if let Some(e) = s.resources.get_mut(r) {
+                            e.0 += q.as_approximate_f64();
+                        }
+                    }
+                }
+            }
+        }
+        self.samples.push(s);
+    }
+
+    /// The summary of the run.
+    pub fn summary(&self, info: RunInfo) -> Summary {
+        let mut scheduling = Vec::new();
+        let mut startup = Vec::new();
+        let mut slo_ok = 0usize;
+        let mut started_or_pending = 0usize;
+        let mut s = Summary {
+            scenario: info.scenario,
+            seed: info.seed,
+            sim_time_s: info.sim_time_s,
+            wall_time_s: info.wall_time_s,
+            events_processed: info.events_processed,
+            event_log_digest: format!("{:016x}", self.digest),
+            nodes: info.nodes,
+            ..Default::default()
+        };
+        for r in self.pods.values() {
+            s.pods_created += 1;
+            if let Some(t) = r.scheduled {
+                s.pods_scheduled += 1;
+                scheduling.push(ms(t.saturating_duration_since(r.created)));
+            }
+            if let Some(t) = r.running {
+                let d = t.saturating_duration_since(r.created);
+                startup.push(ms(d));
+                if d.as_secs_f64() <= 5.0 {
+                    slo_ok += 1;
+                }
+                started_or_pending += 1;
+            } else if !r.gone && r.phase == PodPhase::Pending {
+                started_or_pending += 1;
+            }
+            s.restarts += r.restarts as u64;
+            if r.preempted {
+                s.preemptions += 1;
+            }
+            if r.evicted {
+                s.evictions += 1;
+            }
+            match r.phase {
+                _ if r.deleted => s.pods_deleted += 1,
+                PodPhase::Succeeded => s.pods_succeeded += 1,
+                PodPhase::Failed => s.pods_failed += 1,
+                PodPhase::Running if !r.gone => s.pods_running_at_end += 1,
+                PodPhase::Pending | PodPhase::Unknown if !r.gone => {
+                    s.pods_pending_at_end += 1;
+                    if r.unschedulable {
+                        s.pods_unschedulable += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        s.scheduling_latency_ms = Percentiles::of(scheduling);
+        s.startup_latency_ms = Percentiles::of(startup);
+        s.slo_pod_startup_5s = if started_or_pending == 0 {
+            1.0
+        } else {
+            slo_ok as f64 / started_or_pending as f64
+        };
+        for r in RESOURCES {
+            let ratios: Vec<f64> = self
+                .samples
+                .iter()
+                .filter_map(|x| x.resources.get(r))
+                .filter(|(_, alloc)| *alloc > 0.0)
+                .map(|(req, alloc)| req / alloc)
+                .collect();
+            if !ratios.is_empty() {
+                s.allocation_ratio_mean.insert(
+                    r.to_string(),
+                    ratios.iter().sum::<f64>() / ratios.len() as f64,
+                );
+            }
+        }
+        s
+    }
+
+    /// `metrics.csv`: one row per sample.
+    pub fn csv(&self) -> String {
+        let mut out = String::from(
+            "time_s,pods_pending,pods_running,pods_succeeded,pods_failed,pods_unschedulable,nodes_ready",
+        );
+        for r in RESOURCES {
+            out.push_str(&format!(
+                ",{r}_requested,{r}_allocatable,{r}_allocation_ratio"
+            ));
+        }
+        out.push('\n');
+        for s in &self.samples {
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{}",
+                s.time_s,
+                s.pending,
+                s.running,
+                s.succeeded,
+                s.failed,
+                s.unschedulable,
+                s.nodes_ready
+            ));
+            for r in RESOURCES {
+                let (req, alloc) = s.resources.get(r).copied().unwrap_or((0.0, 0.0));
+                let ratio = if alloc > 0.0 { req / alloc } else { 0.0 };
+                out.push_str(&format!(",{req},{alloc},{ratio:.6}"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn ms(d: flotilla_model::Duration) -> f64 {
+    d.as_nanos() as f64 / 1e6
+}
+
+fn is_unschedulable(pod: &Pod) -> bool {
+    pod.condition(PodCondition::POD_SCHEDULED)
+        .is_some_and(|c| c.status == ConditionStatus::False && c.reason == "Unschedulable")
+}
+
+fn update_record(record: &mut PodRecord, pod: &Pod, now: Time) {
+    if pod.metadata.deletion_timestamp.is_some() && !record.phase.is_terminal() {
+        record.deleted = true;
+    }
+    if record.scheduled.is_none() && !pod.spec.node_name.is_empty() {
+        record.scheduled = Some(now);
+    }
+    if record.running.is_none() && pod.phase() == PodPhase::Running {
+        record.running = Some(now);
+    }
+    record.phase = pod.phase();
+    record.unschedulable = pod.spec.node_name.is_empty() && is_unschedulable(pod);
+    record.restarts = pod
+        .status
+        .container_statuses
+        .iter()
+        .chain(&pod.status.init_container_statuses)
+        .map(|c| c.restart_count)
+        .sum();
+    if pod
+        .condition(PodCondition::DISRUPTION_TARGET)
+        .is_some_and(|c| c.reason == "PreemptionByScheduler")
+    {
+        record.preempted = true;
+    }
+    if pod.status.reason == "Evicted" {
+        record.evicted = true;
+    }
+}
+
+/// Facts about the run that the metrics do not hold themselves.
+#[derive(Clone, Debug, Default)]
+pub struct RunInfo {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// Virtual seconds simulated.
+    pub sim_time_s: f64,
+    /// Wall-clock seconds taken.
+    pub wall_time_s: f64,
+    /// Events handled.
+    pub events_processed: u64,
+    /// Nodes.
+    pub nodes: usize,
+}
+
+/// `summary.json`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// Virtual seconds simulated.
+    pub sim_time_s: f64,
+    /// Wall-clock seconds taken (not part of the digest).
+    pub wall_time_s: f64,
+    /// Events handled by the engine.
+    pub events_processed: u64,
+    /// A hash over every store change and runtime command, with its time: equal seeds give
+    /// equal digests.
+    pub event_log_digest: String,
+    /// Nodes in the cluster.
+    pub nodes: usize,
+    /// Pods ever created.
+    pub pods_created: u64,
+    /// Pods bound to a node.
+    pub pods_scheduled: u64,
+    /// Pods running when the run ended.
+    pub pods_running_at_end: u64,
+    /// Pods that succeeded.
+    pub pods_succeeded: u64,
+    /// Pods that failed (by themselves: a pod deleted while it ran counts under
+    /// `pods_deleted`).
+    pub pods_failed: u64,
+    /// Pods deleted before they finished (scale-down, rollout, preemption, eviction) and
+    /// therefore stopped.
+    pub pods_deleted: u64,
+    /// Pods pending when the run ended.
+    pub pods_pending_at_end: u64,
+    /// Of those, pods the scheduler found no place for.
+    pub pods_unschedulable: u64,
+    /// Pods evicted.
+    pub evictions: u64,
+    /// Pods preempted.
+    pub preemptions: u64,
+    /// Container restarts.
+    pub restarts: u64,
+    /// Creation → binding.
+    pub scheduling_latency_ms: Percentiles,
+    /// Creation → Running.
+    pub startup_latency_ms: Percentiles,
+    /// Mean over samples of requested / allocatable, per resource present.
+    pub allocation_ratio_mean: BTreeMap<String, f64>,
+    /// Share of pods running within 5 s of creation (pods still pending count as misses).
+    pub slo_pod_startup_5s: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let p = Percentiles::of((1..=100).map(f64::from).collect());
+        assert_eq!(
+            (p.p50, p.p90, p.p99, p.max, p.count),
+            (50.0, 90.0, 99.0, 100.0, 100)
+        );
+        assert_eq!(Percentiles::of(Vec::new()), Percentiles::default());
+    }
+}

@@ -1,0 +1,270 @@
+//! The virtual nodes' container runtime: it answers the kubelet's
+//! [`RuntimeCommand`]s with [`RuntimeEvent`]s after modelled delays, on the virtual clock.
+//!
+//! - An image pull takes `size / bandwidth` unless the node already holds the image; a node
+//!   pulls one image at a time per image (the kubelet asks once), and keeps what it pulled.
+//! - A sandbox takes `sandbox_latency`, a container start `container_start_latency`.
+//! - How long a container runs and how it exits comes from the pod: the annotations
+//!   [`RUN_TIME_ANNOTATION`] (a duration such as `90s`; absent: it runs until stopped) and
+//!   [`EXIT_CODE_ANNOTATION`] (default 0). Workload sources stamp them from their run-time
+//!   distributions.
+//! - SIGTERM ends a container after `termination_delay`; SIGKILL at once (exit 137).
+//! - Probes pass (a workload that fails its probes is future work of the fault model).
+//!
+//! The model is a pure value: [`RuntimeModel::execute`] returns the events to schedule, with
+//! their times, and [`RuntimeModel::observe`] keeps its state in step with delivered events.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use flotilla_controllers::kubelet::{RuntimeCommand, RuntimeEvent, StopSignal};
+use flotilla_model::{Duration, Time};
+
+use crate::scenario::parse_duration;
+
+/// Annotation of a pod: how long its containers run before exiting by themselves.
+pub const RUN_TIME_ANNOTATION: &str = "sim.flotilla.io/run-time";
+/// Annotation of a pod: the exit code its containers end with when they exit by themselves.
+pub const EXIT_CODE_ANNOTATION: &str = "sim.flotilla.io/exit-code";
+
+/// The timing of the virtual runtime.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuntimeTiming {
+    /// Image pull bandwidth, bytes per second.
+    pub pull_bandwidth: u64,
+    /// Size of an image the scenario does not list, bytes.
+    pub default_image_size: u64,
+    /// Sizes of named images, bytes.
+    pub image_sizes: BTreeMap<String, u64>,
+    /// Time to create a pod sandbox.
+    pub sandbox_latency: Duration,
+    /// Time to start a container.
+    pub container_start_latency: Duration,
+    /// Time a container takes to exit after SIGTERM.
+    pub termination_delay: Duration,
+    /// Time to run a probe.
+    pub probe_latency: Duration,
+}
+
+impl Default for RuntimeTiming {
+    fn default() -> Self {
+        RuntimeTiming {
+            pull_bandwidth: 100 << 20,
+            default_image_size: 200 << 20,
+            image_sizes: BTreeMap::new(),
+            sandbox_latency: Duration::from_millis(500),
+            container_start_latency: Duration::from_millis(300),
+            termination_delay: Duration::from_secs(1),
+            probe_latency: Duration::from_millis(5),
+        }
+    }
+}
+
+/// A runtime event to deliver at a time, and, for container exits, the token that cancels it
+/// when the container is stopped first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scheduled {
+    /// When it happens.
+    pub at: Time,
+    /// What happens.
+    pub event: RuntimeEvent,
+}
+
+/// The runtime state of every virtual node.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeModel {
+    timing: RuntimeTiming,
+    images: BTreeMap<String, BTreeSet<String>>,
+    /// Running containers: (node, pod uid, container) → the time of their natural exit, if any.
+    running: BTreeMap<(String, String, String), Option<Time>>,
+    /// Containers stopped by a signal, whose natural exit must be ignored.
+    stopping: BTreeSet<(String, String, String)>,
+}
+
+impl RuntimeModel {
+    /// A model with `timing`.
+    pub fn new(timing: RuntimeTiming) -> RuntimeModel {
+        RuntimeModel {
+            timing,
+            ..Default::default()
+        }
+    }
+
+    /// Gives `node` the images it starts with.
+    pub fn preload(&mut self, node: &str, images: impl IntoIterator<Item = String>) {
+        self.images
+            .entry(node.to_string())
+            .or_default()
+            .extend(images);
+    }
+
+    /// Forgets a node's containers (it crashed: they are gone; its images stay on disk).
+    pub fn crash_node(&mut self, node: &str) {
+        self.running.retain(|(n, _, _), _| n != node);
+        self.stopping.retain(|(n, _, _)| n != node);
+    }
+
+    /// Whether a runtime event still applies (a container's natural exit after it was already
+    /// stopped or its node crashed does not).
+    pub fn is_current(&self, node: &str, event: &RuntimeEvent) -> bool {
+        match event {
+            RuntimeEvent::ContainerExited {
+                pod_uid, container, ..
+            } => self
+                .running
+                .contains_key(&(node.to_string(), pod_uid.clone(), container.clone())),
+            _ => true,
+        }
+    }
+
+    /// Keeps the model in step with an event being delivered.
+    pub fn observe(&mut self, node: &str, event: &RuntimeEvent) {
+        if let RuntimeEvent::ContainerExited {
+            pod_uid, container, ..
+        } = event
+        {
+            let key = (node.to_string(), pod_uid.clone(), container.clone());
+            self.running.remove(&key);
+            self.stopping.remove(&key);
+        }
+    }
+
+    /// What `command` on `node` at `now` leads to.
+    pub fn execute(&mut self, node: &str, command: &RuntimeCommand, now: Time) -> Vec<Scheduled> {
+        let t = &self.timing;
+        match command {
+            RuntimeCommand::PullImage { image } => {
+                let size = t
+                    .image_sizes
+                    .get(image)
+                    .copied()
+                    .unwrap_or(t.default_image_size);
+                let held = self.images.entry(node.to_string()).or_default();
+                let took = if held.contains(image) {
+                    Duration::ZERO
+                } else {
+                    let nanos =
+                        u128::from(size) * 1_000_000_000 / u128::from(t.pull_bandwidth.max(1));
+                    Duration::from_nanos(nanos.min(u128::from(u64::MAX)) as u64)
+                };
+                held.insert(image.clone());
+                vec![Scheduled {
+                    at: now + took,
+                    event: RuntimeEvent::ImagePulled {
+                        image: image.clone(),
+                        result: Ok(size),
+                    },
+                }]
+            }
+            RuntimeCommand::RunPodSandbox { pod } => {
+                let n = flotilla_model::rng::stable_hash(pod.metadata.uid.as_bytes());
+                let ip = format!("10.{}.{}.{}", (n >> 16) % 250, (n >> 8) % 250, n % 250 + 1);
+                vec![Scheduled {
+                    at: now + t.sandbox_latency,
+                    event: RuntimeEvent::SandboxReady {
+                        pod_uid: pod.metadata.uid.clone(),
+                        result: Ok(ip),
+                    },
+                }]
+            }
+            RuntimeCommand::StartContainer { pod, container, .. } => {
+                let uid = pod.metadata.uid.clone();
+                let started = now + t.container_start_latency;
+                let mut out = vec![Scheduled {
+                    at: started,
+                    event: RuntimeEvent::ContainerStarted {
+                        pod_uid: uid.clone(),
+                        container: container.clone(),
+                        result: Ok(format!("sim://{uid}/{container}")),
+                    },
+                }];
+                let annotations = &pod.metadata.annotations;
+                let run = annotations
+                    .get(RUN_TIME_ANNOTATION)
+                    .and_then(|v| parse_duration(v).ok());
+                let exit_code = annotations
+                    .get(EXIT_CODE_ANNOTATION)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let exit_at = run.map(|d| started + d);
+                if let Some(at) = exit_at {
+                    out.push(Scheduled {
+                        at,
+                        event: RuntimeEvent::ContainerExited {
+                            pod_uid: uid.clone(),
+                            container: container.clone(),
+                            exit_code,
+                            oom_killed: false,
+                        },
+                    });
+                }
+                self.running
+                    .insert((node.to_string(), uid, container.clone()), exit_at);
+                out
+            }
+            RuntimeCommand::SignalContainer {
+                pod_uid,
+                container,
+                signal,
+            } => {
+                let key = (node.to_string(), pod_uid.clone(), container.clone());
+                let Some(natural) = self.running.get(&key).copied() else {
+                    return Vec::new();
+                };
+                let (delay, code) = match signal {
+                    StopSignal::Term => (t.termination_delay, 143),
+                    StopSignal::Kill => (Duration::ZERO, 137),
+                };
+                let at = now + delay;
+                if natural.is_some_and(|n| n <= at) {
+                    // It exits by itself first.
+                    return Vec::new();
+                }
+                // The natural exit no longer applies; this one does.
+                self.running.insert(key.clone(), Some(at));
+                self.stopping.insert(key);
+                vec![Scheduled {
+                    at,
+                    event: RuntimeEvent::ContainerExited {
+                        pod_uid: pod_uid.clone(),
+                        container: container.clone(),
+                        exit_code: code,
+                        oom_killed: false,
+                    },
+                }]
+            }
+            RuntimeCommand::RunProbe {
+                pod_uid,
+                container,
+                kind,
+                ..
+            } => vec![Scheduled {
+                at: now + t.probe_latency,
+                event: RuntimeEvent::ProbeResult {
+                    pod_uid: pod_uid.clone(),
+                    container: container.clone(),
+                    kind: *kind,
+                    success: true,
+                    message: String::new(),
+                },
+            }],
+            RuntimeCommand::RemovePodSandbox { pod_uid } => {
+                self.running
+                    .retain(|(n, uid, _), _| !(n == node && uid == pod_uid));
+                vec![Scheduled {
+                    at: now + Duration::from_millis(100),
+                    event: RuntimeEvent::SandboxRemoved {
+                        pod_uid: pod_uid.clone(),
+                    },
+                }]
+            }
+        }
+    }
+
+    /// Whether an exit event at `at` is the one the model expects for the container (a natural
+    /// exit superseded by a signal is not).
+    pub fn expects_exit(&self, node: &str, pod_uid: &str, container: &str, at: Time) -> bool {
+        self.running
+            .get(&(node.to_string(), pod_uid.to_string(), container.to_string()))
+            .is_some_and(|t| *t == Some(at))
+    }
+}

@@ -1,0 +1,689 @@
+//! Scenario files: what a simulation run does (`apiVersion: sim.flotilla.io/v1`,
+//! `kind: Scenario`).
+//!
+//! ```yaml
+//! apiVersion: sim.flotilla.io/v1
+//! kind: Scenario
+//! metadata: {name: demo}
+//! spec:
+//!   seed: 42
+//!   duration: 30m
+//!   sampleInterval: 1m
+//!   nodePools:
+//!   - name: general
+//!     count: 100
+//!     zones: [zone-a, zone-b, zone-c]
+//!     capacity: {cpu: "16", memory: 64Gi, pods: "110"}
+//!     labels: {pool: general}
+//!   runtime: {pullBandwidth: 100Mi, defaultImageSize: 200Mi}
+//!   workloads:
+//!   - at: 0s
+//!     manifests: |
+//!       apiVersion: apps/v1
+//!       kind: Deployment
+//!       ...
+//!   arrivals:
+//!   - name: batch
+//!     ratePerMinute: 20
+//!     start: 1m
+//!     stop: 20m
+//!     runTime: {exponential: 2m}
+//!     template: |
+//!       apiVersion: batch/v1
+//!       kind: Job
+//!       ...
+//! ```
+//!
+//! A scenario is checked completely before a run starts: unknown fields, wrong types, bad
+//! durations and quantities and invalid embedded manifests are errors that name the file, the
+//! line and the field.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use flotilla_model::api::{Node, Taint};
+use flotilla_model::{Duration, Object, ObjectMeta, Quantity};
+use serde::Deserialize;
+
+/// A scenario file's top level.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScenarioFile {
+    /// Must be `sim.flotilla.io/v1`.
+    pub api_version: String,
+    /// Must be `Scenario`.
+    pub kind: String,
+    /// The scenario's name.
+    #[serde(default)]
+    pub metadata: ScenarioMeta,
+    /// What happens.
+    pub spec: ScenarioSpec,
+}
+
+/// A scenario's metadata.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioMeta {
+    /// The name, for reports.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// What a run does.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScenarioSpec {
+    /// The run's seed (overridden by `--seed`).
+    #[serde(default)]
+    pub seed: u64,
+    /// How much virtual time the run covers (`90s`, `30m`, `2h`).
+    pub duration: String,
+    /// How often metrics are sampled (default `1m`).
+    #[serde(default)]
+    pub sample_interval: Option<String>,
+    /// The nodes.
+    pub node_pools: Vec<NodePool>,
+    /// A KubeSchedulerConfiguration (YAML text) for the scheduler; default profile otherwise.
+    #[serde(default)]
+    pub scheduler_config: Option<String>,
+    /// The virtual runtime's timing.
+    #[serde(default)]
+    pub runtime: RuntimeSpec,
+    /// Manifests applied at given times (`kubectl apply`: a later apply of the same object
+    /// updates it, e.g. a new image rolls a Deployment out).
+    #[serde(default)]
+    pub workloads: Vec<Workload>,
+    /// Arrival processes stamping objects from templates.
+    #[serde(default)]
+    pub arrivals: Vec<Arrival>,
+}
+
+/// A pool of identical nodes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodePool {
+    /// Node names are `<name>-<index>`.
+    pub name: String,
+    /// How many nodes.
+    pub count: u32,
+    /// Capacity per node (`cpu`, `memory`, `pods`, extended resources such as
+    /// `nvidia.com/gpu`); allocatable equals capacity.
+    pub capacity: BTreeMap<String, String>,
+    /// Labels of every node.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Taints of every node.
+    #[serde(default)]
+    pub taints: Vec<Taint>,
+    /// Zones the nodes are spread over round-robin (label `topology.kubernetes.io/zone`).
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Images every node of the pool holds from the start.
+    #[serde(default)]
+    pub images: Vec<String>,
+}
+
+/// The virtual runtime's timing; every field optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RuntimeSpec {
+    /// Pull bandwidth per node, a quantity of bytes per second (`100Mi`).
+    #[serde(default)]
+    pub pull_bandwidth: Option<String>,
+    /// Size of images not listed in `imageSizes` (`200Mi`).
+    #[serde(default)]
+    pub default_image_size: Option<String>,
+    /// Sizes of named images.
+    #[serde(default)]
+    pub image_sizes: BTreeMap<String, String>,
+    /// Time to create a sandbox (`500ms`).
+    #[serde(default)]
+    pub sandbox_latency: Option<String>,
+    /// Time to start a container (`300ms`).
+    #[serde(default)]
+    pub container_start_latency: Option<String>,
+    /// Time a container takes to exit after SIGTERM (`1s`).
+    #[serde(default)]
+    pub termination_delay: Option<String>,
+}
+
+/// Manifests applied at a time.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Workload {
+    /// When (virtual time since the start).
+    pub at: String,
+    /// The manifests, as YAML text.
+    pub manifests: String,
+}
+
+/// A Poisson arrival process stamping objects from a template.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Arrival {
+    /// The process's name; stamped objects are named `<name>-<n>`.
+    pub name: String,
+    /// Mean arrivals per minute.
+    pub rate_per_minute: f64,
+    /// When arrivals start (default `0s`).
+    #[serde(default)]
+    pub start: Option<String>,
+    /// When they stop (default: the end of the run).
+    #[serde(default)]
+    pub stop: Option<String>,
+    /// How long the pods' containers run.
+    #[serde(default)]
+    pub run_time: Option<RunTime>,
+    /// One Pod or Job manifest (YAML text).
+    pub template: String,
+}
+
+/// A run-time distribution: exactly one of the fields.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RunTime {
+    /// Always this long.
+    #[serde(default)]
+    pub fixed: Option<String>,
+    /// Exponentially distributed with this mean.
+    #[serde(default)]
+    pub exponential: Option<String>,
+    /// Uniform between two durations.
+    #[serde(default)]
+    pub uniform: Option<UniformRunTime>,
+}
+
+/// Bounds of a uniform run time.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UniformRunTime {
+    /// Shortest.
+    pub min: String,
+    /// Longest.
+    pub max: String,
+}
+
+/// A checked, ready-to-run scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The name.
+    pub name: String,
+    /// The seed.
+    pub seed: u64,
+    /// The run's length.
+    pub duration: Duration,
+    /// The metrics sampling interval.
+    pub sample_interval: Duration,
+    /// The nodes, with the images each starts with.
+    pub nodes: Vec<(Node, Vec<String>)>,
+    /// The scheduler configuration text, if any.
+    pub scheduler_config: Option<String>,
+    /// The runtime timing.
+    pub timing: crate::runtime_model::RuntimeTiming,
+    /// Objects to apply, with their times, in time order (stable).
+    pub workloads: Vec<(Duration, Vec<Object>)>,
+    /// Arrival processes.
+    pub arrivals: Vec<ArrivalProcess>,
+}
+
+/// A checked arrival process.
+#[derive(Clone, Debug)]
+pub struct ArrivalProcess {
+    /// The name.
+    pub name: String,
+    /// Mean arrivals per second.
+    pub rate_per_second: f64,
+    /// Start.
+    pub start: Duration,
+    /// Stop.
+    pub stop: Duration,
+    /// Run-time distribution (`None`: run until stopped).
+    pub run_time: Option<RunTimeDistribution>,
+    /// The template object.
+    pub template: Object,
+}
+
+/// A checked run-time distribution.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RunTimeDistribution {
+    /// Always this long.
+    Fixed(Duration),
+    /// Exponential with this mean.
+    Exponential(Duration),
+    /// Uniform in [min, max].
+    Uniform(Duration, Duration),
+}
+
+/// Why a scenario cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The YAML does not describe a scenario.
+    #[error("{file}:{line}:{column}: {field}: {message}")]
+    Decode {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The field path (`spec.nodePools[0].count`).
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is decoded but wrong.
+    #[error("{file}: {field}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The field path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Parses a duration as Kubernetes and Go write them: a sequence of numbers with units `ns`,
+/// `us`, `ms`, `s`, `m`, `h` (`1h30m`, `90s`, `500ms`, `1.5s`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let s = text.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut total: u128 = 0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("missing unit in duration {text:?}"))?;
+        if num_len == 0 {
+            return Err(format!("invalid duration {text:?}"));
+        }
+        let (num, after) = rest.split_at(num_len);
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let scale: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return Err(format!("unknown unit {unit:?} in duration {text:?}")),
+        };
+        let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+        if int.is_empty() && frac.is_empty() {
+            return Err(format!("invalid duration {text:?}"));
+        }
+        let int: u128 = if int.is_empty() {
+            0
+        } else {
+            int.parse()
+                .map_err(|_| format!("invalid duration {text:?}"))?
+        };
+        let mut value = int * scale;
+        let mut place = scale;
+        for d in frac.chars() {
+            let d = d
+                .to_digit(10)
+                .ok_or_else(|| format!("invalid duration {text:?}"))?;
+            place /= 10;
+            value += u128::from(d) * place;
+        }
+        total = total
+            .checked_add(value)
+            .ok_or_else(|| format!("duration {text:?} is too long"))?;
+        rest = next;
+    }
+    u64::try_from(total)
+        .map(Duration::from_nanos)
+        .map_err(|_| format!("duration {text:?} is too long"))
+}
+
+/// The text of the built-in default scenario (`sim/scenarios/default.yaml`).
+pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.yaml");
+
+/// The built-in default scenario, checked.
+pub fn builtin_default() -> Result<Scenario, ScenarioError> {
+    parse("<built-in default scenario>", DEFAULT_SCENARIO)
+}
+
+/// Reads and checks a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    parse(&file, &text)
+}
+
+/// Checks a scenario given as text; `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let de = serde_yaml::Deserializer::from_str(text);
+    let raw: ScenarioFile = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let (line, column) = inner
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        let message = inner.to_string();
+        // serde_yaml appends " at line L column C"; the location is already in front.
+        let message = match message.find(" at line ") {
+            Some(i) => message[..i].to_string(),
+            None => message,
+        };
+        let message = message
+            .strip_prefix(&format!("{field}: "))
+            .map(str::to_string)
+            .unwrap_or(message);
+        ScenarioError::Decode {
+            file: file.to_string(),
+            line,
+            column,
+            field,
+            message,
+        }
+    })?;
+    check(file, raw)
+}
+
+fn invalid(file: &str, field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+    ScenarioError::Invalid {
+        file: file.to_string(),
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn duration_at(file: &str, field: &str, text: &str) -> Result<Duration, ScenarioError> {
+    parse_duration(text).map_err(|m| invalid(file, field, m))
+}
+
+fn bytes_at(file: &str, field: &str, text: &str) -> Result<u64, ScenarioError> {
+    let q: Quantity = text
+        .parse()
+        .map_err(|e| invalid(file, field, format!("{e}")))?;
+    u64::try_from(q.value()).map_err(|_| invalid(file, field, "must not be negative"))
+}
+
+fn manifests_at(file: &str, field: &str, text: &str) -> Result<Vec<Object>, ScenarioError> {
+    let checked = flotilla_model::manifest::check_str(&format!("{file} ({field})"), text);
+    if let Some(e) = checked.errors.first() {
+        return Err(invalid(file, field, e.to_string()));
+    }
+    Ok(checked
+        .manifests
+        .objects
+        .into_iter()
+        .map(|m| m.object)
+        .collect())
+}
+
+fn run_time_at(file: &str, path: &str, r: &RunTime) -> Result<RunTimeDistribution, ScenarioError> {
+    match (&r.fixed, &r.exponential, &r.uniform) {
+        (Some(d), None, None) => Ok(RunTimeDistribution::Fixed(duration_at(
+            file,
+            &format!("{path}.fixed"),
+            d,
+        )?)),
+        (None, Some(d), None) => Ok(RunTimeDistribution::Exponential(duration_at(
+            file,
+            &format!("{path}.exponential"),
+            d,
+        )?)),
+        (None, None, Some(u)) => {
+            let lo = duration_at(file, &format!("{path}.uniform.min"), &u.min)?;
+            let hi = duration_at(file, &format!("{path}.uniform.max"), &u.max)?;
+            if hi < lo {
+                return Err(invalid(
+                    file,
+                    format!("{path}.uniform.max"),
+                    "must not be less than min",
+                ));
+            }
+            Ok(RunTimeDistribution::Uniform(lo, hi))
+        }
+        _ => Err(invalid(
+            file,
+            path,
+            "exactly one of fixed, exponential or uniform must be given",
+        )),
+    }
+}
+
+fn check(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
+    if raw.api_version != "sim.flotilla.io/v1" {
+        return Err(invalid(
+            file,
+            "apiVersion",
+            format!(
+                "unsupported value {:?}: supported values: \"sim.flotilla.io/v1\"",
+                raw.api_version
+            ),
+        ));
+    }
+    if raw.kind != "Scenario" {
+        return Err(invalid(
+            file,
+            "kind",
+            format!(
+                "unsupported value {:?}: supported values: \"Scenario\"",
+                raw.kind
+            ),
+        ));
+    }
+    let spec = raw.spec;
+    let duration = duration_at(file, "spec.duration", &spec.duration)?;
+    let sample_interval = match &spec.sample_interval {
+        Some(s) => duration_at(file, "spec.sampleInterval", s)?,
+        None => Duration::from_secs(60),
+    };
+    if sample_interval.is_zero() {
+        return Err(invalid(
+            file,
+            "spec.sampleInterval",
+            "must be greater than 0",
+        ));
+    }
+    let mut nodes = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    for (i, pool) in spec.node_pools.iter().enumerate() {
+        let path = format!("spec.nodePools[{i}]");
+        if !names.insert(pool.name.clone()) {
+            return Err(invalid(
+                file,
+                format!("{path}.name"),
+                format!("Duplicate value: {:?}", pool.name),
+            ));
+        }
+        let mut capacity = BTreeMap::new();
+        for (r, q) in &pool.capacity {
+            let q: Quantity = q
+                .parse()
+                .map_err(|e| invalid(file, format!("{path}.capacity[{r}]"), format!("{e}")))?;
+            capacity.insert(r.clone(), q);
+        }
+        if !capacity.contains_key("pods") {
+            capacity.insert("pods".into(), Quantity::from_milli(110_000));
+        }
+        for n in 0..pool.count {
+            let name = format!("{}-{n}", pool.name);
+            let mut meta = ObjectMeta::named("", &name);
+            meta.labels = pool.labels.clone();
+            meta.labels
+                .insert("kubernetes.io/hostname".into(), name.clone());
+            if !pool.zones.is_empty() {
+                let zone = &pool.zones[n as usize % pool.zones.len()];
+                meta.labels
+                    .insert("topology.kubernetes.io/zone".into(), zone.clone());
+            }
+            let mut node = Node {
+                metadata: meta,
+                ..Default::default()
+            };
+            node.spec.taints = pool.taints.clone();
+            node.status.capacity = capacity.clone();
+            let object: Object = node.clone().into();
+            let mut defaulted = object.clone();
+            defaulted.set_defaults();
+            if let Some(e) = defaulted.validate().first() {
+                return Err(invalid(file, path.clone(), e.to_string()));
+            }
+            nodes.push((node, pool.images.clone()));
+        }
+    }
+    let mut timing = crate::runtime_model::RuntimeTiming::default();
+    let rt = &spec.runtime;
+    if let Some(v) = &rt.pull_bandwidth {
+        timing.pull_bandwidth = bytes_at(file, "spec.runtime.pullBandwidth", v)?.max(1);
+    }
+    if let Some(v) = &rt.default_image_size {
+        timing.default_image_size = bytes_at(file, "spec.runtime.defaultImageSize", v)?;
+    }
+    for (image, size) in &rt.image_sizes {
+        let size = bytes_at(file, &format!("spec.runtime.imageSizes[{image}]"), size)?;
+        timing.image_sizes.insert(image.clone(), size);
+    }
+    if let Some(v) = &rt.sandbox_latency {
+        timing.sandbox_latency = duration_at(file, "spec.runtime.sandboxLatency", v)?;
+    }
+    if let Some(v) = &rt.container_start_latency {
+        timing.container_start_latency =
+            duration_at(file, "spec.runtime.containerStartLatency", v)?;
+    }
+    if let Some(v) = &rt.termination_delay {
+        timing.termination_delay = duration_at(file, "spec.runtime.terminationDelay", v)?;
+    }
+    if let Some(config) = &spec.scheduler_config {
+        let registry = flotilla_scheduler::plugins::registry::default_registry();
+        flotilla_scheduler::config::SchedulerConfig::from_yaml(config, &registry)
+            .map_err(|e| invalid(file, "spec.schedulerConfig", e.to_string()))?;
+    }
+    let mut workloads = Vec::new();
+    for (i, w) in spec.workloads.iter().enumerate() {
+        let path = format!("spec.workloads[{i}]");
+        let at = duration_at(file, &format!("{path}.at"), &w.at)?;
+        let objects = manifests_at(file, &format!("{path}.manifests"), &w.manifests)?;
+        workloads.push((at, objects));
+    }
+    workloads.sort_by_key(|(at, _)| *at);
+    let mut arrivals = Vec::new();
+    for (i, a) in spec.arrivals.iter().enumerate() {
+        let path = format!("spec.arrivals[{i}]");
+        if !(a.rate_per_minute.is_finite() && a.rate_per_minute > 0.0) {
+            return Err(invalid(
+                file,
+                format!("{path}.ratePerMinute"),
+                "must be greater than 0",
+            ));
+        }
+        let start = match &a.start {
+            Some(s) => duration_at(file, &format!("{path}.start"), s)?,
+            None => Duration::ZERO,
+        };
+        let stop = match &a.stop {
+            Some(s) => duration_at(file, &format!("{path}.stop"), s)?,
+            None => duration,
+        };
+        let run_time = match &a.run_time {
+            None => None,
+            Some(r) => Some(run_time_at(file, &format!("{path}.runTime"), r)?),
+        };
+        let mut objects = manifests_at(file, &format!("{path}.template"), &a.template)?;
+        if objects.len() != 1 {
+            return Err(invalid(
+                file,
+                format!("{path}.template"),
+                "must hold exactly one object",
+            ));
+        }
+        let template = objects.remove(0);
+        if !matches!(template, Object::Pod(_) | Object::Job(_)) {
+            return Err(invalid(
+                file,
+                format!("{path}.template.kind"),
+                format!(
+                    "unsupported value {:?}: supported values: \"Job\", \"Pod\"",
+                    template.kind().name()
+                ),
+            ));
+        }
+        arrivals.push(ArrivalProcess {
+            name: a.name.clone(),
+            rate_per_second: a.rate_per_minute / 60.0,
+            start,
+            stop,
+            run_time,
+            template,
+        });
+    }
+    Ok(Scenario {
+        name: raw.metadata.name,
+        seed: spec.seed,
+        duration,
+        sample_interval,
+        nodes,
+        scheduler_config: spec.scheduler_config,
+        timing,
+        workloads,
+        arrivals,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_scenario_is_valid() {
+        let s = builtin_default().expect("valid");
+        assert_eq!(s.nodes.len(), 1000);
+        assert_eq!(s.duration, Duration::from_secs(1800));
+        assert_eq!(s.workloads.len(), 2);
+        assert_eq!(s.arrivals.len(), 2);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_field() {
+        let text = "apiVersion: sim.flotilla.io/v1\nkind: Scenario\nspec:\n  duration: 1m\n  nodePools:\n  - name: a\n    count: many\n    capacity: {cpu: '1'}\n";
+        let e = parse("s.yaml", text).unwrap_err().to_string();
+        assert!(e.starts_with("s.yaml:7:"), "{e}");
+        assert!(e.contains("spec.nodePools[0].count"), "{e}");
+        let text = "apiVersion: sim.flotilla.io/v1\nkind: Scenario\nspec:\n  duration: 1m\n  nodePool: []\n";
+        let e = parse("s.yaml", text).unwrap_err().to_string();
+        assert!(e.contains("unknown field `nodePool`"), "{e}");
+        let text = "apiVersion: sim.flotilla.io/v1\nkind: Scenario\nspec:\n  duration: 1x\n  nodePools: []\n";
+        let e = parse("s.yaml", text).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "s.yaml: spec.duration: unknown unit \"x\" in duration \"1x\""
+        );
+    }
+
+    #[test]
+    fn durations_parse_as_go_writes_them() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}
