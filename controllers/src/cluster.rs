@@ -119,7 +119,22 @@ pub enum ClusterInput {
         /// The node.
         node: String,
     },
+    /// A pod's measured resource use, as the metrics server would report it (for the HPA).
+    PodMetrics {
+        /// The pod's namespace.
+        namespace: String,
+        /// The pod's name.
+        name: String,
+        /// CPU in millicores.
+        cpu_millis: i64,
+        /// Memory in bytes.
+        memory_bytes: i64,
+    },
 }
+
+/// The name under which the node lifecycle controller is woken when a node goes silent or
+/// talks again.
+pub const NODE_LIFECYCLE_CONTROLLER: &str = "node-lifecycle-controller";
 
 /// A runtime command for one node.
 #[derive(Clone, Debug, PartialEq)]
@@ -434,6 +449,9 @@ impl Cluster {
                     .ok_or_else(|| ClusterError::UnknownNode(node.clone()))?;
                 agent.silent_since.get_or_insert(self.now);
                 self.refresh_wakeup(&node);
+                self.manager.observed_mut().set_silent(&node, self.now);
+                self.manager
+                    .enqueue(NODE_LIFECYCLE_CONTROLLER, node_key(&node));
             }
             ClusterInput::NodeRecovered { node } => {
                 let agent = self
@@ -443,6 +461,24 @@ impl Cluster {
                 agent.silent_since = None;
                 self.dirty.insert(node.clone());
                 self.refresh_wakeup(&node);
+                self.manager.observed_mut().set_talking(&node);
+                self.manager
+                    .enqueue(NODE_LIFECYCLE_CONTROLLER, node_key(&node));
+            }
+            ClusterInput::PodMetrics {
+                namespace,
+                name,
+                cpu_millis,
+                memory_bytes,
+            } => {
+                let usage = crate::controller::PodUsage {
+                    cpu_millis,
+                    memory_bytes,
+                    timestamp: self.now,
+                };
+                self.manager
+                    .observed_mut()
+                    .set_pod_usage(&namespace, &name, usage);
             }
         }
         Ok(())
@@ -749,6 +785,14 @@ impl Cluster {
         let source = flotilla_scheduler::config::DEFAULT_SCHEDULER_NAME;
         self.recorder
             .record(self.now, key, event_type, reason, message, source);
+    }
+}
+
+fn node_key(node: &str) -> ObjectKey {
+    ObjectKey {
+        kind: Kind::Node,
+        namespace: String::new(),
+        name: node.to_string(),
     }
 }
 

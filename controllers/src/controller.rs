@@ -246,6 +246,63 @@ impl OwnerIndex {
     }
 }
 
+/// What the cluster observes outside the store and hands to controllers: which nodes have gone
+/// silent since when (the node lifecycle controller's heartbeat deadlines), and the resource use
+/// of pods (the metrics server's numbers, for the HPA). The driver reports both through
+/// [`Cluster::handle`](crate::cluster::Cluster::handle).
+#[derive(Clone, Debug, Default)]
+pub struct Observations {
+    silent_since: BTreeMap<String, Time>,
+    pod_usage: BTreeMap<(String, String), PodUsage>,
+}
+
+/// A pod's measured resource use (metrics.k8s.io `PodMetrics`, summed over containers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PodUsage {
+    /// CPU in millicores.
+    pub cpu_millis: i64,
+    /// Memory in bytes.
+    pub memory_bytes: i64,
+    /// When it was measured.
+    pub timestamp: Time,
+}
+
+impl Observations {
+    /// When `node` stopped talking, or `None` while it talks (its heartbeats keep coming).
+    pub fn silent_since(&self, node: &str) -> Option<Time> {
+        self.silent_since.get(node).copied()
+    }
+
+    /// Records that `node` went silent at `at` (kept if it already was).
+    pub fn set_silent(&mut self, node: &str, at: Time) {
+        self.silent_since.entry(node.to_string()).or_insert(at);
+    }
+
+    /// Records that `node` talks again.
+    pub fn set_talking(&mut self, node: &str) {
+        self.silent_since.remove(node);
+    }
+
+    /// The last measured use of a pod.
+    pub fn pod_usage(&self, namespace: &str, name: &str) -> Option<PodUsage> {
+        self.pod_usage
+            .get(&(namespace.to_string(), name.to_string()))
+            .copied()
+    }
+
+    /// Records a pod's measured use.
+    pub fn set_pod_usage(&mut self, namespace: &str, name: &str, usage: PodUsage) {
+        self.pod_usage
+            .insert((namespace.to_string(), name.to_string()), usage);
+    }
+
+    /// Forgets a deleted pod's use.
+    pub fn forget_pod(&mut self, namespace: &str, name: &str) {
+        self.pod_usage
+            .remove(&(namespace.to_string(), name.to_string()));
+    }
+}
+
 /// Read access for mapping an event to keys.
 #[derive(Clone, Copy, Debug)]
 pub struct Lookup<'a> {
@@ -270,6 +327,8 @@ pub struct Context<'a> {
     pub store: &'a mut Store,
     /// Who owns what, as of the last watch event before this reconcile.
     pub index: &'a OwnerIndex,
+    /// Node heartbeats and pod metrics, as the driver reported them.
+    pub observed: &'a Observations,
     /// The current time.
     pub now: Time,
     /// Where events go.

@@ -10,7 +10,9 @@ use flotilla_model::store::{ObjectKey, Store, WatchEvent};
 use flotilla_model::Time;
 use rand_chacha::ChaCha8Rng;
 
-use crate::controller::{Context, Controller, EventRecorder, EventType, Lookup, OwnerIndex};
+use crate::controller::{
+    Context, Controller, EventRecorder, EventType, Lookup, Observations, OwnerIndex,
+};
 use crate::workqueue::WorkQueue;
 
 struct Slot {
@@ -23,6 +25,7 @@ struct Slot {
 pub struct ControllerManager {
     slots: Vec<Slot>,
     index: OwnerIndex,
+    observed: Observations,
     turn: usize,
     reconciles: u64,
 }
@@ -57,6 +60,7 @@ impl ControllerManager {
                 })
                 .collect(),
             index: OwnerIndex::new(),
+            observed: Observations::default(),
             turn: 0,
             reconciles: 0,
         }
@@ -72,6 +76,16 @@ impl ControllerManager {
         &self.index
     }
 
+    /// Node heartbeats and pod metrics as reported by the driver.
+    pub fn observed(&self) -> &Observations {
+        &self.observed
+    }
+
+    /// Node heartbeats and pod metrics, to update.
+    pub fn observed_mut(&mut self) -> &mut Observations {
+        &mut self.observed
+    }
+
     /// How many reconciles have run.
     pub fn reconciles(&self) -> u64 {
         self.reconciles
@@ -82,6 +96,12 @@ impl ControllerManager {
     pub fn handle_event(&mut self, event: &WatchEvent, store: &Store) {
         self.index.observe(event);
         let kind = event.object.kind();
+        if kind == flotilla_model::Kind::Pod
+            && event.event_type == flotilla_model::store::WatchEventType::Deleted
+        {
+            let meta = event.object.metadata();
+            self.observed.forget_pod(&meta.namespace, &meta.name);
+        }
         let lookup = Lookup {
             store,
             index: &self.index,
@@ -128,6 +148,7 @@ impl ControllerManager {
             let mut ctx = Context {
                 store,
                 index: &self.index,
+                observed: &self.observed,
                 now,
                 recorder,
                 rng: &mut slot.rng,
