@@ -34,8 +34,8 @@ use crate::manager::ControllerManager;
 /// which fields a later apply removes.
 pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-/// How long a node may be silent before its heartbeat deadline passes (the node lifecycle
-/// controller's `node-monitor-grace-period`, 40 s in v1.34... 50 s since v1.32; see
+/// How long a node may be silent before its heartbeat deadline passes (kube-controller-manager's
+/// `--node-monitor-grace-period`: 50 s since v1.32, 40 s before; see
 /// [`ClusterConfig::node_monitor_grace_period`]).
 pub const DEFAULT_NODE_MONITOR_GRACE_PERIOD: Duration = Duration::from_secs(50);
 
