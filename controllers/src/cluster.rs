@@ -94,6 +94,12 @@ pub fn default_controllers() -> Vec<Box<dyn Controller>> {
         Box::new(crate::cron_job::CronJobController::new()),
         Box::new(crate::job::TtlAfterFinishedController::new()),
         Box::new(crate::garbage_collector::GarbageCollectorController::new()),
+        Box::new(crate::node_lifecycle::NodeLifecycleController::new()),
+        Box::new(crate::node_lifecycle::TaintEvictionController::new()),
+        Box::new(crate::disruption::DisruptionController::new()),
+        Box::new(crate::pod_gc::PodGcController::new()),
+        Box::new(crate::endpoint_slice::EndpointSliceController::new()),
+        Box::new(crate::proxy::LoadBalancerController::new()),
     ]
 }
 
@@ -230,6 +236,7 @@ impl Cluster {
     pub fn new(config: ClusterConfig) -> Cluster {
         let store = Store::new(StoreConfig {
             seed: config.seed,
+            kubernetes_service: true,
             ..StoreConfig::default()
         });
         let mut cluster = Cluster {

@@ -34,6 +34,7 @@ pub mod pod_gc;
 pub mod pods;
 pub mod proxy;
 pub mod replica_set;
+pub mod service_env;
 pub mod stateful_set;
 pub mod testing;
 pub mod workqueue;

@@ -59,7 +59,7 @@ fn op() -> impl Strategy<Value = Op> {
 fn active_web(c: &Cluster) -> Vec<flotilla_model::api::Pod> {
     pods_of(c, "default")
         .into_iter()
-        .filter(|p| is_pod_active(p))
+        .filter(is_pod_active)
         .collect()
 }
 

@@ -469,6 +469,7 @@ impl Kubelet {
         {
             let mut ctx = StepContext {
                 now,
+                store: &*store,
                 images: &mut self.images,
                 crash_backoff: &mut self.crash_backoff,
                 commands: &mut commands,

@@ -22,6 +22,8 @@ use crate::controller::EventType;
 const PLEG_RELIST_PERIOD: Duration = Duration::from_secs(1);
 /// kuberuntime_container.go `minimumGracePeriodInSeconds`: containers always get 2 s to stop.
 const MINIMUM_GRACE: Duration = Duration::from_secs(2);
+/// pod_workers.go `workerBackOffPeriod`: how soon a pod whose sync failed is tried again.
+const WORKER_BACK_OFF: Duration = Duration::from_secs(10);
 
 /// An event the kubelet will record.
 #[derive(Clone, Debug)]
@@ -184,6 +186,9 @@ pub(crate) fn should_restart(policy: RestartPolicy, exit_code: i32) -> bool {
 /// The shared state a step works with.
 pub(crate) struct StepContext<'a> {
     pub now: Time,
+    /// The store, read for the Services, ConfigMaps and Secrets a container's environment
+    /// names.
+    pub store: &'a flotilla_model::store::Store,
     pub images: &'a mut Images,
     pub crash_backoff: &'a mut Backoff,
     pub commands: &'a mut Vec<RuntimeCommand>,
@@ -592,6 +597,33 @@ impl PodWorker {
         if !self.containers[i].image_ready && !self.ensure_image(i, ctx) {
             return;
         }
+        // kuberuntime_container.go `startContainer` → `generateContainerConfig`: the
+        // environment is made after the image is there; a missing ConfigMap, Secret or key
+        // leaves the container waiting with CreateContainerConfigError, retried after the pod
+        // worker's back-off (pod_workers.go `workerBackOffPeriod`, 10 s).
+        let pod_ip = match &self.sandbox {
+            Sandbox::Ready { ip } => ip.clone(),
+            _ => String::new(),
+        };
+        let env = match crate::service_env::container_env(
+            ctx.store,
+            &self.pod,
+            &self.containers[i].name,
+            &pod_ip,
+        ) {
+            Ok(env) => env,
+            Err(e) => {
+                let key = self.key.clone();
+                let c = &mut self.containers[i];
+                c.reason = Some((
+                    crate::service_env::CREATE_CONTAINER_CONFIG_ERROR.into(),
+                    e.0.clone(),
+                ));
+                c.wait_until = Some(ctx.now.saturating_add(WORKER_BACK_OFF));
+                ctx.event(&key, EventType::Warning, "Failed", format!("Error: {e}"));
+                return;
+            }
+        };
         let c = &mut self.containers[i];
         c.image_ready = false;
         c.wait_until = None;
@@ -607,6 +639,7 @@ impl PodWorker {
             container: c.name.clone(),
             init: c.init,
             attempt: c.attempt,
+            env,
         });
     }
 

@@ -68,6 +68,10 @@ pub enum RuntimeCommand {
         init: bool,
         /// How many times this container has been restarted before (0 for the first run).
         attempt: i32,
+        /// The container's environment as the kubelet resolved it, in order: its `envFrom`
+        /// and `env` variables, then the Service variables
+        /// ([`service_env::container_env`](crate::service_env::container_env)).
+        env: Vec<(String, String)>,
     },
     /// Send `signal` to a running container. The kubelet itself waits the grace period between
     /// `Term` and `Kill`. Answered by [`RuntimeEvent::ContainerExited`] when it exits.

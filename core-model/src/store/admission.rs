@@ -19,7 +19,8 @@ use super::{qualified_resource, Store, StoreError};
 use crate::api::{
     pod_limits, pod_requests, LimitRange, LimitType, NamespacePhase, PersistentVolumeClaim, Pod,
     PodAffinityTerm, PodQosClass, PreemptionPolicy, PriorityClass, ResourceQuota,
-    ResourceQuotaScope, ScopeSelectorOperator, ServiceType,
+    ResourceQuotaScope, ScopeSelectorOperator, ServiceType, TaintEffect, Toleration,
+    TolerationOperator,
 };
 use crate::object::{Kind, Object};
 use crate::quantity::{Quantity, ResourceList};
@@ -39,6 +40,7 @@ pub(crate) fn admit_create(store: &Store, object: &mut Object) -> Result<Vec<Obj
     match object {
         Object::Pod(pod) => {
             apply_limit_range_defaults(store, pod);
+            add_default_toleration_seconds(pod);
             // The pod strategy computes the QoS class after mutating admission.
             pod.status.qos_class = Some(pod.qos_class());
             admit_priority(store, pod).map_err(|m| forbidden(kind, &name, &m))?;
@@ -106,6 +108,7 @@ pub(crate) fn admit_update(
             if pod.spec.preemption_policy.is_none() {
                 pod.spec.preemption_policy = old_pod.spec.preemption_policy;
             }
+            add_default_toleration_seconds(pod);
         }
         (Object::ResourceQuota(quota), _) => {
             quota.status.hard = quota.spec.hard.clone();
@@ -130,6 +133,42 @@ pub(crate) fn admit_update(
         _ => {}
     }
     Ok(())
+}
+
+/// The taint key of a node whose `Ready` condition is `False`.
+const TAINT_NODE_NOT_READY: &str = "node.kubernetes.io/not-ready";
+/// The taint key of a node whose `Ready` condition is `Unknown` (its kubelet went silent).
+const TAINT_NODE_UNREACHABLE: &str = "node.kubernetes.io/unreachable";
+/// How long a pod stays on a not-ready or unreachable node by default
+/// (`--default-not-ready-toleration-seconds`, `--default-unreachable-toleration-seconds`).
+pub const DEFAULT_TOLERATION_SECONDS: i64 = 300;
+
+/// The DefaultTolerationSeconds admission plugin (plugin/pkg/admission/defaulttolerationseconds,
+/// `Admit`, on create and update of pods): a pod that does not already tolerate the
+/// `node.kubernetes.io/not-ready:NoExecute` or `node.kubernetes.io/unreachable:NoExecute` taint
+/// gets a toleration of it (`Exists`) for [`DEFAULT_TOLERATION_SECONDS`], so that the taint
+/// eviction controller removes it five minutes after its node fails rather than at once. A
+/// toleration with an empty key, or without an effect, counts as tolerating, as in Kubernetes.
+fn add_default_toleration_seconds(pod: &mut Pod) {
+    let covers = |key: &str| {
+        pod.spec.tolerations.iter().any(|t| {
+            (t.key == key || t.key.is_empty())
+                && t.effect.is_none_or(|e| e == TaintEffect::NoExecute)
+        })
+    };
+    let missing: Vec<&str> = [TAINT_NODE_NOT_READY, TAINT_NODE_UNREACHABLE]
+        .into_iter()
+        .filter(|key| !covers(key))
+        .collect();
+    for key in missing {
+        pod.spec.tolerations.push(Toleration {
+            key: key.to_string(),
+            operator: Some(TolerationOperator::Exists),
+            value: String::new(),
+            effect: Some(TaintEffect::NoExecute),
+            toleration_seconds: Some(DEFAULT_TOLERATION_SECONDS),
+        });
+    }
 }
 
 /// apimachinery `ValidateNoNewFinalizers`: once deletion has started, finalizers may only be
@@ -987,4 +1026,93 @@ fn usage_for_quota(store: &Store, quota: &ResourceQuota) -> ResourceList {
         used = add_lists(&used, &tracked(quota, &usage_of(&itself)), 1);
     }
     used
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Container, PodSpec};
+    use crate::store::StoreConfig;
+    use crate::ObjectMeta;
+
+    fn pod(tolerations: Vec<Toleration>) -> Pod {
+        Pod {
+            metadata: ObjectMeta::named("default", "web"),
+            spec: PodSpec {
+                containers: vec![Container {
+                    name: "web".into(),
+                    image: "nginx".into(),
+                    ..Default::default()
+                }],
+                tolerations,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn created(p: Pod) -> Pod {
+        let mut store = Store::new(StoreConfig::default());
+        match &*store.create(p.into(), Time::ZERO).unwrap() {
+            Object::Pod(p) => p.clone(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn pods_get_five_minutes_on_not_ready_and_unreachable_nodes() {
+        let p = created(pod(Vec::new()));
+        let keys: Vec<_> = p
+            .spec
+            .tolerations
+            .iter()
+            .map(|t| (t.key.as_str(), t.operator, t.effect, t.toleration_seconds))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (
+                    TAINT_NODE_NOT_READY,
+                    Some(TolerationOperator::Exists),
+                    Some(TaintEffect::NoExecute),
+                    Some(300)
+                ),
+                (
+                    TAINT_NODE_UNREACHABLE,
+                    Some(TolerationOperator::Exists),
+                    Some(TaintEffect::NoExecute),
+                    Some(300)
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_existing_toleration_is_kept_and_not_doubled() {
+        let own = Toleration {
+            key: TAINT_NODE_UNREACHABLE.into(),
+            operator: Some(TolerationOperator::Exists),
+            effect: Some(TaintEffect::NoExecute),
+            toleration_seconds: Some(6000),
+            ..Default::default()
+        };
+        let p = created(pod(vec![own.clone()]));
+        assert_eq!(p.spec.tolerations.len(), 2);
+        assert_eq!(p.spec.tolerations[0], own);
+        assert_eq!(p.spec.tolerations[1].key, TAINT_NODE_NOT_READY);
+        // An empty key tolerates everything: nothing is added.
+        let all = Toleration {
+            operator: Some(TolerationOperator::Exists),
+            ..Default::default()
+        };
+        assert_eq!(created(pod(vec![all.clone()])).spec.tolerations, vec![all]);
+        // A NoSchedule toleration of the key does not cover NoExecute.
+        let no_schedule = Toleration {
+            key: TAINT_NODE_NOT_READY.into(),
+            operator: Some(TolerationOperator::Exists),
+            effect: Some(TaintEffect::NoSchedule),
+            ..Default::default()
+        };
+        assert_eq!(created(pod(vec![no_schedule])).spec.tolerations.len(), 3);
+    }
 }

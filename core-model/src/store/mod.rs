@@ -23,6 +23,7 @@
 //! ```
 
 pub mod admission;
+pub mod allocation;
 mod fields;
 pub mod watch;
 
@@ -91,6 +92,16 @@ pub struct StoreConfig {
     /// Create the namespaces of a new cluster (`default`, `kube-system`, …) and the system
     /// priority classes.
     pub bootstrap: bool,
+    /// The API server's `--service-cluster-ip-range`: where Services' cluster IPs come from
+    /// (`10.96.0.0/12`).
+    pub service_cluster_ip_range: allocation::Ipv4Cidr,
+    /// The API server's `--service-node-port-range`: where node ports come from
+    /// (30000–32767).
+    pub service_node_port_range: std::ops::RangeInclusive<i32>,
+    /// With `bootstrap`, also create the `kubernetes` Service in `default` (cluster IP: the
+    /// first address of the service range, port `https` 443 → 6443), as the API server's
+    /// `kubernetes` service controller does. Off by default.
+    pub kubernetes_service: bool,
 }
 
 impl Default for StoreConfig {
@@ -99,6 +110,9 @@ impl Default for StoreConfig {
             seed: 0,
             watch_history: 100_000,
             bootstrap: true,
+            service_cluster_ip_range: allocation::Ipv4Cidr::default(),
+            service_node_port_range: allocation::default_node_port_range(),
+            kubernetes_service: false,
         }
     }
 }
@@ -257,6 +271,7 @@ pub struct Store {
     resource_version: u64,
     log: watch::ChangeLog,
     rng: ChaCha8Rng,
+    services: allocation::ServiceAllocator,
 }
 
 impl Store {
@@ -268,6 +283,11 @@ impl Store {
             resource_version: 0,
             log: watch::ChangeLog::new(config.watch_history),
             rng: component_rng(config.seed, "store"),
+            services: allocation::ServiceAllocator::new(
+                config.service_cluster_ip_range,
+                config.service_node_port_range.clone(),
+                config.seed,
+            ),
         };
         if config.bootstrap {
             for name in INITIAL_NAMESPACES {
@@ -283,6 +303,12 @@ impl Store {
                 store
                     .create(class.into(), Time::ZERO)
                     .expect("system priority classes are valid");
+            }
+            if config.kubernetes_service {
+                let service = allocation::kubernetes_service(config.service_cluster_ip_range);
+                store
+                    .create(service.into(), Time::ZERO)
+                    .expect("the kubernetes service is valid");
             }
         }
         store
@@ -421,6 +447,19 @@ impl Store {
                 name: key.name,
             });
         }
+        // The registry's BeginCreate: cluster IPs and node ports, on a copy of the allocators
+        // so that a refusal changes nothing.
+        let mut services = None;
+        if let Object::Service(svc) = &mut object {
+            let mut allocator = self.services.clone();
+            allocator
+                .allocate_create(svc)
+                .map_err(|e| allocation_error(&key.name, e))?;
+            services = Some(allocator);
+        }
+        if let Some(allocator) = services {
+            self.services = allocator;
+        }
         self.rng = rng;
         self.commit_quota_writes(quota_writes);
         Ok(self.put(key, object, WatchEventType::Added))
@@ -446,6 +485,10 @@ impl Store {
         let old = self.current(&key, &object)?;
         object.copy_status_from(&old);
         carry_server_fields(&mut object, &old);
+        // The service strategy's PrepareForUpdate keeps the allocated values an update omits.
+        if let (Object::Service(svc), Object::Service(old_svc)) = (&mut object, &*old) {
+            svc.patch_allocated_values(old_svc);
+        }
         admission::admit_update(self, &mut object, &old, now)?;
         // Compared after defaulting: a spec sent back without its defaults has not changed.
         if object.spec_differs(&old) {
@@ -463,6 +506,13 @@ impl Store {
         }
         let quota_writes = admission::quota_for_update(self, &old, &object)
             .map_err(|m| admission::forbidden(key.kind, &key.name, &m))?;
+        if let (Object::Service(svc), Object::Service(old_svc)) = (&mut object, &*old) {
+            let mut allocator = self.services.clone();
+            allocator
+                .allocate_update(old_svc, svc)
+                .map_err(|e| allocation_error(&key.name, e))?;
+            self.services = allocator;
+        }
         self.commit_quota_writes(quota_writes);
         Ok(self.put(key, object, WatchEventType::Modified))
     }
@@ -826,6 +876,9 @@ impl Store {
         });
         let quota_writes = admission::quota_on_remove(self, &old);
         self.commit_quota_writes(quota_writes);
+        if let Object::Service(svc) = &*old {
+            self.services.release(svc);
+        }
         last
     }
 
@@ -866,6 +919,18 @@ impl Store {
                 return name;
             }
         }
+    }
+}
+
+/// The store error of a refused Service allocation.
+fn allocation_error(name: &str, error: allocation::AllocationError) -> StoreError {
+    match error {
+        allocation::AllocationError::Invalid(errors) => StoreError::Invalid {
+            kind: Kind::Service,
+            name: name.to_string(),
+            errors,
+        },
+        allocation::AllocationError::Internal(message) => StoreError::Forbidden(message),
     }
 }
 
