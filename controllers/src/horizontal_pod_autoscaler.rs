@@ -1,0 +1,1 @@
+//! (in progress) horizontal_pod_autoscaler.
