@@ -7,6 +7,12 @@
 //! and schedules what its commands lead to. The cluster's own deadlines (back-offs, probes,
 //! controller requeues) become wake-up events; nothing is simulated by ticking. Randomness
 //! (arrival gaps, run times) comes from streams seeded by the run's seed and the source's name.
+//!
+//! Pods replayed from traces ([`crate::trace`]) arrive one event at a time: handling a trace
+//! arrival creates that pod and schedules the next one, so the queue holds one trace event
+//! however long the trace is. Pods of equal times arrive in the order of the scenario's list.
+//! A trace pod whose entry says `deleteFinished` is deleted in the instant the engine sees it
+//! Succeeded or Failed, and the cluster is polled again to react to the deletion.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
@@ -14,8 +20,8 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use flotilla_controllers::cluster::{Cluster, ClusterConfig, ClusterInput};
 use flotilla_controllers::kubelet::{RuntimeCommand, RuntimeEvent};
 use flotilla_model::rng::component_rng;
-use flotilla_model::store::WatchEvent;
-use flotilla_model::{Duration, Object, Time};
+use flotilla_model::store::{DeleteOptions, WatchEvent};
+use flotilla_model::{Duration, Kind, Object, Time};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -31,6 +37,7 @@ enum SimEvent {
     Runtime { node: String, event: RuntimeEvent },
     Apply(usize),
     Arrival(usize),
+    TracePod(usize),
     Sample,
     Wakeup,
 }
@@ -69,6 +76,10 @@ pub struct Simulation {
     events_processed: u64,
     apply_errors: Vec<String>,
     seed_value: u64,
+    /// Trace pods to delete once they have finished (`deleteFinished`), by name.
+    delete_when_finished: BTreeSet<String>,
+    /// Finished trace pods to delete at the end of this poll.
+    finished: Vec<String>,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -125,6 +136,8 @@ impl Simulation {
             events_processed: 0,
             apply_errors: Vec::new(),
             seed_value: seed,
+            delete_when_finished: BTreeSet::new(),
+            finished: Vec::new(),
             scenario,
         };
         for i in 0..sim.scenario.workloads.len() {
@@ -137,6 +150,10 @@ impl Simulation {
             if first + gap < start + sim.scenario.arrivals[i].stop {
                 sim.push(first + gap, SimEvent::Arrival(i));
             }
+        }
+        if let Some(first) = sim.scenario.trace_pods.first() {
+            let at = start + first.at;
+            sim.push(at, SimEvent::TracePod(0));
         }
         sim.push(start, SimEvent::Sample);
         Ok(sim)
@@ -222,6 +239,13 @@ impl Simulation {
             return false;
         }
         self.now = at;
+        // Bring the cluster's clock to `at` before it sees the events due then, so that what
+        // they write (a new pod's creationTimestamp, a container's start time) carries this
+        // time and not the previous step's: with sparse arrivals, as in a trace, the two are
+        // far apart.
+        if self.cluster.now() < at {
+            self.poll();
+        }
         while let Some(&Reverse((t, seq))) = self.queue.peek() {
             if t != at {
                 break;
@@ -287,6 +311,21 @@ impl Simulation {
                     self.push(now + gap, SimEvent::Arrival(i));
                 }
             }
+            SimEvent::TracePod(i) => {
+                let trace_pod = &self.scenario.trace_pods[i];
+                let pod = trace_pod.pod.clone();
+                if trace_pod.delete_finished {
+                    self.delete_when_finished.insert(pod.metadata.name.clone());
+                }
+                let name = format!("pods/{}", pod.metadata.name);
+                if let Err(e) = self.cluster.apply(Object::Pod(pod)) {
+                    self.apply_errors.push(format!("{name}: {e}"));
+                }
+                if let Some(next) = self.scenario.trace_pods.get(i + 1) {
+                    let at = EPOCH + next.at;
+                    self.push(at, SimEvent::TracePod(i + 1));
+                }
+            }
             SimEvent::Sample => {
                 self.drain_changes();
                 self.metrics.sample(&self.cluster, now);
@@ -302,6 +341,23 @@ impl Simulation {
     }
 
     fn poll(&mut self) {
+        self.poll_once();
+        // Trace pods that finished are deleted, as the trace's cluster deleted them; the
+        // cluster then reacts to the deletions at the same instant.
+        while !self.finished.is_empty() {
+            for name in std::mem::take(&mut self.finished) {
+                let _ = self.cluster.delete(
+                    Kind::Pod,
+                    crate::trace::TRACE_NAMESPACE,
+                    &name,
+                    &DeleteOptions::default(),
+                );
+            }
+            self.poll_once();
+        }
+    }
+
+    fn poll_once(&mut self) {
         let now = self.now;
         let ready = self.cluster.poll(now);
         for c in &ready.commands {
@@ -334,6 +390,14 @@ impl Simulation {
         for e in &events {
             self.cursor = e.resource_version;
             self.metrics.observe(e, now);
+            if let Object::Pod(p) = e.object.as_ref() {
+                if p.phase().is_terminal()
+                    && p.metadata.namespace == crate::trace::TRACE_NAMESPACE
+                    && self.delete_when_finished.remove(&p.metadata.name)
+                {
+                    self.finished.push(p.metadata.name.clone());
+                }
+            }
         }
     }
 

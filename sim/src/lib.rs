@@ -10,7 +10,9 @@
 //!   summary table;
 //! - [`manifests`]: reading manifest files, directories and standard input for the pure parser
 //!   in [`flotilla_model::manifest`];
-//! - [`explain`]: `flotilla explain`.
+//! - [`explain`]: `flotilla explain`;
+//! - [`trace`]: replay of public cluster traces (Alibaba GPU v2023, Google 2011) named in a
+//!   scenario's `traces:` list.
 //!
 //! ```no_run
 //! use flotilla_sim::manifests::load_paths;
@@ -28,3 +30,4 @@ pub mod metrics;
 pub mod report;
 pub mod runtime_model;
 pub mod scenario;
+pub mod trace;

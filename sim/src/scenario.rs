@@ -32,7 +32,14 @@
 //!       apiVersion: batch/v1
 //!       kind: Job
 //!       ...
+//!   traces:
+//!   - {format: alibaba-v2023, nodes: openb_node_list_all_node.csv, pods: openb_pod_list_default.csv}
+//!   - {format: google-2011, machineEvents: machine_events.csv, taskEvents: task_events.csv, limit: 1000}
 //! ```
+//!
+//! Trace files are read when the scenario is checked, from paths relative to the scenario
+//! file; their nodes join the node pools' and their pods arrive at their times (see
+//! [`crate::trace`]).
 //!
 //! A scenario is checked completely before a run starts: unknown fields, wrong types, bad
 //! durations and quantities and invalid embedded manifests are errors that name the file, the
@@ -81,7 +88,8 @@ pub struct ScenarioSpec {
     /// How often metrics are sampled (default `1m`).
     #[serde(default)]
     pub sample_interval: Option<String>,
-    /// The nodes.
+    /// The nodes (none when a trace brings them).
+    #[serde(default)]
     pub node_pools: Vec<NodePool>,
     /// A KubeSchedulerConfiguration (YAML text) for the scheduler; default profile otherwise.
     #[serde(default)]
@@ -96,6 +104,53 @@ pub struct ScenarioSpec {
     /// Arrival processes stamping objects from templates.
     #[serde(default)]
     pub arrivals: Vec<Arrival>,
+    /// Public cluster traces to replay: their nodes join the pools', their pods arrive at
+    /// their times.
+    #[serde(default)]
+    pub traces: Vec<TraceSource>,
+}
+
+/// A trace to replay. Which fields apply depends on `format`:
+///
+/// - `alibaba-v2023`: `nodes` and `pods` (the `openb_node_list_*.csv` and
+///   `openb_pod_list_*.csv` files);
+/// - `google-2011`: `machineEvents` and `taskEvents` (uncompressed `machine_events` and
+///   `task_events` CSV files), and optionally `cpuPerUnit` and `memoryPerUnit`.
+///
+/// Paths are relative to the scenario file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TraceSource {
+    /// `alibaba-v2023` or `google-2011`.
+    pub format: String,
+    /// Alibaba: the node list.
+    #[serde(default)]
+    pub nodes: Option<String>,
+    /// Alibaba: the pod list.
+    #[serde(default)]
+    pub pods: Option<String>,
+    /// Google: the machine events.
+    #[serde(default)]
+    pub machine_events: Option<String>,
+    /// Google: the task events.
+    #[serde(default)]
+    pub task_events: Option<String>,
+    /// Replay only the first this many pods (Alibaba pod rows; Google tasks, in the order of
+    /// their first SUBMIT). Nodes are not limited.
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Delete each pod once it has finished, as the trace's cluster deleted it (default
+    /// `false`: finished pods stay in the store as Succeeded or Failed). Long replays run much
+    /// faster with it, since the kubelets and the scheduler then carry only live pods.
+    #[serde(default)]
+    pub delete_finished: bool,
+    /// Google: the CPU quantity of a normalized capacity or request of 1.0 (default `"16"`).
+    #[serde(default)]
+    pub cpu_per_unit: Option<String>,
+    /// Google: the memory quantity of a normalized capacity or request of 1.0 (default
+    /// `64Gi`).
+    #[serde(default)]
+    pub memory_per_unit: Option<String>,
 }
 
 /// A pool of identical nodes.
@@ -224,6 +279,8 @@ pub struct Scenario {
     pub workloads: Vec<(Duration, Vec<Object>)>,
     /// Arrival processes.
     pub arrivals: Vec<ArrivalProcess>,
+    /// Pods replayed from traces, in arrival order (their nodes are in `nodes`).
+    pub trace_pods: Vec<crate::trace::TracePod>,
 }
 
 /// A checked arrival process.
@@ -278,6 +335,17 @@ pub enum ScenarioError {
         field: String,
         /// What is wrong.
         message: String,
+    },
+    /// A trace file the scenario names could not be read or holds a bad row.
+    #[error("{file}: {field}: {source}")]
+    Trace {
+        /// The scenario file.
+        file: String,
+        /// The field path of the trace entry (`spec.traces[0]`).
+        field: String,
+        /// What is wrong, with the trace file, line and column.
+        #[source]
+        source: Box<crate::trace::TraceError>,
     },
     /// A value is decoded but wrong.
     #[error("{file}: {field}: {message}")]
@@ -632,6 +700,7 @@ fn check(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
             template,
         });
     }
+    let trace_pods = load_traces(file, &spec.traces, &mut nodes)?;
     Ok(Scenario {
         name: raw.metadata.name,
         seed: spec.seed,
@@ -642,7 +711,125 @@ fn check(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
         timing,
         workloads,
         arrivals,
+        trace_pods,
     })
+}
+
+/// Reads the scenario's traces: their nodes are appended to `nodes`, their pods returned in
+/// arrival order (ties keep the order of the `traces:` list, then of the files).
+fn load_traces(
+    file: &str,
+    traces: &[TraceSource],
+    nodes: &mut Vec<(Node, Vec<String>)>,
+) -> Result<Vec<crate::trace::TracePod>, ScenarioError> {
+    use crate::trace::{alibaba, google};
+    let base = Path::new(file).parent().unwrap_or(Path::new(""));
+    let mut node_names: std::collections::BTreeSet<String> =
+        nodes.iter().map(|(n, _)| n.metadata.name.clone()).collect();
+    let mut pod_names = std::collections::BTreeSet::new();
+    let mut pods = Vec::new();
+    for (i, t) in traces.iter().enumerate() {
+        let path = format!("spec.traces[{i}]");
+        let required = |field: &str, value: &Option<String>| match value {
+            Some(v) if !v.trim().is_empty() => Ok(base.join(v)),
+            _ => Err(invalid(
+                file,
+                format!("{path}.{field}"),
+                format!("Required value: format {:?} reads this file", t.format),
+            )),
+        };
+        let unused = |field: &str, set: bool| {
+            if set {
+                Err(invalid(
+                    file,
+                    format!("{path}.{field}"),
+                    format!("not used by format {:?}", t.format),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let as_trace = |source| ScenarioError::Trace {
+            file: file.to_string(),
+            field: path.clone(),
+            source: Box::new(source),
+        };
+        let trace = match t.format.as_str() {
+            alibaba::FORMAT => {
+                unused("machineEvents", t.machine_events.is_some())?;
+                unused("taskEvents", t.task_events.is_some())?;
+                unused("cpuPerUnit", t.cpu_per_unit.is_some())?;
+                unused("memoryPerUnit", t.memory_per_unit.is_some())?;
+                let n = required("nodes", &t.nodes)?;
+                let p = required("pods", &t.pods)?;
+                alibaba::load(&n, &p, t.limit).map_err(as_trace)?
+            }
+            google::FORMAT => {
+                unused("nodes", t.nodes.is_some())?;
+                unused("pods", t.pods.is_some())?;
+                let m = required("machineEvents", &t.machine_events)?;
+                let e = required("taskEvents", &t.task_events)?;
+                let mut scale = google::Scale::default();
+                if let Some(v) = &t.cpu_per_unit {
+                    let field = format!("{path}.cpuPerUnit");
+                    let q: Quantity = v
+                        .parse()
+                        .map_err(|e| invalid(file, field.as_str(), format!("{e}")))?;
+                    scale.cpu_milli_per_unit = u64::try_from(q.milli_value())
+                        .ok()
+                        .filter(|v| *v > 0)
+                        .ok_or_else(|| invalid(file, field.as_str(), "must be greater than 0"))?;
+                }
+                if let Some(v) = &t.memory_per_unit {
+                    let field = format!("{path}.memoryPerUnit");
+                    scale.memory_bytes_per_unit = bytes_at(file, &field, v)?;
+                    if scale.memory_bytes_per_unit == 0 {
+                        return Err(invalid(file, field, "must be greater than 0"));
+                    }
+                }
+                google::load(&m, &e, t.limit, scale).map_err(as_trace)?
+            }
+            other => {
+                return Err(invalid(
+                    file,
+                    format!("{path}.format"),
+                    format!(
+                        "unsupported value {other:?}: supported values: {:?}, {:?}",
+                        alibaba::FORMAT,
+                        google::FORMAT
+                    ),
+                ))
+            }
+        };
+        for node in trace.nodes {
+            if !node_names.insert(node.metadata.name.clone()) {
+                return Err(invalid(
+                    file,
+                    path,
+                    format!("node {:?} is defined twice", node.metadata.name),
+                ));
+            }
+            // The traces say nothing of images: every trace node holds the trace pods' image
+            // from the start, so the replay invents no pull time.
+            nodes.push((node, vec![crate::trace::TRACE_IMAGE.to_string()]));
+        }
+        for p in &trace.pods {
+            if !pod_names.insert(p.pod.metadata.name.clone()) {
+                return Err(invalid(
+                    file,
+                    path,
+                    format!("pod {:?} is defined twice", p.pod.metadata.name),
+                ));
+            }
+        }
+        pods.extend(trace.pods.into_iter().map(|mut p| {
+            p.delete_finished = t.delete_finished;
+            p
+        }));
+    }
+    // Stable: equal times keep the order of the list and of the files.
+    pods.sort_by_key(|p| p.at);
+    Ok(pods)
 }
 
 #[cfg(test)]

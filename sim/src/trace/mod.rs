@@ -11,7 +11,8 @@
 //! says how each column maps to Kubernetes fields and what is approximated. Every trace pod is a
 //! plain Pod (`restartPolicy: Never`) in namespace `default` whose containers run for the
 //! duration in its [`RUN_TIME_ANNOTATION`](crate::runtime_model::RUN_TIME_ANNOTATION), when the
-//! trace knows it, and until the end of the run otherwise.
+//! trace knows it, and until the end of the run otherwise. A finished pod stays in the store
+//! unless the scenario's trace entry says `deleteFinished: true`.
 //!
 //! Readers are strict: a row with a bad value is an error naming the file, the line, the
 //! character column and the CSV column.
@@ -66,6 +67,10 @@ pub struct TracePod {
     pub at: Duration,
     /// The pod (not yet defaulted; the store's admission does that).
     pub pod: Pod,
+    /// Whether the engine deletes the pod once it has finished (the scenario's
+    /// `deleteFinished`), as the trace's cluster deleted its pods; otherwise it stays in the
+    /// store as Succeeded or Failed.
+    pub delete_finished: bool,
 }
 
 /// What a reader did with the rows it read.
@@ -230,15 +235,13 @@ pub(crate) fn rows<'a>(
     file: &'a str,
     text: &'a str,
 ) -> impl Iterator<Item = Result<Row<'a>, TraceError>> + 'a {
-    text.split('\n')
-        .enumerate()
-        .filter_map(move |(i, line)| {
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            if line.trim().is_empty() {
-                return None;
-            }
-            Some(split(file, i + 1, line))
-        })
+    text.split('\n').enumerate().filter_map(move |(i, line)| {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            return None;
+        }
+        Some(split(file, i + 1, line))
+    })
 }
 
 fn split<'a>(file: &'a str, line_no: usize, line: &'a str) -> Result<Row<'a>, TraceError> {
@@ -308,10 +311,6 @@ fn split<'a>(file: &'a str, line_no: usize, line: &'a str) -> Result<Row<'a>, Tr
             }
             i = end + 1;
         }
-    }
-    // A line ending in a comma has an empty last field.
-    if line.ends_with(',') && fields.last().is_some_and(|(o, _)| *o < line.len()) {
-        fields.push((line.len(), Cow::Borrowed("")));
     }
     Ok(Row {
         file,
@@ -390,10 +389,16 @@ mod tests {
     fn csv_fields_split_as_rfc_4180_says() {
         assert_eq!(fields("a,b,,d"), ["a", "b", "", "d"]);
         assert_eq!(fields("a,"), ["a", ""]);
-        assert_eq!(fields("\"x,y\",\"say \"\"hi\"\"\","), ["x,y", "say \"hi\"", ""]);
+        assert_eq!(
+            fields("\"x,y\",\"say \"\"hi\"\"\","),
+            ["x,y", "say \"hi\"", ""]
+        );
         assert_eq!(fields("1,\"2\""), ["1", "2"]);
         let e = split("f.csv", 3, "a,\"b").err().expect("unterminated");
-        assert_eq!(e.to_string(), "f.csv:3:3: field 2: unterminated quoted field");
+        assert_eq!(
+            e.to_string(),
+            "f.csv:3:3: field 2: unterminated quoted field"
+        );
     }
 
     #[test]
@@ -411,9 +416,7 @@ mod tests {
         );
         assert_eq!(
             row.get(5, "e").err().map(|e| e.to_string()),
-            Some(
-                "f.csv:7:16: e: missing value: the row has 5 fields, expected at least 6".into()
-            )
+            Some("f.csv:7:16: e: missing value: the row has 5 fields, expected at least 6".into())
         );
     }
 }
