@@ -182,7 +182,7 @@ impl Driver {
         }
         self.runtime.observe(&node, &event);
         self.cluster
-            .handle(ClusterInput::Runtime { node, event })
+            .handle_at(self.now, ClusterInput::Runtime { node, event })
             .context("runtime event for an unknown node")?;
         Ok(())
     }
@@ -206,9 +206,8 @@ impl Driver {
                 break;
             };
             self.now = self.now.max(t);
-            // `Cluster::handle` stamps an input with the time of the last poll, so the cluster
-            // is polled at the new instant first: the kubelet then records a container's start
-            // (and its events) at the time it really happened.
+            // Deadlines due at the new instant run first; then its runtime events are handed over
+            // with `handle_at`, which stamps them with this instant.
             self.poll();
             while let Some(&Reverse((t, seq))) = self.queue.peek() {
                 if t > self.now {

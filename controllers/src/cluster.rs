@@ -436,8 +436,18 @@ impl Cluster {
             .delete(kind, namespace, name, options, self.now)?)
     }
 
-    /// Takes one thing that happened outside the cluster. Call [`poll`](Cluster::poll)
-    /// afterwards to let the cluster react.
+    /// Takes one thing that happened outside the cluster at `now` (time never goes back: an
+    /// earlier `now` counts as the current time). Call [`poll`](Cluster::poll) afterwards to
+    /// let the cluster react.
+    pub fn handle_at(&mut self, now: Time, input: ClusterInput) -> Result<(), ClusterError> {
+        self.now = self.now.max(now);
+        self.handle(input)
+    }
+
+    /// Takes one thing that happened outside the cluster, at the cluster's current time (that
+    /// of the last [`poll`](Cluster::poll) or [`handle_at`](Cluster::handle_at)). A driver
+    /// delivering what happened at a new instant uses [`handle_at`](Cluster::handle_at), so
+    /// that the kubelet stamps container states and events with the right time.
     pub fn handle(&mut self, input: ClusterInput) -> Result<(), ClusterError> {
         match input {
             ClusterInput::Runtime { node, event } => {

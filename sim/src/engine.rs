@@ -274,7 +274,9 @@ impl Simulation {
                     }
                 }
                 self.runtime.observe(&node, &event);
-                let _ = self.cluster.handle(ClusterInput::Runtime { node, event });
+                let _ = self
+                    .cluster
+                    .handle_at(now, ClusterInput::Runtime { node, event });
             }
             SimEvent::Apply(i) => {
                 let objects = self.scenario.workloads[i].1.clone();

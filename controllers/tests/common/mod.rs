@@ -333,7 +333,7 @@ impl TestDriver {
                         .remove(&(node.clone(), pod_uid.clone(), container.clone()));
                 }
                 self.cluster
-                    .handle(ClusterInput::Runtime { node, event })
+                    .handle_at(self.now, ClusterInput::Runtime { node, event })
                     .expect("known node");
             }
         }
