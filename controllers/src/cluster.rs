@@ -100,6 +100,10 @@ pub fn default_controllers() -> Vec<Box<dyn Controller>> {
         Box::new(crate::pod_gc::PodGcController::new()),
         Box::new(crate::endpoint_slice::EndpointSliceController::new()),
         Box::new(crate::proxy::LoadBalancerController::new()),
+        Box::new(crate::horizontal_pod_autoscaler::HorizontalPodAutoscalerController::new()),
+        Box::new(crate::persistent_volume::PersistentVolumeController::new()),
+        Box::new(crate::namespace::NamespaceController::new()),
+        Box::new(crate::resource_quota::ResourceQuotaController::new()),
     ]
 }
 

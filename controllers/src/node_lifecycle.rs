@@ -542,12 +542,11 @@ impl NodeLifecycleController {
     fn handle_disruption(&mut self, ctx: &mut Context<'_>) -> Result<(), ReconcileError> {
         let now = ctx.now;
         let mut zones: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-        let mut nodes: Vec<Node> = Vec::new();
+        // The nodes are only copied in the rare "every zone fully disrupted" case below.
         for object in ctx.store.iter_kind(Kind::Node) {
             let Object::Node(node) = &**object else {
                 continue;
             };
-            nodes.push(node.clone());
             if node
                 .metadata
                 .labels
@@ -599,6 +598,14 @@ impl NodeLifecycleController {
             // Entering "master disruption mode": every node is not ready at once, which more
             // likely means the control plane is cut off than that every node failed. Remove
             // every NoExecute taint and stop tainting.
+            let nodes: Vec<Node> = ctx
+                .store
+                .iter_kind(Kind::Node)
+                .filter_map(|o| match &**o {
+                    Object::Node(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .collect();
             for node in nodes {
                 self.mark_reachable(ctx, node)?;
             }

@@ -19,7 +19,8 @@
 //!
 //! Modules: [`runtime`] (the contract with the runtime), [`admission`] (lifecycle/predicate.go),
 //! [`backoff`] (flowcontrol back-off), `images` (image manager and puller), `pod_worker`
-//! (per-pod state machine) and `status` (pod status generation).
+//! (per-pod state machine), `status` (pod status generation) and `volumes` (waiting for a
+//! pod's PersistentVolumeClaims to be bound).
 
 pub mod admission;
 pub mod backoff;
@@ -31,6 +32,7 @@ mod status;
 mod testing;
 #[cfg(test)]
 mod tests;
+mod volumes;
 
 pub use runtime::DEFAULT_TERMINATION_GRACE;
 pub use runtime::{ProbeKind, RuntimeCommand, RuntimeEvent, StopSignal};
@@ -105,6 +107,10 @@ pub struct Kubelet {
     events: Vec<PendingEvent>,
     dirty: bool,
     node_retry_at: Option<Time>,
+    /// Finished pods whose final status is written: their status is not recomputed on every
+    /// sync (a node keeps every pod it ever ran until the pod is deleted), until the pod
+    /// changes again.
+    settled: std::collections::BTreeSet<String>,
 }
 
 impl Kubelet {
@@ -120,6 +126,7 @@ impl Kubelet {
             events: Vec::new(),
             dirty: false,
             node_retry_at: None,
+            settled: std::collections::BTreeSet::new(),
         }
     }
 
@@ -147,6 +154,18 @@ impl Kubelet {
         let mut node = node;
         if node.metadata.name.is_empty() {
             node.metadata.name.clone_from(&self.node_name);
+        }
+        // The well-known labels a kubelet puts on its Node (kubelet_node_status.go
+        // initialNode): the hostname, the OS and the architecture, unless already given.
+        for (key, value) in [
+            ("kubernetes.io/hostname", self.node_name.as_str()),
+            ("kubernetes.io/os", "linux"),
+            ("kubernetes.io/arch", "amd64"),
+        ] {
+            node.metadata
+                .labels
+                .entry(key.to_string())
+                .or_insert_with(|| value.to_string());
         }
         self.images.seed(&node.status.images);
         let existing = match store.get(Kind::Node, "", &self.node_name).as_deref() {
@@ -311,6 +330,7 @@ impl Kubelet {
                         != pod.metadata.deletion_grace_period_seconds;
                 if changed {
                     w.pod = Arc::new(pod.clone());
+                    self.settled.remove(uid);
                     self.dirty = true;
                 }
             }
@@ -571,6 +591,9 @@ impl Kubelet {
             if matches!(w.admission, Admission::Pending | Admission::Ignored) {
                 continue;
             }
+            if w.finished && !w.ready_to_delete && self.settled.contains(&w.uid) {
+                continue;
+            }
             // Read through the shared object; copy the pod only when its status changes.
             let Some(object) = store.get(Kind::Pod, &w.key.namespace, &w.key.name) else {
                 continue;
@@ -590,6 +613,9 @@ impl Kubelet {
                     w.status_retry_at = Some(now.saturating_add(STATUS_RETRY));
                     continue;
                 }
+            }
+            if w.finished {
+                self.settled.insert(w.uid.clone());
             }
             if w.ready_to_delete {
                 let options = DeleteOptions {
@@ -644,6 +670,7 @@ impl Kubelet {
 
     fn forget(&mut self, uid: &str) {
         self.workers.remove(uid);
+        self.settled.remove(uid);
         self.images.forget_pod(uid);
         self.crash_backoff.forget_prefix(&format!("{uid}_"));
     }

@@ -164,6 +164,8 @@ pub(crate) struct PodWorker {
     pub ready_to_delete: bool,
     /// A status write failed; retry then.
     pub status_retry_at: Option<Time>,
+    /// Waiting for the pod's PersistentVolumeClaims to be bound (volumes.rs).
+    pub volume_wait: Option<super::volumes::VolumeWait>,
 }
 
 /// `name_namespace(uid)`, as kubelet's `format.Pod` prints a pod.
@@ -259,6 +261,7 @@ impl PodWorker {
             finished: false,
             ready_to_delete: false,
             status_retry_at: None,
+            volume_wait: None,
         }
     }
 
@@ -324,6 +327,11 @@ impl PodWorker {
         if let Sandbox::Failed { retry_at } = self.sandbox {
             consider(retry_at);
         }
+        if let (Sandbox::None, Some(wait), false) =
+            (&self.sandbox, &self.volume_wait, self.terminating())
+        {
+            consider(wait.next_check);
+        }
         if !self.terminating() {
             if let (Some(ads), Some(start)) =
                 (self.pod.spec.active_deadline_seconds, self.start_time)
@@ -379,6 +387,17 @@ impl PodWorker {
         }
         if self.terminating() {
             self.terminate(ctx);
+            return;
+        }
+        // kubelet.go SyncPod: WaitForAttachAndMount before the sandbox.
+        if self.sandbox == Sandbox::None
+            && !super::volumes::wait_for_attach_and_mount(
+                &self.pod,
+                &self.key,
+                &mut self.volume_wait,
+                ctx,
+            )
+        {
             return;
         }
         match self.sandbox {

@@ -393,3 +393,25 @@ pub fn pods_of(cluster: &Cluster, namespace: &str) -> Vec<Pod> {
         })
         .collect()
 }
+
+/// A cluster configuration with the storage and namespace controllers
+/// (`persistentvolume-binder-controller`, `namespace-controller`, `resourcequota-controller`)
+/// added to the defaults, unless the defaults have them already.
+pub fn storage_config(seed: u64) -> ClusterConfig {
+    let mut config = ClusterConfig::new(seed);
+    let extra: Vec<Box<dyn flotilla_controllers::controller::Controller>> = vec![
+        Box::new(flotilla_controllers::persistent_volume::PersistentVolumeController::new()),
+        Box::new(flotilla_controllers::namespace::NamespaceController::new()),
+        Box::new(flotilla_controllers::resource_quota::ResourceQuotaController::new()),
+    ];
+    for controller in extra {
+        if !config
+            .controllers
+            .iter()
+            .any(|c| c.name() == controller.name())
+        {
+            config.controllers.push(controller);
+        }
+    }
+    config
+}
