@@ -316,3 +316,43 @@ fn the_same_seed_gives_the_same_history() {
     };
     assert_eq!(run(11), run(11));
 }
+
+#[test]
+fn changing_a_running_pods_image_restarts_its_container_from_the_new_image() {
+    let mut d = TestDriver::new(9);
+    d.add_nodes(1);
+    let pod = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: solo}
+spec:
+  containers:
+  - {name: app, image: "nginx:1.27"}
+"#;
+    d.apply_yaml(pod);
+    d.run_for(Duration::from_secs(30));
+    assert_eq!(d.pods("default")[0].phase(), PodPhase::Running);
+    d.apply_yaml(&pod.replace("nginx:1.27", "nginx:1.28"));
+    d.run_for(Duration::from_secs(60));
+    let pod = d.pods("default").remove(0);
+    let status = &pod.status.container_statuses[0];
+    assert_eq!(status.image, "nginx:1.28", "{status:#?}");
+    assert_eq!(status.restart_count, 1);
+    assert!(status.state.running.is_some(), "{status:#?}");
+    let started: Vec<String> = d
+        .commands
+        .iter()
+        .filter_map(|(_, _, c)| match c {
+            flotilla_controllers::kubelet::RuntimeCommand::StartContainer { pod, .. } => {
+                Some(pod.spec.containers[0].image.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, ["nginx:1.27", "nginx:1.28"]);
+    assert!(d
+        .cluster
+        .events()
+        .events()
+        .any(|e| e.reason == "Killing" && e.message.contains("definition changed")));
+}

@@ -329,7 +329,7 @@ impl Kubelet {
                     || w.pod.metadata.deletion_grace_period_seconds
                         != pod.metadata.deletion_grace_period_seconds;
                 if changed {
-                    w.pod = Arc::new(pod.clone());
+                    w.update_pod(Arc::new(pod.clone()));
                     self.settled.remove(uid);
                     self.dirty = true;
                 }

@@ -997,6 +997,53 @@ impl PodWorker {
     }
 }
 
+impl PodWorker {
+    /// Takes a new version of the pod from the store. A container whose image changed (the only
+    /// container field an update may change) gets the new image and, if it is running, is
+    /// stopped with the pod's grace period so that it starts again from the new image
+    /// (kuberuntime_manager.go computePodActions: "Container web definition changed, will be
+    /// restarted"). Flotilla restarts it as its restartPolicy says; Kubernetes restarts a
+    /// changed container whatever the policy.
+    pub fn update_pod(&mut self, pod: Arc<Pod>) {
+        let grace = pod
+            .spec
+            .termination_grace_period_seconds
+            .map_or(DEFAULT_TERMINATION_GRACE, |s| {
+                Duration::from_secs(s.max(0) as u64)
+            })
+            .max(MINIMUM_GRACE);
+        let specs = pod
+            .spec
+            .init_containers
+            .iter()
+            .map(|c| (c, true))
+            .chain(pod.spec.containers.iter().map(|c| (c, false)));
+        for (spec, init) in specs {
+            let Some(c) = self
+                .containers
+                .iter_mut()
+                .find(|c| c.name == spec.name && c.init == init)
+            else {
+                continue;
+            };
+            if c.image == spec.image {
+                continue;
+            }
+            c.image.clone_from(&spec.image);
+            c.pull_policy = effective_pull_policy(&spec.image, spec.image_pull_policy);
+            c.image_ready = false;
+            c.image_id.clear();
+            if c.busy() && !init {
+                c.kill_request = Some((
+                    grace,
+                    format!("Container {} definition changed, will be restarted", c.name),
+                ));
+            }
+        }
+        self.pod = pod;
+    }
+}
+
 /// Whether a probe runs now: the startup probe until the container has started, the others
 /// after; not while outstanding or held.
 fn probe_eligible(c: &ContainerRecord, p: &ProbeState) -> bool {
