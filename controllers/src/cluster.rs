@@ -221,6 +221,7 @@ pub struct Cluster {
     cursor: u64,
     now: Time,
     node_monitor_grace_period: Duration,
+    seed: u64,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -254,6 +255,7 @@ impl Cluster {
             cursor: 0,
             now: Time::ZERO,
             node_monitor_grace_period: config.node_monitor_grace_period,
+            seed: config.seed,
             store,
         };
         cluster.deliver();
@@ -289,6 +291,14 @@ impl Cluster {
     /// The event log (`kubectl get events`).
     pub fn events(&self) -> &EventRecorder {
         &self.recorder
+    }
+
+    /// kube-proxy's view of the cluster now: a routing table from Service addresses and node
+    /// ports to ready endpoints, built from the Services and EndpointSlices in the store, with
+    /// its backend choice seeded from the cluster's seed. A driver that routes traffic keeps it
+    /// current with [`ProxyTable::handle_event`](crate::proxy::ProxyTable::handle_event).
+    pub fn proxy(&self, mode: crate::proxy::BalanceMode) -> crate::proxy::ProxyTable {
+        crate::proxy::ProxyTable::from_store(&self.store, self.seed, mode)
     }
 
     /// The kubelet of `node`, if the cluster has that node.

@@ -149,7 +149,7 @@ fn traffic_spreads_over_the_ready_endpoints_and_never_reaches_a_not_ready_pod() 
     assert!(!broken_ip.is_empty());
     assert!(!ready.contains(&broken_ip.as_str()));
 
-    let mut table = ProxyTable::from_store(d.cluster.store(), 11, BalanceMode::Random);
+    let mut table = d.cluster.proxy(BalanceMode::Random);
     let mut hits: BTreeMap<String, usize> = BTreeMap::new();
     for i in 0..600 {
         let client = format!("192.168.{}.{}", i / 250, i % 250 + 1);
