@@ -14,4 +14,5 @@ pub mod profile;
 pub mod queue;
 pub mod schedule;
 pub mod scheduler;
+pub mod score_cache;
 pub mod snapshot;

@@ -7,6 +7,7 @@
 //! no parsing and no string work beyond map lookups of extended resources.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use flotilla_model::api::{
@@ -308,6 +309,17 @@ pub struct ImageStateSummary {
     pub num_nodes: usize,
 }
 
+/// The source of [`NodeInfo::generation`]: one counter for the whole process, so that two
+/// snapshots, or a node and its copy changed differently, never share a generation. Only
+/// equality of generations is ever used (never their order or value), so the counter does not
+/// make any decision depend on what else ran in the process.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// A generation no node state has had yet (never 0, which caches use for "nothing recorded").
+pub fn next_generation() -> u64 {
+    NEXT_GENERATION.fetch_add(1, Ordering::Relaxed)
+}
+
 /// A node with the sums of what its pods use (kube-scheduler's `framework.NodeInfo`).
 #[derive(Clone, Debug)]
 pub struct NodeInfo {
@@ -329,7 +341,11 @@ pub struct NodeInfo {
     pub pods_with_affinity: usize,
     /// Number of pods on the node with required anti-affinity terms.
     pub pods_with_required_anti_affinity: usize,
-    /// Bumped on every change, so caches can tell whether a node changed.
+    /// Changed on every change of the node's state, to a value no state of any node in the
+    /// process has had before (see [`next_generation`]), so a cache entry recorded against a
+    /// generation is valid exactly while the node keeps it. Code that changes the public fields
+    /// directly, rather than with [`NodeInfo::add_pod`] and [`NodeInfo::remove_pod`], must call
+    /// [`NodeInfo::touch`].
     pub generation: u64,
     /// `node.spec.unschedulable`, copied here (like `has_taints`) so the filters every node goes
     /// through read it from this array instead of chasing the pointer to the node object: that
@@ -356,8 +372,14 @@ impl NodeInfo {
             image_states: BTreeMap::new(),
             pods_with_affinity: 0,
             pods_with_required_anti_affinity: 0,
-            generation: 0,
+            generation: next_generation(),
         }
+    }
+
+    /// Gives the node a new [`generation`](NodeInfo::generation), after a direct change of its
+    /// fields.
+    pub fn touch(&mut self) {
+        self.generation = next_generation();
     }
 
     /// The node's name.
@@ -379,7 +401,7 @@ impl NodeInfo {
             self.pods_with_required_anti_affinity += 1;
         }
         self.pods.push(pod);
-        self.generation += 1;
+        self.touch();
     }
 
     /// Removes a pod (by namespace and name); returns whether it was there.
@@ -405,7 +427,7 @@ impl NodeInfo {
         if !pod.required_anti_affinity_terms.is_empty() {
             self.pods_with_required_anti_affinity -= 1;
         }
-        self.generation += 1;
+        self.touch();
         true
     }
 }

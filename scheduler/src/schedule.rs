@@ -9,18 +9,21 @@
 //! in node order, and ties among the best nodes are broken with the scheduler's seeded random
 //! stream, so a decision depends only on the inputs and the seed, not on the thread count.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use rand::Rng;
 use rayon::prelude::*;
 
 use crate::framework::{
-    Code, CycleState, FilterPlugin, FrameworkHandle, NodeScore, PostFilterResult, ScorePlugin,
-    Status, MAX_NODE_SCORE,
+    Code, CycleState, FilterPlugin, FrameworkHandle, NodeScore, Plugin, PostFilterResult,
+    ScorePlugin, Status, MAX_NODE_SCORE,
 };
 use crate::node_info::{NodeInfo, PodInfo};
-use crate::profile::Profile;
+use crate::profile::{Profile, WeightedPlugin};
+use crate::score_cache::ScoreCache;
 use crate::snapshot::Snapshot;
 
 /// Below this many nodes, every node is evaluated (`minFeasibleNodesToFind`).
@@ -328,6 +331,16 @@ fn active_filters<'p>(
         .collect()
 }
 
+/// The Filter plugins of a cycle themselves (the same as [`active_filters`]), to key the
+/// [`ScoreCache`] with.
+fn active_filter_plugins<'p>(profile: &'p Profile, state: &CycleState) -> Vec<&'p Arc<dyn Plugin>> {
+    profile
+        .filter
+        .iter()
+        .filter(|p| !state.skip_filter_plugins.contains(&p.name()) && p.as_filter().is_some())
+        .collect()
+}
+
 /// Runs `filters` in order on one node; the first rejection decides.
 #[inline]
 fn run_active_filters(
@@ -574,13 +587,15 @@ fn run_post_filter_after_pre_filter(
 pub type PluginScores = Vec<(&'static str, i64, Vec<i64>)>;
 
 /// Runs PreScore, Score and NormalizeScore; returns (plugin, weight, normalized scores per
-/// feasible node) for every plugin that did not skip.
+/// feasible node) for every plugin that did not skip. With a `cache` (whose verdicts this
+/// cycle used), raw scores of unchanged nodes come from it.
 fn run_scores(
     profile: &Profile,
     state: &mut CycleState,
     pod: &PodInfo,
     snapshot: &Snapshot,
     feasible: &[usize],
+    cache: Option<&mut ScoreCache>,
 ) -> Result<PluginScores, ScheduleError> {
     for plugin in &profile.pre_score {
         let Some(ps) = plugin.as_pre_score() else {
@@ -600,15 +615,18 @@ fn run_scores(
     }
     let state = &*state;
     // The plugins that score this pod, in profile order.
-    let scorers: Vec<(&'static str, i64, &dyn ScorePlugin)> = profile
+    let active: Vec<&WeightedPlugin> = profile
         .score
         .iter()
+        .filter(|wp| {
+            !state.skip_score_plugins.contains(&wp.plugin.name()) && wp.plugin.as_score().is_some()
+        })
+        .collect();
+    let scorers: Vec<(&'static str, i64, &dyn ScorePlugin)> = active
+        .iter()
         .filter_map(|wp| {
-            let name = wp.plugin.name();
-            if state.skip_score_plugins.contains(&name) {
-                return None;
-            }
-            wp.plugin.as_score().map(|scorer| (name, wp.weight, scorer))
+            let scorer = wp.plugin.as_score()?;
+            Some((wp.plugin.name(), wp.weight, scorer))
         })
         .collect();
     let k = scorers.len();
@@ -619,7 +637,36 @@ fn run_scores(
     // (framework/runtime/framework.go), one parallel task runs every plugin on a node, so each
     // node is read once and one parallel loop serves all plugins. Per plugin, the failure at the
     // first feasible node is kept, so the error reported does not depend on the thread count.
-    let mut raw = vec![0i64; feasible.len() * k];
+    // From the cache: every node's raw scores are current there (the changed nodes rescored),
+    // unless a plugin failed, which the plain computation below then reports.
+    let plugins: Vec<&Arc<dyn Plugin>> = active.iter().map(|wp| &wp.plugin).collect();
+    let cache = cache.and_then(|c| c.begin_score(&plugins).then_some(c));
+    let cached: Option<&ScoreCache> = match cache {
+        Some(cache) => {
+            let current = cache.refresh_scores(feasible, |i, row| {
+                let info = &snapshot.nodes[i];
+                scorers.iter().zip(row).all(|((_, _, scorer), out)| {
+                    match scorer.score(state, pod, info) {
+                        Ok(score) => {
+                            *out = score;
+                            true
+                        }
+                        Err(_) => false,
+                    }
+                })
+            });
+            current.then_some(&*cache)
+        }
+        None => None,
+    };
+    let mut raw = vec![
+        0i64;
+        if cached.is_some() {
+            0
+        } else {
+            feasible.len() * k
+        }
+    ];
     let score_node = |errors: &mut Vec<Option<(usize, Status)>>, pos: usize, row: &mut [i64]| {
         let info = &snapshot.nodes[feasible[pos]];
         for (p, (_, _, scorer)) in scorers.iter().enumerate() {
@@ -633,7 +680,9 @@ fn run_scores(
             }
         }
     };
-    let errors: Vec<Option<(usize, Status)>> = if feasible.len() < PARALLEL_MIN_NODES {
+    let errors: Vec<Option<(usize, Status)>> = if cached.is_some() {
+        vec![None; k]
+    } else if feasible.len() < PARALLEL_MIN_NODES {
         let mut errors = vec![None; k];
         for (pos, row) in raw.chunks_mut(k).enumerate() {
             score_node(&mut errors, pos, row);
@@ -673,14 +722,26 @@ fn run_scores(
                 message: status.to_string(),
             });
         }
-        let mut scores: Vec<NodeScore> = feasible
-            .iter()
-            .enumerate()
-            .map(|(pos, &node)| NodeScore {
-                node,
-                score: raw[pos * k + p],
-            })
-            .collect();
+        let mut scores: Vec<NodeScore> = match cached {
+            Some(cache) => {
+                let column = cache.raw_scores(p);
+                feasible
+                    .iter()
+                    .map(|&node| NodeScore {
+                        node,
+                        score: column[node],
+                    })
+                    .collect()
+            }
+            None => feasible
+                .iter()
+                .enumerate()
+                .map(|(pos, &node)| NodeScore {
+                    node,
+                    score: raw[pos * k + p],
+                })
+                .collect(),
+        };
         let status = scorer.normalize_scores(state, pod, &mut scores);
         if !status.is_success() {
             return Err(ScheduleError::Plugin {
@@ -707,12 +768,38 @@ fn run_scores(
 
 /// Chooses a pod's node as kube-scheduler does: filter a rotating sample of nodes until enough
 /// are feasible, score them, pick the highest total (ties broken at random from `cycle.rng`).
+///
+/// This is the plain computation: every node sampled is filtered and every feasible node
+/// scored. [`schedule_pod_with_cache`] decides the same, faster for a run of similar pods.
 pub fn schedule_pod(
     profile: &Profile,
     snapshot: &Snapshot,
     pod: &PodInfo,
     global_percentage: i32,
     cycle: &mut SchedulingCycleState,
+) -> Result<ScheduleResult, ScheduleError> {
+    let mut no_cache = ScoreCache::disabled();
+    schedule_pod_with_cache(
+        profile,
+        snapshot,
+        pod,
+        global_percentage,
+        cycle,
+        &mut no_cache,
+    )
+}
+
+/// [`schedule_pod`], reusing from `cache` the Filter verdicts and raw scores of node-local
+/// plugins for nodes unchanged since a pod with the same spec was scheduled, and recording the
+/// new ones there (see [`score_cache`](crate::score_cache)). The decision, the cycle state left
+/// behind and the random numbers drawn are those of [`schedule_pod`].
+pub fn schedule_pod_with_cache(
+    profile: &Profile,
+    snapshot: &Snapshot,
+    pod: &PodInfo,
+    global_percentage: i32,
+    cycle: &mut SchedulingCycleState,
+    cache: &mut ScoreCache,
 ) -> Result<ScheduleResult, ScheduleError> {
     let n = snapshot.len();
     if n == 0 {
@@ -751,9 +838,14 @@ pub fn schedule_pod(
         num_feasible_nodes_to_find(candidates, pct)
     };
     let start = cycle.next_start_node_index;
-    let node_at = |k: usize| match subset {
-        Some(s) => s[(start + k) % candidates],
-        None => (start + k) % candidates,
+    let node_at = |k: usize| {
+        // `(start + k) % candidates`, without a division in the common case.
+        let j = start + k;
+        let j = if j < candidates { j } else { j % candidates };
+        match subset {
+            Some(s) => s[j],
+            None => j,
+        }
     };
     let mut feasible = Vec::new();
     let mut diagnosis = Diagnosis::default();
@@ -762,18 +854,41 @@ pub fn schedule_pod(
     // is the first `want` feasible nodes in candidate order whatever the thread count.
     let chunk = 512.max(want);
     let filters = active_filters(profile, &state);
+    // With the cache, verdicts of nodes unchanged since they were last filtered for a pod of
+    // this spec are reused (score_cache.rs); the loop below reads them in the same order.
+    let cached = cache.begin_filter(pod, snapshot, &active_filter_plugins(profile, &state));
     let mut from = 0;
     'outer: while from < candidates {
         let to = (from + chunk).min(candidates);
-        let filter = |k: usize| filter_node(profile, &filters, snapshot, &state, pod, node_at(k));
-        let statuses: Vec<Status> = if to - from < PARALLEL_MIN_NODES {
-            (from..to).map(filter).collect()
+        let filter = |i: usize| filter_node(profile, &filters, snapshot, &state, pod, i);
+        let mut statuses = if cached {
+            let nodes = (from..to).map(node_at);
+            cache.refresh_verdicts(snapshot, nodes, filter);
+            Vec::new()
+        } else if to - from < PARALLEL_MIN_NODES {
+            (from..to).map(|k| filter(node_at(k))).collect()
         } else {
-            (from..to).into_par_iter().map(filter).collect()
-        };
-        for (k, status) in (from..to).zip(statuses) {
+            (from..to)
+                .into_par_iter()
+                .map(|k| filter(node_at(k)))
+                .collect()
+        }
+        .into_iter();
+        for k in from..to {
             processed += 1;
             let i = node_at(k);
+            let status = if cached {
+                if cache.passes(i) {
+                    feasible.push(i);
+                    if feasible.len() >= want {
+                        break 'outer;
+                    }
+                    continue;
+                }
+                Cow::Borrowed(cache.verdict(i))
+            } else {
+                Cow::Owned(statuses.next().expect("one status per node"))
+            };
             if status.is_success() {
                 feasible.push(i);
                 if feasible.len() >= want {
@@ -783,7 +898,7 @@ pub fn schedule_pod(
                 if !diagnosis.unschedulable_plugins.contains(&status.plugin) {
                     diagnosis.unschedulable_plugins.push(status.plugin);
                 }
-                diagnosis.node_to_status.insert(i, status);
+                diagnosis.node_to_status.insert(i, status.into_owned());
             } else {
                 // framework.go RunFilterPlugins: any other status is an error of the cycle.
                 return Err(ScheduleError::Plugin {
@@ -829,7 +944,8 @@ pub fn schedule_pod(
             feasible_nodes: 1,
         });
     }
-    let scores = run_scores(profile, &mut state, pod, snapshot, &feasible)?;
+    let cache = cached.then_some(cache);
+    let scores = run_scores(profile, &mut state, pod, snapshot, &feasible, cache)?;
     let totals = weighted_totals(&scores, feasible.len());
     let best = select_host(&totals, &mut cycle.rng);
     Ok(ScheduleResult {
@@ -990,7 +1106,7 @@ pub fn explain(
         explanation.nodes = nodes;
         return Ok(explanation);
     }
-    let scores = run_scores(profile, &mut state, pod, snapshot, &feasible)?;
+    let scores = run_scores(profile, &mut state, pod, snapshot, &feasible, None)?;
     let totals = weighted_totals(&scores, feasible.len());
     for (name, _, list) in &scores {
         for (&node, &s) in feasible.iter().zip(list) {

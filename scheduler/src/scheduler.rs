@@ -24,7 +24,8 @@ use crate::cache::Cache;
 use crate::config::{SchedulerConfig, DEFAULT_SCHEDULER_NAME};
 use crate::node_info::PodInfo;
 use crate::queue::SchedulingQueue;
-use crate::schedule::{schedule_pod, ScheduleError, SchedulingCycleState};
+use crate::schedule::{schedule_pod_with_cache, ScheduleError, SchedulingCycleState};
+use crate::score_cache::ScoreCache;
 
 /// What one scheduling attempt decided, for the driver to carry out.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +75,9 @@ pub struct Scheduler {
     cache: Cache,
     queue: SchedulingQueue,
     cycle: SchedulingCycleState,
+    /// Verdicts and raw scores kept for the next pod with the same spec (how fast a decision
+    /// is made, never which).
+    score_cache: ScoreCache,
     /// Services, ReplicaSets and StatefulSets by `namespace/name`, whose selectors decide which
     /// pods get PodTopologySpread's default constraints.
     services: std::collections::BTreeMap<String, Arc<flotilla_model::api::Service>>,
@@ -128,6 +132,7 @@ impl Scheduler {
                 next_start_node_index: 0,
                 rng: flotilla_model::rng::component_rng(seed, "scheduler"),
             },
+            score_cache: ScoreCache::default(),
             binding: std::collections::BTreeMap::new(),
             pdbs: std::collections::BTreeMap::new(),
             nominated: std::collections::BTreeMap::new(),
@@ -326,12 +331,13 @@ impl Scheduler {
             pod.spec.scheduler_name.as_str()
         };
         let profile = self.config.profiles.get(scheduler_name)?;
-        match schedule_pod(
+        match schedule_pod_with_cache(
             profile,
             self.cache.snapshot(),
             &info.pod,
             self.config.percentage_of_nodes_to_score,
             &mut self.cycle,
+            &mut self.score_cache,
         ) {
             Ok(result) => {
                 // The Bind plugins: the first that does not skip the pod binds it (with none

@@ -176,6 +176,7 @@ impl Snapshot {
             .collect();
         for (info, states) in infos.iter_mut().zip(states) {
             info.image_states = states;
+            info.touch();
         }
         let mut snapshot = Snapshot {
             nodes: infos,

@@ -480,6 +480,10 @@ impl Plugin for NodeAffinity {
     fn name(&self) -> &'static str {
         NAME
     }
+    /// Reads only the pod's spec and the node's own state (see [`Plugin::is_node_local`]).
+    fn is_node_local(&self) -> bool {
+        true
+    }
     fn as_pre_filter(&self) -> Option<&dyn PreFilterPlugin> {
         Some(self)
     }

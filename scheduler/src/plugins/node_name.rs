@@ -31,6 +31,10 @@ impl Plugin for NodeName {
     fn name(&self) -> &'static str {
         NAME
     }
+    /// Reads only the pod's spec and the node's own state (see [`Plugin::is_node_local`]).
+    fn is_node_local(&self) -> bool {
+        true
+    }
     fn as_filter(&self) -> Option<&dyn FilterPlugin> {
         Some(self)
     }

@@ -153,6 +153,10 @@ impl Plugin for NodeResourcesBalancedAllocation {
     fn name(&self) -> &'static str {
         NAME
     }
+    /// Reads only the pod's spec and the node's own state (see [`Plugin::is_node_local`]).
+    fn is_node_local(&self) -> bool {
+        true
+    }
     fn as_pre_score(&self) -> Option<&dyn PreScorePlugin> {
         Some(self)
     }

@@ -1,0 +1,488 @@
+//! Filter verdicts and raw scores kept from one scheduling cycle to the next: the per pod-shape
+//! cache of the scheduler's hot path.
+//!
+//! Consecutive pods are usually copies of one template (the replicas of a Deployment, the pods
+//! of scheduler_perf's workloads), and a binding changes one node. For a *node-local* plugin
+//! ([`Plugin::is_node_local`]) a node's Filter verdict and raw Score are a function of the pod's
+//! spec, the plugin (its configuration) and the node's own [`NodeInfo`] (plus the number of
+//! nodes, which ImageLocality reads). So when the next pod has an equal spec and the same
+//! plugins take part, only the nodes whose [`NodeInfo::generation`] changed since they were
+//! evaluated need evaluating again; the others give the verdict and the raw scores they gave.
+//!
+//! Only that is cached. Sampling, NormalizeScore, weighting and the choice among the best nodes
+//! run on every cycle exactly as without the cache, over the same values, so a cycle decides
+//! the same and draws the same random numbers (the property test `cache_decides_as_plain` below
+//! runs both side by side over random clusters and sequences of pods bound and removed).
+//!
+//! The cache is bypassed for a cycle (and costs nothing) when a Filter or Score plugin that takes
+//! part is not node-local (InterPodAffinity and PodTopologySpread when they do not skip, the
+//! volume plugins, user plugins), and when pods are nominated to nodes (their filters then
+//! depend on other pods).
+//!
+//! Its key holds the pod (compared by spec) and the participating plugins (compared by
+//! address, and kept alive by the key so an address is never reused while cached).
+
+use std::sync::Arc;
+
+use flotilla_model::api::Pod;
+use rayon::prelude::*;
+
+use crate::framework::{Plugin, Status};
+#[cfg(doc)]
+use crate::node_info::NodeInfo;
+use crate::node_info::PodInfo;
+use crate::snapshot::Snapshot;
+
+/// Below this many nodes to (re)evaluate, the cache does so on the calling thread.
+const PARALLEL_MIN_NODES: usize = 128;
+
+/// Verdicts and raw scores per node, valid for one pod spec and one set of plugins. See the
+/// [module docs](self).
+#[derive(Clone, Default)]
+pub struct ScoreCache {
+    /// When false, every cycle evaluates every node (the plain computation).
+    disabled: bool,
+    /// The pod whose spec the entries are for.
+    pod: Option<Arc<Pod>>,
+    /// The number of nodes of the snapshot the entries are for.
+    num_nodes: usize,
+    /// The Filter plugins the verdicts are for, in order.
+    filters: Vec<Arc<dyn Plugin>>,
+    /// Per node (snapshot index): the generation the verdict was computed at, 0 for none.
+    verdict_generation: Vec<u64>,
+    /// Per node: the verdict, attributed to the plugin that gave it.
+    verdicts: Vec<Status>,
+    /// Per node: whether the verdict is success (what the hot loop reads).
+    passes: Vec<bool>,
+    /// The Score plugins the raw scores are for, in order.
+    scorers: Vec<Arc<dyn Plugin>>,
+    /// Per node: the generation the raw scores were computed at, 0 for none.
+    score_generation: Vec<u64>,
+    /// Per scorer, the raw score of each node (columns, so that the per-plugin passes over the
+    /// feasible nodes read consecutive memory).
+    raw: Vec<Vec<i64>>,
+}
+
+impl std::fmt::Debug for ScoreCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |v: &[Arc<dyn Plugin>]| v.iter().map(|p| p.name()).collect::<Vec<_>>();
+        f.debug_struct("ScoreCache")
+            .field("disabled", &self.disabled)
+            .field("num_nodes", &self.num_nodes)
+            .field("filters", &names(&self.filters))
+            .field("scorers", &names(&self.scorers))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether two plugin lists are the same plugins (by address) in the same order.
+fn same_plugins(held: &[Arc<dyn Plugin>], now: &[&Arc<dyn Plugin>]) -> bool {
+    held.len() == now.len() && held.iter().zip(now).all(|(a, b)| Arc::ptr_eq(a, b))
+}
+
+impl ScoreCache {
+    /// A cache that never holds anything: every cycle computes every node, as kube-scheduler
+    /// does (to compare with, and for callers that want no state kept between cycles).
+    pub fn disabled() -> ScoreCache {
+        ScoreCache {
+            disabled: true,
+            ..ScoreCache::default()
+        }
+    }
+
+    /// Whether the cache is in use.
+    pub fn is_enabled(&self) -> bool {
+        !self.disabled
+    }
+
+    /// Drops every entry.
+    pub fn clear(&mut self) {
+        let disabled = self.disabled;
+        *self = ScoreCache {
+            disabled,
+            ..ScoreCache::default()
+        };
+    }
+
+    /// Prepares the verdicts for a cycle of `pod` with the Filter plugins `filters` (those that
+    /// take part, in order); returns whether this cycle can use them. Entries recorded for
+    /// another pod spec, other plugins or another number of nodes are dropped.
+    pub(crate) fn begin_filter(
+        &mut self,
+        pod: &PodInfo,
+        snapshot: &Snapshot,
+        filters: &[&Arc<dyn Plugin>],
+    ) -> bool {
+        if self.disabled
+            || !snapshot.nominated_pods.is_empty()
+            || filters.iter().any(|p| !p.is_node_local())
+        {
+            return false;
+        }
+        let same_pod = self
+            .pod
+            .as_ref()
+            .is_some_and(|p| Arc::ptr_eq(p, &pod.pod) || p.spec == pod.pod.spec);
+        if !same_pod || self.num_nodes != snapshot.len() {
+            self.clear();
+            self.pod = Some(pod.pod.clone());
+            self.num_nodes = snapshot.len();
+        }
+        if !same_plugins(&self.filters, filters) {
+            self.filters = filters.iter().map(|&p| p.clone()).collect();
+            self.verdict_generation.clear();
+            self.verdicts.clear();
+            self.passes.clear();
+        }
+        let n = snapshot.len();
+        self.verdict_generation.resize(n, 0);
+        self.verdicts.resize(n, Status::success());
+        self.passes.resize(n, true);
+        true
+    }
+
+    /// Makes the verdicts of `nodes` current, evaluating with `filter` the nodes that changed
+    /// since (in parallel when there are many). Call after [`begin_filter`](Self::begin_filter)
+    /// returned true.
+    pub(crate) fn refresh_verdicts(
+        &mut self,
+        snapshot: &Snapshot,
+        nodes: impl Iterator<Item = usize>,
+        filter: impl Fn(usize) -> Status + Sync,
+    ) {
+        let stale: Vec<usize> = nodes
+            .filter(|&i| self.verdict_generation[i] != snapshot.nodes[i].generation)
+            .collect();
+        let fresh: Vec<Status> = if stale.len() < PARALLEL_MIN_NODES {
+            stale.iter().map(|&i| filter(i)).collect()
+        } else {
+            stale.par_iter().map(|&i| filter(i)).collect()
+        };
+        for (i, status) in stale.into_iter().zip(fresh) {
+            self.verdict_generation[i] = snapshot.nodes[i].generation;
+            self.passes[i] = status.is_success();
+            self.verdicts[i] = status;
+        }
+    }
+
+    /// Whether node `i` passed, as [`verdict`](Self::verdict) says.
+    #[inline]
+    pub(crate) fn passes(&self, i: usize) -> bool {
+        self.passes[i]
+    }
+
+    /// The verdict of node `i`, made current by [`refresh_verdicts`](Self::refresh_verdicts).
+    pub(crate) fn verdict(&self, i: usize) -> &Status {
+        &self.verdicts[i]
+    }
+
+    /// Prepares the raw scores for the Score plugins `scorers` (those that take part, in
+    /// order) of a cycle whose verdicts came from the cache; returns whether this cycle can use
+    /// them.
+    pub(crate) fn begin_score(&mut self, scorers: &[&Arc<dyn Plugin>]) -> bool {
+        if scorers.iter().any(|p| !p.is_node_local()) {
+            return false;
+        }
+        if !same_plugins(&self.scorers, scorers) {
+            self.scorers = scorers.iter().map(|&p| p.clone()).collect();
+            self.score_generation.clear();
+            self.raw.clear();
+        }
+        self.score_generation.resize(self.num_nodes, 0);
+        self.raw.resize_with(self.scorers.len(), Vec::new);
+        for column in &mut self.raw {
+            column.resize(self.num_nodes, 0);
+        }
+        true
+    }
+
+    /// Makes the raw scores of `nodes` current, scoring with `score` (all the scorers' raw
+    /// scores of one node, in order) the nodes that changed since. The nodes' verdicts must be
+    /// current ([`refresh_verdicts`](Self::refresh_verdicts)): their generations are read from
+    /// there rather than from the nodes. When a plugin fails on some node, nothing is recorded
+    /// and `false` is returned: the caller then scores the plain way, which reports the failure
+    /// as it would without the cache.
+    pub(crate) fn refresh_scores(
+        &mut self,
+        nodes: &[usize],
+        score: impl Fn(usize, &mut [i64]) -> bool + Sync,
+    ) -> bool {
+        let k = self.scorers.len();
+        let stale: Vec<usize> = nodes
+            .iter()
+            .copied()
+            .filter(|&i| self.score_generation[i] != self.verdict_generation[i])
+            .collect();
+        if k == 0 {
+            return true;
+        }
+        let mut fresh = vec![0i64; stale.len() * k];
+        let ok = if stale.len() < PARALLEL_MIN_NODES {
+            stale
+                .iter()
+                .zip(fresh.chunks_mut(k))
+                .all(|(&i, row)| score(i, row))
+        } else {
+            stale
+                .par_iter()
+                .zip(fresh.par_chunks_mut(k))
+                .map(|(&i, row)| score(i, row))
+                .reduce(|| true, |a, b| a && b)
+        };
+        if !ok {
+            return false;
+        }
+        for (&i, row) in stale.iter().zip(fresh.chunks(k)) {
+            self.score_generation[i] = self.verdict_generation[i];
+            for (column, &score) in self.raw.iter_mut().zip(row) {
+                column[i] = score;
+            }
+        }
+        true
+    }
+
+    /// The raw scores of scorer `p` by node, made current by
+    /// [`refresh_scores`](Self::refresh_scores) for the nodes it was given.
+    #[inline]
+    pub(crate) fn raw_scores(&self, p: usize) -> &[i64] {
+        &self.raw[p]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::{SchedulerConfig, DEFAULT_SCHEDULER_NAME};
+    use crate::framework::{CycleState, FilterPlugin, ScorePlugin};
+    use crate::node_info::NodeInfo;
+    use crate::plugins::default_registry;
+    use crate::plugins::testing::{node, pod};
+    use crate::profile::{Profile, WeightedPlugin};
+    use crate::schedule::{schedule_pod, schedule_pod_with_cache, SchedulingCycleState};
+
+    /// A node of a random cluster: cpu (m), memory (Mi), pods, zone, a taint (0 none,
+    /// 1 PreferNoSchedule, 2 NoSchedule), unschedulable, whether it holds the `app` image.
+    type NodeSpec = (u32, u32, u32, u8, u8, bool, bool);
+
+    fn make_node(
+        i: usize,
+        (cpu, mem, pods, zone, taint, unschedulable, image): NodeSpec,
+    ) -> Arc<flotilla_model::api::Node> {
+        let taints = match taint {
+            1 => json!([{"key": "dedicated", "value": "x", "effect": "PreferNoSchedule"}]),
+            2 => json!([{"key": "dedicated", "value": "x", "effect": "NoSchedule"}]),
+            _ => json!([]),
+        };
+        let images = if image {
+            json!([{"names": ["registry.example/app:1"], "sizeBytes": 300 * 1024 * 1024}])
+        } else {
+            json!([])
+        };
+        node(json!({
+            "metadata": {"name": format!("n{i}"), "labels": {
+                "kubernetes.io/hostname": format!("n{i}"),
+                "topology.kubernetes.io/zone": format!("z{zone}"),
+            }},
+            "spec": {"taints": taints, "unschedulable": unschedulable},
+            "status": {
+                "allocatable": {"cpu": format!("{cpu}m"), "memory": format!("{mem}Mi"), "pods": pods.to_string()},
+                "images": images,
+            }
+        }))
+    }
+
+    /// Pod templates: plain, with no requests (best effort), tolerating the taint and
+    /// preferring a zone, asking a host port, with required pod anti-affinity (which the cache
+    /// does not serve), with an image.
+    fn template(t: u8, cpu: u32, mem: u32) -> serde_json::Value {
+        let resources =
+            json!({"requests": {"cpu": format!("{cpu}m"), "memory": format!("{mem}Mi")}});
+        let mut spec =
+            json!({"containers": [{"name": "c", "image": "pause", "resources": resources}]});
+        match t {
+            1 => spec["containers"][0]["resources"] = json!({}),
+            2 => {
+                spec["tolerations"] = json!([{"key": "dedicated", "operator": "Exists"}]);
+                spec["affinity"] = json!({"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 5, "preference": {"matchExpressions": [
+                        {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["z1"]}]}}]}});
+            }
+            3 => spec["containers"][0]["ports"] = json!([{"containerPort": 80, "hostPort": 8080}]),
+            4 => {
+                spec["affinity"] = json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": {"matchLabels": {"app": "a4"}}, "topologyKey": "kubernetes.io/hostname"}]}});
+            }
+            5 => spec["containers"][0]["image"] = json!("registry.example/app:1"),
+            _ => {}
+        }
+        json!({"metadata": {"labels": {"app": format!("a{t}")}}, "spec": spec})
+    }
+
+    /// One step: schedule a pod of a template (and bind it where it was placed), or remove the
+    /// bound pod at some index.
+    #[derive(Clone, Debug)]
+    enum Step {
+        Schedule { template: u8, cpu: u32, mem: u32 },
+        Remove(prop::sample::Index),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (0u8..6, prop::sample::select(vec![100u32, 700]), prop::sample::select(vec![256u32, 1024]))
+                .prop_map(|(template, cpu, mem)| Step::Schedule { template, cpu, mem }),
+            1 => any::<prop::sample::Index>().prop_map(Step::Remove),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// The cache decides as the plain computation: over a sequence of pods (with repeated
+        /// specs, so the cache serves them) bound where they were placed and removed again, the
+        /// results, the rotating start index and the random stream are the same.
+        #[test]
+        fn cache_decides_as_plain(
+            nodes in prop::collection::vec(
+                (prop::sample::select(vec![1000u32, 2000, 4000]), prop::sample::select(vec![1024u32, 4096]),
+                 1u32..8, 0u8..3, prop::sample::select(vec![0u8, 0, 0, 1, 2]), prop::bool::weighted(0.1), any::<bool>()),
+                1..160),
+            steps in prop::collection::vec(step(), 1..60),
+            percentage in prop::sample::select(vec![0i32, 30, 100]),
+            seed in any::<u64>(),
+        ) {
+            let nodes: Vec<_> = nodes.iter().enumerate().map(|(i, s)| make_node(i, *s)).collect();
+            let mut snapshot = Snapshot::new(&nodes, &[], &[]);
+            let config = SchedulerConfig::default_with(&default_registry()).expect("defaults");
+            let profile = &config.profiles[DEFAULT_SCHEDULER_NAME];
+            let rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut plain = SchedulingCycleState { next_start_node_index: 0, rng: rng.clone() };
+            let mut cached = SchedulingCycleState { next_start_node_index: 0, rng };
+            let mut cache = ScoreCache::default();
+            let mut bound: Vec<(usize, String)> = Vec::new();
+            for (n, step) in steps.into_iter().enumerate() {
+                match step {
+                    Step::Schedule { template: t, cpu, mem } => {
+                        let mut json = template(t, cpu, mem);
+                        json["metadata"]["name"] = json!(format!("p{n}"));
+                        let info = PodInfo::new(pod(json));
+                        let a = schedule_pod(profile, &snapshot, &info, percentage, &mut plain);
+                        let b = schedule_pod_with_cache(profile, &snapshot, &info, percentage, &mut cached, &mut cache);
+                        match (&a, &b) {
+                            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                            (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                            _ => prop_assert!(false, "plain {:?}, cached {:?}", a, b),
+                        }
+                        prop_assert_eq!(plain.next_start_node_index, cached.next_start_node_index);
+                        prop_assert!(plain.rng == cached.rng, "the random streams diverged");
+                        if let Ok(result) = a {
+                            let i = snapshot.index_of(&result.suggested_host).expect("a node");
+                            let mut p = (*info.pod).clone();
+                            p.spec.node_name = result.suggested_host.clone();
+                            snapshot.nodes[i].add_pod(PodInfo::new(Arc::new(p)));
+                            snapshot.refresh_affinity_lists();
+                            bound.push((i, format!("p{n}")));
+                        }
+                    }
+                    Step::Remove(index) if !bound.is_empty() => {
+                        let (i, name) = bound.remove(index.index(bound.len()));
+                        prop_assert!(snapshot.nodes[i].remove_pod("default", &name));
+                        snapshot.refresh_affinity_lists();
+                    }
+                    Step::Remove(_) => {}
+                }
+            }
+        }
+    }
+
+    /// A node-local plugin that counts its Filter and Score calls.
+    #[derive(Default)]
+    struct Counting {
+        filtered: AtomicUsize,
+        scored: AtomicUsize,
+    }
+
+    impl Plugin for Counting {
+        fn name(&self) -> &'static str {
+            "Counting"
+        }
+        fn as_filter(&self) -> Option<&dyn FilterPlugin> {
+            Some(self)
+        }
+        fn as_score(&self) -> Option<&dyn ScorePlugin> {
+            Some(self)
+        }
+        fn is_node_local(&self) -> bool {
+            true
+        }
+    }
+
+    impl FilterPlugin for Counting {
+        fn filter(&self, _: &CycleState, _: &PodInfo, _: &NodeInfo) -> Status {
+            self.filtered.fetch_add(1, Ordering::Relaxed);
+            Status::success()
+        }
+    }
+
+    impl ScorePlugin for Counting {
+        fn score(&self, _: &CycleState, _: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
+            self.scored.fetch_add(1, Ordering::Relaxed);
+            Ok(100 - node.pods.len() as i64)
+        }
+    }
+
+    #[test]
+    fn only_changed_nodes_are_evaluated_again() {
+        let nodes: Vec<_> = (0..10)
+            .map(|i| make_node(i, (4000, 4096, 10, 0, 0, false, false)))
+            .collect();
+        let mut snapshot = Snapshot::new(&nodes, &[], &[]);
+        let plugin = Arc::new(Counting::default());
+        let profile = Profile {
+            filter: vec![plugin.clone()],
+            score: vec![WeightedPlugin {
+                plugin: plugin.clone(),
+                weight: 1,
+            }],
+            ..Profile::default()
+        };
+        let mut cycle = SchedulingCycleState {
+            next_start_node_index: 0,
+            rng: rand_chacha::ChaCha8Rng::seed_from_u64(1),
+        };
+        let mut cache = ScoreCache::default();
+        let schedule = |name: &str,
+                        snapshot: &Snapshot,
+                        cycle: &mut SchedulingCycleState,
+                        cache: &mut ScoreCache| {
+            let info = PodInfo::new(pod(template(0, 100, 256)));
+            let mut p = (*info.pod).clone();
+            p.metadata.name = name.to_string();
+            let info = PodInfo::new(Arc::new(p));
+            let host = schedule_pod_with_cache(&profile, snapshot, &info, 100, cycle, cache)
+                .expect("fits")
+                .suggested_host;
+            (info, host)
+        };
+        let (first, host) = schedule("a", &snapshot, &mut cycle, &mut cache);
+        assert_eq!(plugin.filtered.load(Ordering::Relaxed), 10);
+        assert_eq!(plugin.scored.load(Ordering::Relaxed), 10);
+        let i = snapshot.index_of(&host).expect("a node");
+        snapshot.nodes[i].add_pod(first);
+        schedule("b", &snapshot, &mut cycle, &mut cache);
+        assert_eq!(plugin.filtered.load(Ordering::Relaxed), 11);
+        assert_eq!(plugin.scored.load(Ordering::Relaxed), 11);
+        // Without the cache, every node again.
+        let (_, _) = {
+            let info = PodInfo::new(pod(template(0, 100, 256)));
+            let r = schedule_pod(&profile, &snapshot, &info, 100, &mut cycle).expect("fits");
+            (info, r)
+        };
+        assert_eq!(plugin.filtered.load(Ordering::Relaxed), 21);
+    }
+}
