@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use flotilla_model::store::{ObjectKey, Store, StoreError, WatchEvent, WatchEventType};
-use flotilla_model::{Duration, Kind, Object, Time};
+use flotilla_model::{Duration, Kind, Object, ObjectMeta, OwnerReference, Resource, Time};
 use rand_chacha::ChaCha8Rng;
 
 /// What a reconcile asks for next (kube-rs' `Action`).
@@ -386,6 +386,46 @@ fn dependents(store: &Store, index: &OwnerIndex, uid: &str, kind: Kind) -> Vec<A
         .collect()
 }
 
+/// The stored object of `kind` that the controller reference `r`, found on an object of
+/// `namespace`, points at (the workload controllers' `resolveControllerRef`, e.g.
+/// replica_set.go): `None` if the reference is to another kind, or if the stored object of that
+/// name has another uid (the owner was deleted and a namesake created since).
+pub fn resolve_controller_ref(
+    store: &Store,
+    namespace: &str,
+    r: &OwnerReference,
+    kind: Kind,
+) -> Option<Arc<Object>> {
+    if r.kind != kind.name() {
+        return None;
+    }
+    store
+        .get(kind, namespace, &r.name)
+        .filter(|o| o.metadata().uid == r.uid)
+}
+
+/// The key of the object of `kind` that `meta`'s controller reference names, in `meta`'s
+/// namespace, if the reference is to that kind. Unlike [`resolve_controller_ref`] it does not
+/// read the store: the reconcile of the key finds out whether the owner still exists.
+pub fn controller_key(meta: &ObjectMeta, kind: Kind) -> Option<ObjectKey> {
+    let r = meta.controller_ref().filter(|r| r.kind == kind.name())?;
+    Some(ObjectKey {
+        kind,
+        namespace: meta.namespace.clone(),
+        name: r.name.clone(),
+    })
+}
+
+/// The typed object `T` stored under `namespace`/`name` (`""` for cluster-scoped kinds), cloned
+/// out of the store; `None` if there is none.
+pub fn get_typed<T>(store: &Store, namespace: &str, name: &str) -> Option<T>
+where
+    T: Resource + TryFrom<Object>,
+{
+    let object = store.get(T::KIND, namespace, name)?;
+    T::try_from(Object::clone(&object)).ok()
+}
+
 /// A reconcile loop. See the [module docs](self).
 pub trait Controller: Send {
     /// The controller's name as Kubernetes' controller manager calls it
@@ -412,7 +452,6 @@ pub trait Controller: Send {
 mod tests {
     use super::*;
     use flotilla_model::api::Pod;
-    use flotilla_model::{ObjectMeta, OwnerReference};
 
     fn event(event_type: WatchEventType, name: &str, owner: Option<&str>) -> WatchEvent {
         let mut meta = ObjectMeta::named("default", name);

@@ -25,7 +25,7 @@ use flotilla_model::api::{
 use flotilla_model::store::{DeleteOptions, ObjectKey, PropagationPolicy, StoreError, WatchEvent};
 use flotilla_model::{Duration, Kind, Object, ObjectMeta, Time};
 
-use crate::controller::{Action, Context, Controller, Lookup, ReconcileError};
+use crate::controller::{controller_key, Action, Context, Controller, Lookup, ReconcileError};
 use crate::pods::{controller_ref, is_controlled_by, secs};
 
 /// The annotation a CronJob's Job carries with its scheduled time in RFC 3339 (batch/v1
@@ -253,14 +253,9 @@ impl Controller for CronJobController {
             Object::CronJob(_) => vec![ObjectKey::of(&event.object)],
             // cronjob_controllerv2.go addJob/updateJob/deleteJob: a Job wakes the CronJob
             // named by its controller reference.
-            Object::Job(job) => match job.metadata.controller_ref() {
-                Some(r) if r.kind == Kind::CronJob.name() => vec![ObjectKey {
-                    kind: Kind::CronJob,
-                    namespace: job.metadata.namespace.clone(),
-                    name: r.name.clone(),
-                }],
-                _ => Vec::new(),
-            },
+            Object::Job(job) => controller_key(&job.metadata, Kind::CronJob)
+                .into_iter()
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -664,10 +659,7 @@ mod tests {
     }
 
     fn stored(h: &Harness, name: &str) -> CronJob {
-        match h.store.get(Kind::CronJob, NS, name).as_deref() {
-            Some(Object::CronJob(c)) => c.clone(),
-            other => panic!("no cronjob {name}: {other:?}"),
-        }
+        h.stored(NS, name)
     }
 
     fn job_names(h: &Harness) -> Vec<String> {
@@ -816,10 +808,7 @@ mod tests {
             let scheduled = at("2026-01-01T10:00:00Z") + Duration::from_secs(60 * minute);
             assert_eq!(h.now, scheduled + NEXT_SCHEDULE_DELTA);
             let name = job_name("hello", scheduled);
-            let job = match h.store.get(Kind::Job, NS, &name).as_deref() {
-                Some(Object::Job(j)) => j.clone(),
-                _ => panic!("no job {name}"),
-            };
+            let job: Job = h.stored(NS, &name);
             assert_eq!(
                 job.metadata.annotations[CRON_JOB_SCHEDULED_TIMESTAMP_ANNOTATION],
                 scheduled.to_rfc3339()

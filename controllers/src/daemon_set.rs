@@ -31,15 +31,15 @@ use flotilla_model::api::{
     TolerationOperator, NODE_FIELD_SELECTOR_KEY_NAME,
 };
 use flotilla_model::store::{DeleteOptions, ObjectKey, StoreError, WatchEvent};
-use flotilla_model::{Duration, Kind, LabelSelector, Object, ObjectMeta, Time};
+use flotilla_model::{Duration, Kind, LabelSelector, Object, Time};
 use flotilla_scheduler::plugins::node_affinity::RequiredNodeAffinity;
 use flotilla_scheduler::plugins::taint_toleration::untolerated_do_not_schedule_taint;
 
-use crate::controller::{Action, Context, Controller, Lookup, ReconcileError};
-use crate::pods::{
-    available_at, controller_ref, is_controlled_by, is_pod_available, pod_from_template,
-    template_hash,
+use crate::claim::{claim_pods, controlled_pods};
+use crate::controller::{
+    get_typed, resolve_controller_ref, Action, Context, Controller, Lookup, ReconcileError,
 };
+use crate::pods::{available_at, is_pod_available, pod_from_template, template_hash};
 
 /// The label holding the hash of the template revision a pod was made from
 /// (apps/v1 `ControllerRevisionHashLabelKey`, `DefaultDaemonSetUniqueLabelKey`).
@@ -289,79 +289,6 @@ fn selector_of(ds: &DaemonSet) -> LabelSelector {
     })
 }
 
-/// Claims the pods a workload controls (controller_ref_manager.go `ClaimPods` /
-/// `ClaimObject`): owned pods that still match are kept; owned pods that no longer match are
-/// released (their controller reference removed) unless the owner is being deleted; orphans
-/// that match and are not being deleted are adopted (unless the owner is being deleted).
-/// Returns the claimed pods in name order.
-pub(crate) fn claim_pods(
-    ctx: &mut Context<'_>,
-    owner_kind: Kind,
-    owner: &ObjectMeta,
-    matches: &dyn Fn(&Pod) -> bool,
-) -> Result<Vec<Pod>, ReconcileError> {
-    let owner_deleting = owner.deletion_timestamp.is_some();
-    let mut claimed = Vec::new();
-    for object in ctx.dependents(&owner.uid, Kind::Pod) {
-        let Object::Pod(pod) = &*object else {
-            continue;
-        };
-        if !is_controlled_by(&pod.metadata, &owner.uid) {
-            continue;
-        }
-        if matches(pod) || owner_deleting {
-            claimed.push(pod.clone());
-            continue;
-        }
-        let mut released = pod.clone();
-        released
-            .metadata
-            .owner_references
-            .retain(|r| r.uid != owner.uid);
-        match ctx.store.update(released.into(), ctx.now) {
-            Ok(_) | Err(StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    if !owner_deleting {
-        for object in ctx.orphans(Kind::Pod, &owner.namespace) {
-            let Object::Pod(pod) = &*object else {
-                continue;
-            };
-            if pod.metadata.deletion_timestamp.is_some() || !matches(pod) {
-                continue;
-            }
-            let mut adopted = pod.clone();
-            adopted
-                .metadata
-                .owner_references
-                .push(controller_ref(owner_kind, owner));
-            match ctx.store.update(adopted.into(), ctx.now) {
-                Ok(stored) => {
-                    if let Object::Pod(p) = &*stored {
-                        claimed.push(p.clone());
-                    }
-                }
-                Err(StoreError::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-    claimed.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    Ok(claimed)
-}
-
-/// The pods of `owner`'s namespace it controls, read from the store, in name order.
-pub(crate) fn controlled_pods(ctx: &Context<'_>, owner: &ObjectMeta) -> Vec<Pod> {
-    ctx.store
-        .iter_namespace(Kind::Pod, &owner.namespace)
-        .filter_map(|o| match &**o {
-            Object::Pod(p) if is_controlled_by(&p.metadata, &owner.uid) => Some(p.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
 /// daemon_controller.go `podByCreationTimestampAndPhase`: bound pods first, then oldest
 /// first, then by name.
 fn sort_by_creation_and_phase(pods: &mut [Pod]) {
@@ -438,17 +365,6 @@ struct Limits {
 }
 
 impl DaemonSetController {
-    fn get(ctx: &Context<'_>, key: &ObjectKey) -> Option<DaemonSet> {
-        match ctx
-            .store
-            .get(Kind::DaemonSet, &key.namespace, &key.name)
-            .as_deref()
-        {
-            Some(Object::DaemonSet(ds)) => Some(ds.clone()),
-            _ => None,
-        }
-    }
-
     /// daemon_controller.go `podsShouldBeOnNode` for every node, plus
     /// `getUnscheduledPodsWithoutNode`.
     fn manage(
@@ -902,13 +818,10 @@ impl Controller for DaemonSetController {
                 let namespace = &pod.metadata.namespace;
                 if let Some(r) = pod.metadata.controller_ref() {
                     // resolveControllerRef: the owner must be a DaemonSet with that uid.
-                    if r.kind != Kind::DaemonSet.name() {
-                        return Vec::new();
-                    }
-                    return match lookup.store.get(Kind::DaemonSet, namespace, &r.name) {
-                        Some(ds) if ds.metadata().uid == r.uid => vec![ObjectKey::of(&ds)],
-                        _ => Vec::new(),
-                    };
+                    return resolve_controller_ref(lookup.store, namespace, r, Kind::DaemonSet)
+                        .map(|ds| ObjectKey::of(&ds))
+                        .into_iter()
+                        .collect();
                 }
                 // An orphan wakes every DaemonSet that selects it, for adoption
                 // (getDaemonSetsForPod).
@@ -931,7 +844,7 @@ impl Controller for DaemonSetController {
         key: &ObjectKey,
         ctx: &mut Context<'_>,
     ) -> Result<Action, ReconcileError> {
-        let Some(ds) = Self::get(ctx, key) else {
+        let Some(ds) = get_typed::<DaemonSet>(ctx.store, &key.namespace, &key.name) else {
             return Ok(Action::await_change());
         };
         // daemon_controller.go syncDaemonSet: nothing to do for a set being deleted.
@@ -958,7 +871,10 @@ impl Controller for DaemonSetController {
         let nodes = list_nodes(ctx);
         let placement = DaemonPlacement::new(&ds);
         let matches = |p: &Pod| selector.matches(&p.metadata.labels);
-        let pods = claim_pods(ctx, Kind::DaemonSet, &ds.metadata, &matches)?;
+        let pods: Vec<Pod> = claim_pods(ctx, Kind::DaemonSet, &ds.metadata, &|_| true, &matches)?
+            .iter()
+            .map(|p| p.pod().clone())
+            .collect();
         let by_node = nodes_to_daemon_pods(&pods);
 
         let plan = self.manage(&ds, &nodes, &placement, &by_node, &hash, ctx);
@@ -992,8 +908,10 @@ impl Controller for DaemonSetController {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pods::is_controlled_by;
     use crate::testing::Harness;
     use flotilla_model::api::Taint;
+    use flotilla_model::ObjectMeta;
     use serde_json::json;
 
     const NS: &str = "default";
@@ -1028,10 +946,7 @@ mod tests {
     }
 
     fn stored(h: &Harness, name: &str) -> DaemonSet {
-        match h.store.get(Kind::DaemonSet, NS, name).as_deref() {
-            Some(Object::DaemonSet(ds)) => ds.clone(),
-            other => panic!("no daemon set {name}: {other:?}"),
-        }
+        h.stored(NS, name)
     }
 
     /// The live (not terminating) pods by target node.

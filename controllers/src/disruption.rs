@@ -24,7 +24,9 @@ use flotilla_model::api::{
 use flotilla_model::store::{ObjectKey, WatchEvent, WatchEventType};
 use flotilla_model::{Duration, IntOrString, Kind, Object, Time};
 
-use crate::controller::{Action, Context, Controller, Lookup, ReconcileError};
+use crate::controller::{
+    resolve_controller_ref, Action, Context, Controller, Lookup, ReconcileError,
+};
 use crate::eviction::set_pod_condition;
 
 /// How long an eviction recorded in `disruptedPods` counts as a pod about to go
@@ -281,21 +283,15 @@ fn controller_scale(
             if rs.metadata.uid != uid {
                 return Ok(None);
             }
-            if let Some(dep_ref) = rs.metadata.controller_ref() {
-                if dep_ref.kind == "Deployment" {
-                    if let Some(Object::Deployment(dep)) = ctx
-                        .store
-                        .get(Kind::Deployment, namespace, &dep_ref.name)
-                        .as_deref()
-                    {
-                        if dep.metadata.uid == dep_ref.uid {
-                            return Ok(Some((
-                                dep.metadata.uid.clone(),
-                                dep.spec.replicas.unwrap_or(1),
-                            )));
-                        }
-                    }
-                }
+            let dep = rs
+                .metadata
+                .controller_ref()
+                .and_then(|r| resolve_controller_ref(ctx.store, namespace, r, Kind::Deployment));
+            if let Some(Object::Deployment(dep)) = dep.as_deref() {
+                return Ok(Some((
+                    dep.metadata.uid.clone(),
+                    dep.spec.replicas.unwrap_or(1),
+                )));
             }
             // getScaleController: the ReplicaSet's own scale subresource.
             Ok(Some((
@@ -602,14 +598,7 @@ spec:
     }
 
     fn budget(h: &Harness) -> PodDisruptionBudget {
-        match h
-            .store
-            .get(Kind::PodDisruptionBudget, "default", "web-pdb")
-            .as_deref()
-        {
-            Some(Object::PodDisruptionBudget(b)) => b.clone(),
-            _ => panic!("no budget"),
-        }
+        h.stored("default", "web-pdb")
     }
 
     fn counts(b: &PodDisruptionBudget) -> (i32, i32, i32, i32) {

@@ -434,17 +434,9 @@ impl Controller for EndpointSliceController {
 mod tests {
     use super::*;
     use crate::garbage_collector::GarbageCollectorController;
-    use crate::testing::Harness;
+    use crate::testing::{parse_object, Harness};
     use flotilla_model::api::PodPhase;
     use flotilla_model::store::StoreError;
-
-    fn parse(yaml: &str) -> Object {
-        flotilla_model::manifest::parse_str("t.yaml", yaml)
-            .unwrap()
-            .objects
-            .remove(0)
-            .object
-    }
 
     fn harness() -> Harness {
         Harness::new(vec![
@@ -454,13 +446,13 @@ mod tests {
     }
 
     fn pod(name: &str, labels: &str, ports: &str) -> Object {
-        parse(&format!(
+        parse_object(&format!(
             "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, labels: {labels}}}\nspec:\n  containers:\n  - name: c\n    image: nginx\n    ports: {ports}\n"
         ))
     }
 
     fn service(yaml_spec: &str) -> Object {
-        parse(&format!(
+        parse_object(&format!(
             "apiVersion: v1\nkind: Service\nmetadata: {{name: web, labels: {{tier: front}}}}\nspec:\n{yaml_spec}"
         ))
     }
@@ -669,7 +661,7 @@ mod tests {
         assert!(slices(&h).is_empty());
         // A slice written by the controller passes the API's validation (the store checked
         // it); a hand-made slice for the selector-less Service is not touched.
-        let manual = parse("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-manual, labels: {kubernetes.io/service-name: web}}\naddressType: IPv4\nendpoints: [{addresses: [10.9.9.9]}]\n");
+        let manual = parse_object("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-manual, labels: {kubernetes.io/service-name: web}}\naddressType: IPv4\nendpoints: [{addresses: [10.9.9.9]}]\n");
         let r: Result<_, StoreError> = h.apply(manual);
         r.unwrap();
         assert_eq!(slices(&h).len(), 1);

@@ -18,6 +18,7 @@ use flotilla_model::api::{
 use flotilla_model::store::{DeleteOptions, Store, StoreError};
 use flotilla_model::{Kind, Object, Time};
 
+use crate::controller::resolve_controller_ref;
 use crate::disruption::set_disruption_allowed_condition;
 
 /// The message of a refused eviction (eviction.go `checkAndDecrement`).
@@ -397,10 +398,8 @@ pub fn drain(store: &mut Store, node: &str, now: Time) -> Result<DrainOutcome, S
         }
         // filters.go daemonSetFilter: a pod whose DaemonSet is gone is deleted like any other.
         if let Some(owner) = pod.metadata.controller_ref() {
-            if owner.kind == "DaemonSet"
-                && store
-                    .get(Kind::DaemonSet, &pod.metadata.namespace, &owner.name)
-                    .is_some_and(|ds| ds.metadata().uid == owner.uid)
+            if resolve_controller_ref(store, &pod.metadata.namespace, owner, Kind::DaemonSet)
+                .is_some()
             {
                 outcome.skipped.push((key, DrainSkip::DaemonSetManaged));
                 continue;
@@ -489,14 +488,7 @@ mod tests {
     }
 
     fn budget(h: &Harness) -> PodDisruptionBudget {
-        match h
-            .store
-            .get(Kind::PodDisruptionBudget, "default", "web-pdb")
-            .as_deref()
-        {
-            Some(Object::PodDisruptionBudget(b)) => b.clone(),
-            _ => panic!("no budget"),
-        }
+        h.stored("default", "web-pdb")
     }
 
     #[test]

@@ -35,7 +35,7 @@ use flotilla_model::api::{
 use flotilla_model::store::{DeleteOptions, ObjectKey, PropagationPolicy, StoreError, WatchEvent};
 use flotilla_model::{Duration, Kind, Object, Time};
 
-use crate::controller::{Action, Context, Controller, Lookup, ReconcileError};
+use crate::controller::{controller_key, Action, Context, Controller, Lookup, ReconcileError};
 use crate::pods::{is_controlled_by, is_pod_active, pod_from_template, ready_since, secs};
 
 /// The finalizer the controller puts on every pod it creates, so that a finished pod stays
@@ -163,14 +163,9 @@ impl Controller for JobController {
             // job_controller.go addPod/updatePod/deletePod: a pod wakes the Job named by its
             // controller reference (pods are never adopted by selector in practice: the
             // selector is generated from the Job's uid).
-            Object::Pod(pod) => match pod.metadata.controller_ref() {
-                Some(r) if r.kind == Kind::Job.name() => vec![ObjectKey {
-                    kind: Kind::Job,
-                    namespace: pod.metadata.namespace.clone(),
-                    name: r.name.clone(),
-                }],
-                _ => Vec::new(),
-            },
+            Object::Pod(pod) => controller_key(&pod.metadata, Kind::Job)
+                .into_iter()
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -1554,10 +1549,7 @@ mod tests {
     }
 
     fn stored(h: &Harness, name: &str) -> Job {
-        match h.store.get(Kind::Job, NS, name).as_deref() {
-            Some(Object::Job(j)) => j.clone(),
-            other => panic!("no job {name}: {other:?}"),
-        }
+        h.stored(NS, name)
     }
 
     fn active(h: &Harness) -> Vec<Arc<Pod>> {

@@ -13,10 +13,12 @@
 //!   [`Action`](controller::Action), the owner index and the event recorder;
 //! - [`workqueue`]: de-duplicating work queue with delayed adds and retry back-off;
 //! - [`manager`]: the controller manager;
-//! - [`pods`]: pod helpers shared by the workload controllers;
+//! - [`pods`]: pod helpers shared by the workload controllers (and, crate-internal, `claim`:
+//!   pod adoption and release);
 //! - [`kubelet`]: the per-node kubelet and its runtime contract;
 //! - [`testing`]: a harness for testing controllers by hand.
 
+pub(crate) mod claim;
 pub mod cluster;
 pub mod controller;
 pub mod cron_job;

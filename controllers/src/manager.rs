@@ -3,7 +3,7 @@
 //! [`ControllerManager::handle_event`] keeps the [`OwnerIndex`] and queues the keys each
 //! controller derives from the event; [`ControllerManager::reconcile_next`] runs one ready key
 //! of the next controller in turn (round-robin, so no controller starves another), requeues it
-//! as its [`Action`] asks, and retries failures with the work queue's back-off.
+//! as its [`Action`](crate::controller::Action) asks, and retries failures with the work queue's back-off.
 
 use flotilla_model::rng::component_rng;
 use flotilla_model::store::{ObjectKey, Store, WatchEvent};

@@ -30,7 +30,7 @@ use flotilla_model::store::{
 };
 use flotilla_model::{Duration, Kind, Object};
 
-use crate::controller::{Action, Context, Controller, Lookup, ReconcileError};
+use crate::controller::{get_typed, Action, Context, Controller, Lookup, ReconcileError};
 
 /// The controller's name in kube-controller-manager.
 pub const CONTROLLER_NAME: &str = "namespace-controller";
@@ -245,13 +245,6 @@ fn conditions(
         .collect()
 }
 
-fn get_namespace(ctx: &Context<'_>, name: &str) -> Option<Namespace> {
-    match ctx.store.get(Kind::Namespace, "", name).as_deref() {
-        Some(Object::Namespace(ns)) => Some(ns.clone()),
-        _ => None,
-    }
-}
-
 impl Controller for NamespaceController {
     fn name(&self) -> &'static str {
         CONTROLLER_NAME
@@ -275,7 +268,7 @@ impl Controller for NamespaceController {
         key: &ObjectKey,
         ctx: &mut Context<'_>,
     ) -> Result<Action, ReconcileError> {
-        let Some(ns) = get_namespace(ctx, &key.name) else {
+        let Some(ns) = get_typed::<Namespace>(ctx.store, "", &key.name) else {
             return Ok(Action::await_change());
         };
         if ns.metadata.deletion_timestamp.is_none() {
@@ -292,7 +285,7 @@ impl Controller for NamespaceController {
             return Ok(Action::await_change());
         }
         let report = delete_all_content(ctx, &key.name);
-        if let Some(mut fresh) = get_namespace(ctx, &key.name) {
+        if let Some(mut fresh) = get_typed::<Namespace>(ctx.store, "", &key.name) {
             let new = conditions(&fresh.status.conditions, &report, ctx.now);
             if new != fresh.status.conditions {
                 fresh.status.conditions = new;
@@ -320,7 +313,7 @@ impl Controller for NamespaceController {
         }
         // finalizeNamespace: take the `kubernetes` finalizer off; the store removes the
         // namespace once no finalizer is left.
-        let Some(mut fresh) = get_namespace(ctx, &key.name) else {
+        let Some(mut fresh) = get_typed::<Namespace>(ctx.store, "", &key.name) else {
             return Ok(Action::await_change());
         };
         fresh.spec.finalizers.retain(|f| f != FINALIZER_KUBERNETES);
@@ -343,10 +336,7 @@ mod tests {
     }
 
     fn namespace(h: &Harness, name: &str) -> Option<Namespace> {
-        match h.store.get(Kind::Namespace, "", name).as_deref() {
-            Some(Object::Namespace(ns)) => Some(ns.clone()),
-            _ => None,
-        }
+        h.get("", name)
     }
 
     fn condition(ns: &Namespace, kind: &str) -> (ConditionStatus, String, String) {

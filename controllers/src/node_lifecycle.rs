@@ -42,7 +42,7 @@ use flotilla_model::store::{DeleteOptions, ObjectKey, WatchEvent, WatchEventType
 use flotilla_model::{Duration, Kind, Object, Time};
 
 use crate::cluster::{DEFAULT_NODE_MONITOR_GRACE_PERIOD, NODE_LIFECYCLE_CONTROLLER};
-use crate::controller::{Action, Context, Controller, Lookup, ReconcileError};
+use crate::controller::{get_typed, Action, Context, Controller, Lookup, ReconcileError};
 use crate::daemon_set::taints;
 use crate::eviction::{pods_on_node, set_pod_condition};
 
@@ -301,13 +301,6 @@ fn write_node_spec(ctx: &mut Context<'_>, node: Node) -> Result<Node, ReconcileE
     match &*ctx.store.update(node.into(), ctx.now)? {
         Object::Node(n) => Ok(n.clone()),
         _ => Err(ReconcileError::Other("stored object is not a node".into())),
-    }
-}
-
-fn get_node(ctx: &Context<'_>, name: &str) -> Option<Node> {
-    match ctx.store.get(Kind::Node, "", name).as_deref() {
-        Some(Object::Node(n)) => Some(n.clone()),
-        _ => None,
     }
 }
 
@@ -669,7 +662,7 @@ impl NodeLifecycleController {
                     break;
                 }
                 tainter.queue.remove(0);
-                let Some(node) = get_node(ctx, &head) else {
+                let Some(node) = get_typed::<Node>(ctx.store, "", &head) else {
                     continue;
                 };
                 // "unreachable" and "not ready" mirror Ready and exclude each other.
@@ -742,7 +735,7 @@ impl Controller for NodeLifecycleController {
         ctx: &mut Context<'_>,
     ) -> Result<Action, ReconcileError> {
         let now = ctx.now;
-        let Some(node) = get_node(ctx, &key.name) else {
+        let Some(node) = get_typed::<Node>(ctx.store, "", &key.name) else {
             for tainter in self.tainters.values_mut() {
                 tainter.remove(&key.name);
             }
@@ -770,7 +763,7 @@ impl Controller for NodeLifecycleController {
         };
         // A node still waiting for a token comes back when the next one is due: the i-th in
         // line after i intervals.
-        let zone = get_node(ctx, &key.name).map(|n| zone_key(&n));
+        let zone = get_typed::<Node>(ctx.store, "", &key.name).map(|n| zone_key(&n));
         if let Some(tainter) = zone.and_then(|z| self.tainters.get(&z)) {
             if let (Some(pos), Some(next)) = (
                 tainter.queue.iter().position(|n| *n == key.name),
@@ -882,7 +875,7 @@ impl Controller for TaintEvictionController {
         if pod.metadata.deletion_timestamp.is_some() || pod.spec.node_name.is_empty() {
             return Ok(Action::await_change());
         }
-        let Some(node) = get_node(ctx, &pod.spec.node_name) else {
+        let Some(node) = get_typed::<Node>(ctx.store, "", &pod.spec.node_name) else {
             return Ok(Action::await_change());
         };
         let node_name = node.metadata.name.clone();
@@ -1015,10 +1008,7 @@ mod tests {
     }
 
     fn node(h: &Harness, name: &str) -> Node {
-        match h.store.get(Kind::Node, "", name).as_deref() {
-            Some(Object::Node(n)) => n.clone(),
-            _ => panic!("no node {name}"),
-        }
+        h.stored("", name)
     }
 
     fn taint_strings(n: &Node) -> Vec<String> {

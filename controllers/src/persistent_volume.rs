@@ -55,7 +55,7 @@ use flotilla_model::api::{
 use flotilla_model::store::{DeleteOptions, ObjectKey, StoreError, WatchEvent, WatchEventType};
 use flotilla_model::{Duration, Kind, Object, ObjectMeta, Quantity};
 
-use crate::controller::{Action, Context, Controller, Lookup, ReconcileError};
+use crate::controller::{get_typed, Action, Context, Controller, Lookup, ReconcileError};
 
 /// The controller's name in kube-controller-manager.
 pub const CONTROLLER_NAME: &str = "persistentvolume-binder-controller";
@@ -324,31 +324,6 @@ fn volume_key(name: &str) -> ObjectKey {
     }
 }
 
-fn get_claim(ctx: &Context<'_>, namespace: &str, name: &str) -> Option<PersistentVolumeClaim> {
-    match ctx
-        .store
-        .get(Kind::PersistentVolumeClaim, namespace, name)
-        .as_deref()
-    {
-        Some(Object::PersistentVolumeClaim(c)) => Some(c.clone()),
-        _ => None,
-    }
-}
-
-fn get_volume(ctx: &Context<'_>, name: &str) -> Option<PersistentVolume> {
-    match ctx.store.get(Kind::PersistentVolume, "", name).as_deref() {
-        Some(Object::PersistentVolume(v)) => Some(v.clone()),
-        _ => None,
-    }
-}
-
-fn get_class(store: &flotilla_model::store::Store, name: &str) -> Option<StorageClass> {
-    match store.get(Kind::StorageClass, "", name).as_deref() {
-        Some(Object::StorageClass(c)) => Some(c.clone()),
-        _ => None,
-    }
-}
-
 /// The claims of `class` (or, when `class` is the default class, of no class) that wait for a
 /// volume: unbound and naming none.
 fn pending_claims_of_class(lookup: Lookup<'_>, class: &str, is_default: bool) -> Vec<ObjectKey> {
@@ -376,7 +351,7 @@ fn pending_claims_of_class(lookup: Lookup<'_>, class: &str, is_default: bool) ->
 fn is_delay_binding(store: &flotilla_model::store::Store, claim: &PersistentVolumeClaim) -> bool {
     let class = claim_class(claim);
     !class.is_empty()
-        && get_class(store, class)
+        && get_typed::<StorageClass>(store, "", class)
             .is_some_and(|c| c.volume_binding_mode == Some(VolumeBindingMode::WaitForFirstConsumer))
 }
 
@@ -584,7 +559,8 @@ impl PersistentVolumeController {
         key: &ObjectKey,
         ctx: &mut Context<'_>,
     ) -> Result<Action, ReconcileError> {
-        let Some(claim) = get_claim(ctx, &key.namespace, &key.name) else {
+        let Some(claim) = get_typed::<PersistentVolumeClaim>(ctx.store, &key.namespace, &key.name)
+        else {
             self.last_event
                 .remove(&(key.namespace.clone(), key.name.clone()));
             return Ok(Action::await_change());
@@ -655,12 +631,9 @@ impl PersistentVolumeController {
         ctx: &mut Context<'_>,
     ) -> Result<Action, ReconcileError> {
         let (scheduled, unscheduled) = consumers(ctx.store, &claim);
-        let node = scheduled.first().and_then(|name| {
-            match ctx.store.get(Kind::Node, "", name).as_deref() {
-                Some(Object::Node(n)) => Some(n.clone()),
-                _ => None,
-            }
-        });
+        let node = scheduled
+            .first()
+            .and_then(|name| get_typed::<Node>(ctx.store, "", name));
         if let Some(node) = node {
             // binder.go FindPodVolumes / BindPodVolumes: a matching volume on the node...
             if let Some(volume) = find_best_match(ctx.store, &claim, true, Some(&node))? {
@@ -668,7 +641,7 @@ impl PersistentVolumeController {
                 return Ok(Action::await_change());
             }
             // ... else provisioning there, when the class can (checkVolumeProvisions).
-            let class = get_class(ctx.store, claim_class(&claim));
+            let class = get_typed::<StorageClass>(ctx.store, "", claim_class(&claim));
             if let Some(class) = class.filter(|c| can_provision_on(c, &node)) {
                 let mut annotated = claim;
                 annotated
@@ -709,7 +682,7 @@ impl PersistentVolumeController {
         volume_name: &str,
         ctx: &mut Context<'_>,
     ) -> Result<Action, ReconcileError> {
-        let Some(volume) = get_volume(ctx, volume_name) else {
+        let Some(volume) = get_typed::<PersistentVolume>(ctx.store, "", volume_name) else {
             // The user asked for a volume that does not exist (yet): wait for it.
             update_claim_status(ctx, &claim, PersistentVolumeClaimPhase::Pending, None)?;
             return Ok(Action::await_change());
@@ -756,7 +729,7 @@ impl PersistentVolumeController {
                 "Bound claim has lost reference to PersistentVolume. Data on the volume is lost!",
             );
         }
-        let Some(volume) = get_volume(ctx, &volume_name) else {
+        let Some(volume) = get_typed::<PersistentVolume>(ctx.store, "", &volume_name) else {
             return self.claim_lost(
                 ctx,
                 &claim,
@@ -805,7 +778,7 @@ impl PersistentVolumeController {
         class_name: &str,
         ctx: &mut Context<'_>,
     ) -> Result<Action, ReconcileError> {
-        let Some(class) = get_class(ctx.store, class_name) else {
+        let Some(class) = get_typed::<StorageClass>(ctx.store, "", class_name) else {
             self.claim_event(
                 ctx,
                 &claim,
@@ -939,7 +912,7 @@ impl PersistentVolumeController {
         key: &ObjectKey,
         ctx: &mut Context<'_>,
     ) -> Result<Action, ReconcileError> {
-        let Some(volume) = get_volume(ctx, &key.name) else {
+        let Some(volume) = get_typed::<PersistentVolume>(ctx.store, "", &key.name) else {
             return Ok(Action::await_change());
         };
         let Some(claim_ref) = volume.spec.claim_ref.clone() else {
@@ -951,8 +924,9 @@ impl PersistentVolumeController {
             update_volume_phase(ctx, &volume, PersistentVolumePhase::Available, "")?;
             return Ok(Action::await_change());
         }
-        let claim = get_claim(ctx, &claim_ref.namespace, &claim_ref.name)
-            .filter(|c| c.metadata.uid == claim_ref.uid);
+        let claim =
+            get_typed::<PersistentVolumeClaim>(ctx.store, &claim_ref.namespace, &claim_ref.name)
+                .filter(|c| c.metadata.uid == claim_ref.uid);
         let Some(claim) = claim else {
             // The claim is gone: release the volume and apply its reclaim policy.
             let mut volume = volume;
@@ -1220,7 +1194,11 @@ fn update_claim_status(
     phase: PersistentVolumeClaimPhase,
     volume: Option<&PersistentVolume>,
 ) -> Result<(), ReconcileError> {
-    let Some(mut fresh) = get_claim(ctx, &claim.metadata.namespace, &claim.metadata.name) else {
+    let Some(mut fresh) = get_typed::<PersistentVolumeClaim>(
+        ctx.store,
+        &claim.metadata.namespace,
+        &claim.metadata.name,
+    ) else {
         return Ok(());
     };
     let status = &mut fresh.status;
@@ -1250,7 +1228,8 @@ fn update_volume_phase(
     phase: PersistentVolumePhase,
     message: &str,
 ) -> Result<Option<PersistentVolume>, ReconcileError> {
-    let Some(mut fresh) = get_volume(ctx, &volume.metadata.name) else {
+    let Some(mut fresh) = get_typed::<PersistentVolume>(ctx.store, "", &volume.metadata.name)
+    else {
         return Ok(None);
     };
     let message = (!message.is_empty()).then(|| message.to_string());
@@ -1377,21 +1356,11 @@ mod tests {
     }
 
     fn claim(h: &Harness, name: &str) -> PersistentVolumeClaim {
-        match h
-            .store
-            .get(Kind::PersistentVolumeClaim, "default", name)
-            .as_deref()
-        {
-            Some(Object::PersistentVolumeClaim(c)) => c.clone(),
-            _ => panic!("no claim {name}"),
-        }
+        h.stored("default", name)
     }
 
     fn volume(h: &Harness, name: &str) -> Option<PersistentVolume> {
-        match h.store.get(Kind::PersistentVolume, "", name).as_deref() {
-            Some(Object::PersistentVolume(v)) => Some(v.clone()),
-            _ => None,
-        }
+        h.get("", name)
     }
 
     fn events(h: &Harness, kind: Kind, name: &str) -> Vec<(String, String)> {

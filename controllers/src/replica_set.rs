@@ -18,16 +18,18 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use flotilla_model::api::{
     ConditionStatus, ContainerRestartPolicy, NamespacePhase, Pod, PodCondition, PodPhase,
     ReplicaSet, ReplicaSetCondition, ReplicaSetConditionType, ReplicaSetStatus,
 };
 use flotilla_model::store::{DeleteOptions, ObjectKey, Store, StoreError, WatchEvent};
-use flotilla_model::{Kind, LabelSelector, Object, Time};
+use flotilla_model::{Kind, Object, Time};
 
-use crate::controller::{Action, Context, Controller, Lookup, ReconcileError};
+use crate::claim::{claim_pods, PodRef};
+use crate::controller::{
+    resolve_controller_ref, Action, Context, Controller, Lookup, ReconcileError,
+};
 use crate::pods;
 
 /// The most pods one reconcile creates or deletes (kube-controller-manager's
@@ -51,23 +53,6 @@ impl ReplicaSetController {
     /// A ReplicaSet controller.
     pub fn new() -> ReplicaSetController {
         ReplicaSetController::default()
-    }
-}
-
-/// A pod read from the store, shared rather than copied.
-#[derive(Clone, Debug)]
-struct PodRef(Arc<Object>);
-
-impl PodRef {
-    fn new(object: Arc<Object>) -> Option<PodRef> {
-        matches!(&*object, Object::Pod(_)).then_some(PodRef(object))
-    }
-
-    fn pod(&self) -> &Pod {
-        match &*self.0 {
-            Object::Pod(pod) => pod,
-            _ => unreachable!("a PodRef is only made from a Pod"),
-        }
     }
 }
 
@@ -109,10 +94,15 @@ impl Controller for ReplicaSetController {
         };
         let rs_key = ObjectKey::of(&object);
 
-        let (active, claim_error) = claim_pods(rs, selector, ctx);
-        if let Some(e) = claim_error {
-            return Err(e);
-        }
+        // replica_set.go syncReplicaSet claims only the active pods (FilterActivePods).
+        let matches = |pod: &Pod| selector.matches(&pod.metadata.labels);
+        let active = claim_pods(
+            ctx,
+            Kind::ReplicaSet,
+            &rs.metadata,
+            &pods::is_pod_active,
+            &matches,
+        )?;
         // syncReplicaSet: the terminating pods it controls, for status.terminatingReplicas.
         let terminating = ctx
             .dependents(&rs.metadata.uid, Kind::Pod)
@@ -163,13 +153,10 @@ fn keys_for_pod(pod: &Pod, store: &Store) -> Vec<ObjectKey> {
     // If it has a controller reference, that is all that matters (resolveControllerRef: the
     // kind must be ReplicaSet and the uid the stored one's).
     if let Some(r) = pod.metadata.controller_ref() {
-        if r.kind != Kind::ReplicaSet.name() {
-            return Vec::new();
-        }
-        return match store.get(Kind::ReplicaSet, namespace, &r.name) {
-            Some(rs) if rs.metadata().uid == r.uid => vec![ObjectKey::of(&rs)],
-            _ => Vec::new(),
-        };
+        return resolve_controller_ref(store, namespace, r, Kind::ReplicaSet)
+            .map(|rs| ObjectKey::of(&rs))
+            .into_iter()
+            .collect();
     }
     // deletePod: no controller cares about an orphan going away.
     if pod.metadata.deletion_timestamp.is_some() {
@@ -189,78 +176,6 @@ fn keys_for_pod(pod: &Pod, store: &Store) -> Vec<ObjectKey> {
         })
         .map(|o| ObjectKey::of(o))
         .collect()
-}
-
-/// controller_ref_manager.go `ClaimPods` over the active pods: keeps the controlled pods that
-/// still match, releases the ones that do not, adopts matching orphans. Returns the claimed
-/// pods in name order and the first error met (the others are still attempted, as
-/// `ClaimObject` aggregates its errors).
-fn claim_pods(
-    rs: &ReplicaSet,
-    selector: &LabelSelector,
-    ctx: &mut Context<'_>,
-) -> (Vec<PodRef>, Option<ReconcileError>) {
-    let uid = &rs.metadata.uid;
-    let deleting = rs.metadata.deletion_timestamp.is_some();
-    let mut claimed = Vec::new();
-    let mut error = None;
-
-    let owned: Vec<PodRef> = ctx
-        .dependents(uid, Kind::Pod)
-        .into_iter()
-        .filter_map(PodRef::new)
-        .filter(|p| pods::is_controlled_by(&p.pod().metadata, uid) && pods::is_pod_active(p.pod()))
-        .collect();
-    for p in owned {
-        if selector.matches(&p.pod().metadata.labels) {
-            claimed.push(p);
-            continue;
-        }
-        // ClaimObject: owned by us but no longer selected; release it, unless we are being
-        // deleted (then the garbage collector deals with it).
-        if deleting {
-            continue;
-        }
-        let mut pod = p.pod().clone();
-        pod.metadata.owner_references.retain(|r| r.uid != *uid);
-        match ctx.store.update(Object::Pod(pod), ctx.now) {
-            // ReleasePod: a pod that is gone or cannot be patched needs no release.
-            Ok(_) | Err(StoreError::NotFound { .. } | StoreError::Invalid { .. }) => {}
-            Err(e) => {
-                error.get_or_insert(e.into());
-            }
-        }
-    }
-
-    if !deleting {
-        let orphans: Vec<PodRef> = ctx
-            .orphans(Kind::Pod, &rs.metadata.namespace)
-            .into_iter()
-            .filter_map(PodRef::new)
-            .filter(|p| pods::is_pod_active(p.pod()) && selector.matches(&p.pod().metadata.labels))
-            .collect();
-        for p in orphans {
-            // AdoptPod: add a controller reference (controller and blockOwnerDeletion true).
-            let mut pod = p.pod().clone();
-            pod.metadata
-                .owner_references
-                .push(pods::controller_ref(Kind::ReplicaSet, &rs.metadata));
-            match ctx.store.update(Object::Pod(pod), ctx.now) {
-                Ok(adopted) => {
-                    if let Some(p) = PodRef::new(adopted) {
-                        claimed.push(p);
-                    }
-                }
-                // A pod that went away cannot be adopted; that is no error.
-                Err(StoreError::NotFound { .. }) => {}
-                Err(e) => {
-                    error.get_or_insert(e.into());
-                }
-            }
-        }
-    }
-    claimed.sort_by(|a, b| a.pod().metadata.name.cmp(&b.pod().metadata.name));
-    (claimed, error)
 }
 
 /// replica_set.go `manageReplicas`: creates or deletes pods to close the gap between the
@@ -716,7 +631,8 @@ mod tests {
         Container, ContainerStatus, Deployment, DeploymentSpec, PodSpec, PodTemplateSpec,
         ReplicaSetSpec, ResourceQuota,
     };
-    use flotilla_model::{Duration, Labels, ObjectMeta, Quantity};
+    use flotilla_model::{Duration, LabelSelector, Labels, ObjectMeta, Quantity};
+    use std::sync::Arc;
 
     const NS: &str = "default";
 
@@ -764,10 +680,7 @@ mod tests {
     }
 
     fn stored_rs(h: &Harness, name: &str) -> ReplicaSet {
-        match h.store.get(Kind::ReplicaSet, NS, name).as_deref() {
-            Some(Object::ReplicaSet(rs)) => rs.clone(),
-            other => panic!("no replica set {name}: {other:?}"),
-        }
+        h.stored(NS, name)
     }
 
     fn scale(h: &mut Harness, name: &str, replicas: i32) {

@@ -15,9 +15,10 @@
 //! finishes (the replenishment of resource_quota_monitor.go), and every five minutes
 //! (`--resource-quota-sync-period`).
 
-use flotilla_model::api::{
-    PodAffinityTerm, PodQosClass, ResourceQuota, ResourceQuotaScope, ScopeSelectorOperator,
-};
+use flotilla_model::api::ResourceQuota;
+/// Whether a quota's scopes select an object: admission's own function, so that the
+/// controller counts exactly what admission charges.
+pub use flotilla_model::store::admission::quota_selects;
 use flotilla_model::store::admission::usage_of;
 use flotilla_model::store::{ObjectKey, Store, WatchEvent, WatchEventType};
 use flotilla_model::{Duration, Kind, Object, Quantity, ResourceList};
@@ -59,83 +60,6 @@ impl ResourceQuotaController {
     pub fn new() -> ResourceQuotaController {
         ResourceQuotaController
     }
-}
-
-/// Whether a pod affinity term reaches beyond the pod's namespace.
-fn cross_namespace(term: &PodAffinityTerm) -> bool {
-    !term.namespaces.is_empty() || term.namespace_selector.is_some()
-}
-
-/// The pod evaluator's `usesCrossNamespacePodAffinity`.
-fn uses_cross_namespace_pod_affinity(pod: &flotilla_model::api::Pod) -> bool {
-    let Some(affinity) = &pod.spec.affinity else {
-        return false;
-    };
-    let affinity_terms = affinity.pod_affinity.iter().flat_map(|a| {
-        a.required_during_scheduling_ignored_during_execution
-            .iter()
-            .chain(
-                a.preferred_during_scheduling_ignored_during_execution
-                    .iter()
-                    .map(|w| &w.pod_affinity_term),
-            )
-    });
-    let anti_terms = affinity.pod_anti_affinity.iter().flat_map(|a| {
-        a.required_during_scheduling_ignored_during_execution
-            .iter()
-            .chain(
-                a.preferred_during_scheduling_ignored_during_execution
-                    .iter()
-                    .map(|w| &w.pod_affinity_term),
-            )
-    });
-    affinity_terms.chain(anti_terms).any(cross_namespace)
-}
-
-/// Whether the quota's scopes select `object` (the pod evaluator's `MatchingScopes`; only pods
-/// are scoped, and a scoped quota selects nothing else). `spec.scopes` count as `Exists`
-/// requirements beside the `scopeSelector`'s.
-pub fn quota_selects(quota: &ResourceQuota, object: &Object) -> bool {
-    let scoped = !quota.spec.scopes.is_empty()
-        || quota
-            .spec
-            .scope_selector
-            .as_ref()
-            .is_some_and(|s| !s.match_expressions.is_empty());
-    let Object::Pod(pod) = object else {
-        return !scoped;
-    };
-    let best_effort = pod.qos_class() == PodQosClass::BestEffort;
-    let terminating = pod.spec.active_deadline_seconds.is_some_and(|d| d >= 0);
-    let scope_matches = |scope: &ResourceQuotaScope| match scope {
-        ResourceQuotaScope::Terminating => terminating,
-        ResourceQuotaScope::NotTerminating => !terminating,
-        ResourceQuotaScope::BestEffort => best_effort,
-        ResourceQuotaScope::NotBestEffort => !best_effort,
-        ResourceQuotaScope::PriorityClass => !pod.spec.priority_class_name.is_empty(),
-        ResourceQuotaScope::CrossNamespacePodAffinity => uses_cross_namespace_pod_affinity(pod),
-        ResourceQuotaScope::VolumeAttributesClass => false,
-    };
-    if !quota.spec.scopes.iter().all(scope_matches) {
-        return false;
-    }
-    let Some(selector) = &quota.spec.scope_selector else {
-        return true;
-    };
-    selector.match_expressions.iter().all(|req| {
-        let value = match req.scope_name {
-            ResourceQuotaScope::PriorityClass => {
-                Some(pod.spec.priority_class_name.clone()).filter(|n| !n.is_empty())
-            }
-            ref other => return scope_matches(other),
-        };
-        match req.operator {
-            ScopeSelectorOperator::In => value.is_some_and(|v| req.values.contains(&v)),
-            ScopeSelectorOperator::NotIn => value.is_none_or(|v| !req.values.contains(&v)),
-            ScopeSelectorOperator::Exists => value.is_some(),
-            ScopeSelectorOperator::DoesNotExist => value.is_none(),
-        }
-    })
 }
 
 /// `quota.CalculateUsage` masked to `spec.hard`: the usage of every object in the quota's
@@ -237,10 +161,7 @@ mod tests {
     }
 
     fn quota(h: &Harness, name: &str) -> ResourceQuota {
-        match h.store.get(Kind::ResourceQuota, "default", name).as_deref() {
-            Some(Object::ResourceQuota(q)) => q.clone(),
-            _ => panic!("no quota {name}"),
-        }
+        h.stored("default", name)
     }
 
     fn q(s: &str) -> Quantity {

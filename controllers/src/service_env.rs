@@ -16,10 +16,12 @@
 
 use std::collections::BTreeMap;
 
-use flotilla_model::api::{Container, NodeAddressType, Pod, Protocol, Service};
+use flotilla_model::api::{Container, Node, NodeAddressType, Pod, Protocol, Service};
 use flotilla_model::quantity::Quantity;
 use flotilla_model::store::Store;
 use flotilla_model::{Kind, Object};
+
+use crate::controller::get_typed;
 
 /// The cluster's DNS domain (kubelet `--cluster-domain`).
 pub const CLUSTER_DOMAIN: &str = "cluster.local";
@@ -337,10 +339,7 @@ pub fn container_env(
     let ns = &pod.metadata.namespace;
     let links = pod.spec.enable_service_links != Some(false);
     let service_env = service_env_map(store, ns, links);
-    let node = match store.get(Kind::Node, "", &pod.spec.node_name).as_deref() {
-        Some(Object::Node(n)) => Some(n.clone()),
-        _ => None,
-    };
+    let node = get_typed::<Node>(store, "", &pod.spec.node_name);
     let host_ip = node
         .as_ref()
         .and_then(|n| {
@@ -525,10 +524,7 @@ pub fn resolve(store: &Store, name: &str) -> Vec<String> {
         out.dedup();
         out
     };
-    let service = |ns: &str, name: &str| match store.get(Kind::Service, ns, name).as_deref() {
-        Some(Object::Service(s)) => Some(s.clone()),
-        _ => None,
-    };
+    let service = |ns: &str, name: &str| get_typed::<Service>(store, ns, name);
     match labels.as_slice() {
         [svc, ns, "svc"] => match service(ns, svc) {
             Some(s) if s.is_headless() => endpoints(ns, &s).into_iter().map(|(_, ip)| ip).collect(),
@@ -566,16 +562,9 @@ pub fn resolve(store: &Store, name: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::parse_object;
     use flotilla_model::store::StoreConfig;
     use flotilla_model::Time;
-
-    fn parse(yaml: &str) -> Object {
-        flotilla_model::manifest::parse_str("t.yaml", yaml)
-            .unwrap()
-            .objects
-            .remove(0)
-            .object
-    }
 
     fn store() -> Store {
         let mut s = Store::new(StoreConfig {
@@ -583,7 +572,7 @@ mod tests {
             ..StoreConfig::default()
         });
         s.create(
-            parse("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  clusterIP: 10.96.0.12\n  selector: {app: web}\n  ports:\n  - {name: http, port: 80}\n  - {name: dns-udp, port: 53, protocol: UDP}\n"),
+            parse_object("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  clusterIP: 10.96.0.12\n  selector: {app: web}\n  ports:\n  - {name: http, port: 80}\n  - {name: dns-udp, port: 53, protocol: UDP}\n"),
             Time::ZERO,
         )
         .unwrap();
@@ -591,7 +580,7 @@ mod tests {
     }
 
     fn pod(yaml_containers: &str) -> Pod {
-        match parse(&format!(
+        match parse_object(&format!(
             "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: default, uid: u-1, labels: {{app: web}}}}\nspec:\n  nodeName: n1\n  serviceAccountName: sa\n  containers:\n{yaml_containers}"
         )) {
             Object::Pod(mut p) => {
@@ -646,19 +635,19 @@ mod tests {
     fn the_container_environment_resolves_every_source() {
         let mut s = store();
         s.create(
-            parse("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {MODE: fast, level: '3'}\n"),
+            parse_object("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {MODE: fast, level: '3'}\n"),
             Time::ZERO,
         )
         .unwrap();
         s.create(
-            parse(
+            parse_object(
                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: raw}\ndata: {1st: x, ok: 'v'}\n",
             ),
             Time::ZERO,
         )
         .unwrap();
         s.create(
-            parse("apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {password: hunter2}\n"),
+            parse_object("apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {password: hunter2}\n"),
             Time::ZERO,
         )
         .unwrap();
@@ -696,7 +685,9 @@ mod tests {
         );
         let mut s = s;
         s.create(
-            parse("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {other: x}\n"),
+            parse_object(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {other: x}\n",
+            ),
             Time::ZERO,
         )
         .unwrap();
@@ -732,12 +723,12 @@ mod tests {
         );
         assert!(resolve(&s, "nope.default.svc.cluster.local").is_empty());
         s.create(
-            parse("apiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec:\n  clusterIP: None\n  selector: {app: db}\n  ports: [{port: 5432}]\n"),
+            parse_object("apiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec:\n  clusterIP: None\n  selector: {app: db}\n  ports: [{port: 5432}]\n"),
             Time::ZERO,
         )
         .unwrap();
         s.create(
-            parse("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: db-1, labels: {kubernetes.io/service-name: db}}\naddressType: IPv4\nendpoints:\n- {addresses: [10.0.0.7], hostname: db-0, conditions: {ready: true}}\n- {addresses: [10.0.0.8], hostname: db-1, conditions: {ready: false}}\n"),
+            parse_object("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: db-1, labels: {kubernetes.io/service-name: db}}\naddressType: IPv4\nendpoints:\n- {addresses: [10.0.0.7], hostname: db-0, conditions: {ready: true}}\n- {addresses: [10.0.0.8], hostname: db-1, conditions: {ready: false}}\n"),
             Time::ZERO,
         )
         .unwrap();

@@ -38,8 +38,10 @@ use flotilla_model::api::{
 use flotilla_model::store::{DeleteOptions, ObjectKey, StoreError, WatchEvent};
 use flotilla_model::{Kind, Object, ObjectMeta, OwnerReference, Time};
 
-use crate::controller::{Action, Context, Controller, Lookup, ReconcileError};
-use crate::daemon_set::{claim_pods, controlled_pods};
+use crate::claim::{claim_pods, controlled_pods};
+use crate::controller::{
+    get_typed, resolve_controller_ref, Action, Context, Controller, Lookup, ReconcileError,
+};
 use crate::pods::{available_at, is_pod_available, pod_from_template, template_hash};
 
 /// The label with the name of a StatefulSet pod (apps/v1 `StatefulSetPodNameLabel`).
@@ -319,17 +321,6 @@ fn update_claim_owner_refs(
     changed
 }
 
-fn get_claim(ctx: &Context<'_>, namespace: &str, name: &str) -> Option<PersistentVolumeClaim> {
-    match ctx
-        .store
-        .get(Kind::PersistentVolumeClaim, namespace, name)
-        .as_deref()
-    {
-        Some(Object::PersistentVolumeClaim(c)) => Some(c.clone()),
-        _ => None,
-    }
-}
-
 /// What one sync did to the store, and when it wants to look again.
 #[derive(Debug, Default)]
 struct Sync {
@@ -401,7 +392,7 @@ impl SetSync<'_> {
         let scaled_down = !(self.in_range)(ordinal);
         for mut claim in claims_for(self.set, ordinal) {
             let name = claim.metadata.name.clone();
-            match get_claim(ctx, &claim.metadata.namespace, &name) {
+            match get_typed::<PersistentVolumeClaim>(ctx.store, &claim.metadata.namespace, &name) {
                 Some(existing) if existing.metadata.deletion_timestamp.is_some() => {
                     return Err(ReconcileError::Other(format!(
                         "pvc {name} is being deleted"
@@ -436,7 +427,12 @@ impl SetSync<'_> {
             return false;
         }
         claims_for(self.set, ordinal).iter().any(|claim| {
-            get_claim(ctx, &claim.metadata.namespace, &claim.metadata.name).is_some_and(|c| {
+            get_typed::<PersistentVolumeClaim>(
+                ctx.store,
+                &claim.metadata.namespace,
+                &claim.metadata.name,
+            )
+            .is_some_and(|c| {
                 c.metadata.owner_references.iter().any(|r| {
                     r.kind == Kind::Pod.name()
                         && r.name == pod.metadata.name
@@ -456,8 +452,11 @@ impl SetSync<'_> {
     ) -> Result<(), ReconcileError> {
         let scaled_down = !(self.in_range)(ordinal);
         for claim in claims_for(self.set, ordinal) {
-            let Some(mut stored) = get_claim(ctx, &claim.metadata.namespace, &claim.metadata.name)
-            else {
+            let Some(mut stored) = get_typed::<PersistentVolumeClaim>(
+                ctx.store,
+                &claim.metadata.namespace,
+                &claim.metadata.name,
+            ) else {
                 continue;
             };
             if update_claim_owner_refs(&mut stored, self.set, pod, scaled_down) {
@@ -609,17 +608,6 @@ fn capitalize(verb: &str) -> String {
 }
 
 impl StatefulSetController {
-    fn get(ctx: &Context<'_>, key: &ObjectKey) -> Option<StatefulSet> {
-        match ctx
-            .store
-            .get(Kind::StatefulSet, &key.namespace, &key.name)
-            .as_deref()
-        {
-            Some(Object::StatefulSet(s)) => Some(s.clone()),
-            _ => None,
-        }
-    }
-
     /// The rolling update (stateful_set_control.go `updateStatefulSet`, last part, and
     /// `updateStatefulSetAfterInvariantEstablished` when `maxUnavailable` is set).
     fn rolling_update(
@@ -743,13 +731,10 @@ impl Controller for StatefulSetController {
                 let namespace = &pod.metadata.namespace;
                 if let Some(r) = pod.metadata.controller_ref() {
                     // stateful_set.go resolveControllerRef.
-                    if r.kind != Kind::StatefulSet.name() {
-                        return Vec::new();
-                    }
-                    return match lookup.store.get(Kind::StatefulSet, namespace, &r.name) {
-                        Some(set) if set.metadata().uid == r.uid => vec![ObjectKey::of(&set)],
-                        _ => Vec::new(),
-                    };
+                    return resolve_controller_ref(lookup.store, namespace, r, Kind::StatefulSet)
+                        .map(|set| ObjectKey::of(&set))
+                        .into_iter()
+                        .collect();
                 }
                 // An orphan wakes the sets that select it, for adoption (getPodStatefulSets).
                 lookup
@@ -775,7 +760,7 @@ impl Controller for StatefulSetController {
         key: &ObjectKey,
         ctx: &mut Context<'_>,
     ) -> Result<Action, ReconcileError> {
-        let Some(set) = Self::get(ctx, key) else {
+        let Some(set) = get_typed::<StatefulSet>(ctx.store, &key.namespace, &key.name) else {
             self.history.remove(key);
             return Ok(Action::await_change());
         };
@@ -788,13 +773,22 @@ impl Controller for StatefulSetController {
             );
             return Ok(Action::await_change());
         };
-        // isMemberOf: the selector matches and the name is `<set>-<ordinal>`.
+        // isMemberOf: the selector matches and the name is `<set>-<ordinal>`. While the set is
+        // being deleted every pod it controls stays claimed (none is released), so that the
+        // status keeps counting them.
         let set_name = set.metadata.name.clone();
+        let deleting = set.metadata.deletion_timestamp.is_some();
         let matches = |p: &Pod| {
-            selector.matches(&p.metadata.labels)
-                && parent_name_and_ordinal(&p.metadata.name).is_some_and(|(n, _)| n == set_name)
+            deleting
+                || (selector.matches(&p.metadata.labels)
+                    && parent_name_and_ordinal(&p.metadata.name)
+                        .is_some_and(|(n, _)| n == set_name))
         };
-        let pods = claim_pods(ctx, Kind::StatefulSet, &set.metadata, &matches)?;
+        let pods: Vec<Pod> =
+            claim_pods(ctx, Kind::StatefulSet, &set.metadata, &|_| true, &matches)?
+                .iter()
+                .map(|p| p.pod().clone())
+                .collect();
 
         // Revisions (performUpdate, getStatefulSetRevisions).
         let collision_count = set.status.collision_count.unwrap_or(0);
@@ -1013,21 +1007,11 @@ mod tests {
     }
 
     fn stored(h: &Harness) -> StatefulSet {
-        match h.store.get(Kind::StatefulSet, NS, "web").as_deref() {
-            Some(Object::StatefulSet(s)) => s.clone(),
-            other => panic!("no statefulset: {other:?}"),
-        }
+        h.stored(NS, "web")
     }
 
     fn claim(h: &Harness, name: &str) -> Option<PersistentVolumeClaim> {
-        match h
-            .store
-            .get(Kind::PersistentVolumeClaim, NS, name)
-            .as_deref()
-        {
-            Some(Object::PersistentVolumeClaim(c)) => Some(c.clone()),
-            _ => None,
-        }
+        h.get(NS, name)
     }
 
     fn names(h: &Harness) -> Vec<String> {

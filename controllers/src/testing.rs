@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use flotilla_model::api::{ConditionStatus, Pod, PodCondition, PodPhase};
 use flotilla_model::store::{DeleteOptions, Store, StoreConfig, StoreError};
-use flotilla_model::{Duration, Kind, Object, Time};
+use flotilla_model::{Duration, Kind, Object, Resource, Time};
 
-use crate::controller::{Controller, EventRecorder};
+use crate::controller::{get_typed, Controller, EventRecorder};
 use crate::manager::ControllerManager;
 
 /// A store and some controllers, settled by hand. See the [module docs](self).
@@ -137,12 +137,26 @@ impl Harness {
             .collect()
     }
 
+    /// The stored object `T` named `namespace`/`name` (`""` for cluster-scoped kinds).
+    pub fn get<T>(&self, namespace: &str, name: &str) -> Option<T>
+    where
+        T: Resource + TryFrom<Object>,
+    {
+        get_typed(&self.store, namespace, name)
+    }
+
+    /// The stored object `T` named `namespace`/`name`; panics if there is none.
+    pub fn stored<T>(&self, namespace: &str, name: &str) -> T
+    where
+        T: Resource + TryFrom<Object>,
+    {
+        self.get(namespace, name)
+            .unwrap_or_else(|| panic!("no {} {namespace}/{name}", T::KIND.name()))
+    }
+
     /// The stored pod.
     pub fn pod(&self, namespace: &str, name: &str) -> Option<Pod> {
-        match self.store.get(Kind::Pod, namespace, name).as_deref() {
-            Some(Object::Pod(p)) => Some(p.clone()),
-            _ => None,
-        }
+        self.get(namespace, name)
     }
 
     /// Binds the pod to `node` (the scheduler's part) and settles.
@@ -231,4 +245,13 @@ impl Harness {
             }
         }
     }
+}
+
+/// The first object of the YAML manifest `yaml`; panics if the manifest is not valid.
+pub fn parse_object(yaml: &str) -> Object {
+    flotilla_model::manifest::parse_str("t.yaml", yaml)
+        .expect("valid manifest")
+        .objects
+        .remove(0)
+        .object
 }

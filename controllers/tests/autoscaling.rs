@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::TestDriver;
-use flotilla_controllers::cluster::{Cluster, ClusterConfig, ClusterInput};
+use common::{config_with, stored, TestDriver};
+use flotilla_controllers::cluster::{Cluster, ClusterInput};
 use flotilla_controllers::horizontal_pod_autoscaler::HorizontalPodAutoscalerController;
-use flotilla_model::api::{HorizontalPodAutoscaler, PodPhase};
-use flotilla_model::{Duration, Kind, Object, Time};
+use flotilla_model::api::{Deployment, HorizontalPodAutoscaler, PodPhase};
+use flotilla_model::{Duration, Time};
 
 const APP: &str = r#"
 apiVersion: apps/v1
@@ -48,17 +48,8 @@ spec:
 const SYNC: Duration = Duration::from_secs(15);
 
 fn driver(manifests: &str) -> TestDriver {
-    let mut config = ClusterConfig::new(11);
     // Until the lead registers it in `default_controllers()`.
-    if !config
-        .controllers
-        .iter()
-        .any(|c| c.name() == "horizontal-pod-autoscaler")
-    {
-        config
-            .controllers
-            .push(Box::new(HorizontalPodAutoscalerController::new()));
-    }
+    let config = config_with(11, vec![Box::new(HorizontalPodAutoscalerController::new())]);
     let mut d = TestDriver::with_config(config);
     d.add_nodes(3);
     d.apply_yaml(manifests);
@@ -68,13 +59,7 @@ fn driver(manifests: &str) -> TestDriver {
 /// Reports `cpu_millis` of use for every running pod of the Deployment, as the metrics server
 /// would.
 fn report_use(d: &mut TestDriver, cpu_millis: i64) {
-    let running: Vec<String> = d
-        .pods("default")
-        .into_iter()
-        .filter(|p| p.phase() == PodPhase::Running && p.metadata.deletion_timestamp.is_none())
-        .map(|p| p.metadata.name)
-        .collect();
-    for name in running {
+    for name in running_pods(d) {
         d.cluster
             .handle(ClusterInput::PodMetrics {
                 namespace: "default".into(),
@@ -87,32 +72,23 @@ fn report_use(d: &mut TestDriver, cpu_millis: i64) {
 }
 
 fn replicas(cluster: &Cluster) -> i32 {
-    match cluster
-        .store()
-        .get(Kind::Deployment, "default", "web")
-        .as_deref()
-    {
-        Some(Object::Deployment(d)) => d.spec.replicas.unwrap_or(1),
-        _ => panic!("no deployment"),
-    }
+    stored::<Deployment>(cluster, "default", "web")
+        .spec
+        .replicas
+        .unwrap_or(1)
 }
 
 fn hpa(cluster: &Cluster) -> HorizontalPodAutoscaler {
-    match cluster
-        .store()
-        .get(Kind::HorizontalPodAutoscaler, "default", "web")
-        .as_deref()
-    {
-        Some(Object::HorizontalPodAutoscaler(h)) => h.clone(),
-        _ => panic!("no hpa"),
-    }
+    stored(cluster, "default", "web")
 }
 
-fn running_pods(d: &TestDriver) -> usize {
+/// The names of the running pods that are not being deleted.
+fn running_pods(d: &TestDriver) -> Vec<String> {
     d.pods("default")
-        .iter()
+        .into_iter()
         .filter(|p| p.phase() == PodPhase::Running && p.metadata.deletion_timestamp.is_none())
-        .count()
+        .map(|p| p.metadata.name)
+        .collect()
 }
 
 /// Runs `steps` sync periods reporting `cpu_millis` for every running pod at the start of each,
@@ -138,7 +114,7 @@ fn an_hpa_scales_a_deployment_up_under_load_and_down_after_the_stabilization_win
     let mut d = driver(APP);
     // The pods start; without metrics the autoscaler does nothing and says why.
     d.run_for(SYNC);
-    assert_eq!(running_pods(&d), 2);
+    assert_eq!(running_pods(&d).len(), 2);
     assert_eq!(replicas(&d.cluster), 2);
     let inactive = hpa(&d.cluster)
         .status
@@ -166,7 +142,7 @@ fn an_hpa_scales_a_deployment_up_under_load_and_down_after_the_stabilization_win
     assert_eq!(ups[0].2, 4, "2 pods at twice the target → 4");
     assert_eq!(replicas(&d.cluster), 10, "reached maxReplicas");
     // ANCHOR_END: up
-    assert_eq!(running_pods(&d), 10);
+    assert_eq!(running_pods(&d).len(), 10);
     let events: Vec<String> = d
         .cluster
         .events()
@@ -205,7 +181,7 @@ fn an_hpa_scales_a_deployment_up_under_load_and_down_after_the_stabilization_win
     );
     // ANCHOR_END: down
     d.run_for(Duration::from_secs(30));
-    assert_eq!(running_pods(&d), 2);
+    assert_eq!(running_pods(&d).len(), 2);
     let events: Vec<String> = d
         .cluster
         .events()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{pods_of, Behaviour, TestDriver};
+use common::{is_serving, pods_of, Behaviour, TestDriver};
 use flotilla_controllers::cluster::{ApplyOutcome, Cluster};
 use flotilla_controllers::pods::is_pod_active;
 use flotilla_model::api::PodPhase;
@@ -35,7 +35,7 @@ spec:
 fn running_ready(cluster: &Cluster, namespace: &str) -> usize {
     pods_of(cluster, namespace)
         .iter()
-        .filter(|p| p.phase() == PodPhase::Running && p.is_ready() && is_pod_active(p))
+        .filter(|p| is_serving(p))
         .count()
 }
 

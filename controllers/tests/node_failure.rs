@@ -5,14 +5,11 @@
 
 mod common;
 
-use common::{pods_of, TestDriver};
+use common::{is_serving, pods_of, stored, TestDriver};
 use flotilla_controllers::cluster::{Cluster, ClusterConfig, ClusterInput};
 use flotilla_controllers::eviction::drain;
-use flotilla_controllers::pods::is_pod_active;
-use flotilla_model::api::{
-    ConditionStatus, Node, PodCondition, PodDisruptionBudget, PodPhase, TaintEffect,
-};
-use flotilla_model::{Duration, IntOrString, Kind, Object};
+use flotilla_model::api::{ConditionStatus, Node, PodCondition, PodDisruptionBudget, TaintEffect};
+use flotilla_model::{Duration, IntOrString};
 
 const WEB: &str = r#"
 apiVersion: apps/v1
@@ -64,33 +61,18 @@ fn driver(seed: u64) -> TestDriver {
 }
 
 fn node(cluster: &Cluster, name: &str) -> Node {
-    match cluster.store().get(Kind::Node, "", name).as_deref() {
-        Some(Object::Node(n)) => n.clone(),
-        _ => panic!("no node {name}"),
-    }
+    stored(cluster, "", name)
 }
 
 fn budget(cluster: &Cluster) -> PodDisruptionBudget {
-    match cluster
-        .store()
-        .get(Kind::PodDisruptionBudget, "default", "web-pdb")
-        .as_deref()
-    {
-        Some(Object::PodDisruptionBudget(b)) => b.clone(),
-        _ => panic!("no budget"),
-    }
+    stored(cluster, "default", "web-pdb")
 }
 
 /// Active, running and ready pods per node.
 fn serving_on(cluster: &Cluster, node: &str) -> usize {
     pods_of(cluster, "default")
         .iter()
-        .filter(|p| {
-            p.spec.node_name == node
-                && is_pod_active(p)
-                && p.phase() == PodPhase::Running
-                && p.is_ready()
-        })
+        .filter(|p| p.spec.node_name == node && is_serving(p))
         .count()
 }
 

@@ -10,6 +10,7 @@ use common::{Behaviour, TestDriver};
 use flotilla_controllers::cluster::ClusterConfig;
 use flotilla_controllers::kubelet::{ProbeKind, RuntimeCommand};
 use flotilla_controllers::proxy::{BalanceMode, ProxyTable, Route};
+use flotilla_controllers::testing::parse_object;
 use flotilla_model::api::{EndpointSlice, Protocol};
 use flotilla_model::store::{DeleteOptions, PropagationPolicy};
 use flotilla_model::{Duration, Kind, Object};
@@ -92,14 +93,6 @@ fn driver(seed: u64) -> TestDriver {
     d.behaviours.insert("broken:1".into(), broken);
     d.add_nodes(2);
     d
-}
-
-fn parse(yaml: &str) -> Object {
-    flotilla_model::manifest::parse_str("t.yaml", yaml)
-        .expect("valid manifest")
-        .objects
-        .remove(0)
-        .object
 }
 
 fn slices_of(d: &TestDriver, service: &str) -> Vec<EndpointSlice> {
@@ -343,7 +336,10 @@ fn allocation_conflicts_are_refused_with_the_api_servers_messages() {
     let same_ip = SERVICE
         .replace("name: web", "name: other")
         .replace("nodePort: 30080", "nodePort: 30081");
-    let err = d.cluster.apply(parse(&same_ip)).expect_err("taken IP");
+    let err = d
+        .cluster
+        .apply(parse_object(&same_ip))
+        .expect_err("taken IP");
     assert_eq!(
         err.to_string(),
         "Service \"other\" is invalid: spec.clusterIPs: Invalid value: []string{\"10.96.0.12\"}: \
@@ -354,7 +350,7 @@ fn allocation_conflicts_are_refused_with_the_api_servers_messages() {
         .replace("clusterIP: 10.96.0.12", "clusterIP: 10.96.0.13");
     let err = d
         .cluster
-        .apply(parse(&same_port))
+        .apply(parse_object(&same_port))
         .expect_err("taken node port");
     assert_eq!(
         err.to_string(),
@@ -363,7 +359,7 @@ fn allocation_conflicts_are_refused_with_the_api_servers_messages() {
     );
     // Nothing was kept by the refused creates: both values are still free for others.
     d.cluster
-        .apply(parse(
+        .apply(parse_object(
             &SERVICE
                 .replace("name: web", "name: third")
                 .replace("clusterIP: 10.96.0.12", "clusterIP: 10.96.0.13")
@@ -372,7 +368,7 @@ fn allocation_conflicts_are_refused_with_the_api_servers_messages() {
         .expect("free values");
     // A LoadBalancer Service gets node ports and an address from the documentation range.
     d.cluster
-        .apply(parse(
+        .apply(parse_object(
             "apiVersion: v1\nkind: Service\nmetadata: {name: lb}\nspec:\n  type: LoadBalancer\n  selector: {app: web}\n  ports: [{port: 443}]\n",
         ))
         .expect("lb");

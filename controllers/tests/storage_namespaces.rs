@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{storage_config, Behaviour, TestDriver};
+use common::{object, storage_config, stored, Behaviour, TestDriver};
 use flotilla_controllers::kubelet::RuntimeCommand;
 use flotilla_controllers::persistent_volume::{ANN_SELECTED_NODE, LABEL_HOSTNAME};
 use flotilla_model::api::{
@@ -22,27 +22,11 @@ fn driver() -> TestDriver {
 }
 
 fn claim(d: &TestDriver, ns: &str, name: &str) -> PersistentVolumeClaim {
-    match d
-        .cluster
-        .store()
-        .get(Kind::PersistentVolumeClaim, ns, name)
-        .as_deref()
-    {
-        Some(Object::PersistentVolumeClaim(c)) => c.clone(),
-        _ => panic!("no claim {ns}/{name}"),
-    }
+    stored(&d.cluster, ns, name)
 }
 
 fn volume(d: &TestDriver, name: &str) -> Option<PersistentVolume> {
-    match d
-        .cluster
-        .store()
-        .get(Kind::PersistentVolume, "", name)
-        .as_deref()
-    {
-        Some(Object::PersistentVolume(v)) => Some(v.clone()),
-        _ => None,
-    }
+    object(&d.cluster, "", name)
 }
 
 /// When the sandbox of pod `name` was first asked for.

@@ -31,7 +31,9 @@ use flotilla_model::store::{
 };
 use flotilla_model::{Duration, Kind, Labels, Object, ObjectMeta, Time};
 
-use crate::controller::{Action, Context, Controller, Lookup, ReconcileError};
+use crate::controller::{
+    resolve_controller_ref, Action, Context, Controller, Lookup, ReconcileError,
+};
 use crate::pods::{controller_ref, is_controlled_by, is_pod_finished, secs, template_hash};
 
 mod progress;
@@ -155,13 +157,10 @@ fn replica_set_keys(
     let ns = &rs.metadata.namespace;
     if let Some(owner) = rs.metadata.controller_ref() {
         // resolveControllerRef: only a Deployment of that name and uid.
-        if owner.kind != Kind::Deployment.name() {
-            return Vec::new();
-        }
-        return match lookup.store.get(Kind::Deployment, ns, &owner.name) {
-            Some(d) if d.metadata().uid == owner.uid => vec![deployment_key(ns, &owner.name)],
-            _ => Vec::new(),
-        };
+        return resolve_controller_ref(lookup.store, ns, owner, Kind::Deployment)
+            .map(|_| deployment_key(ns, &owner.name))
+            .into_iter()
+            .collect();
     }
     if event_type == WatchEventType::Deleted {
         return Vec::new();
@@ -187,18 +186,13 @@ fn pod_keys(pod: &Pod, event_type: WatchEventType, lookup: Lookup<'_>) -> Vec<Ob
         return Vec::new();
     }
     let ns = &pod.metadata.namespace;
-    let Some(rs_ref) = pod.metadata.controller_ref() else {
+    let Some(rs) = pod
+        .metadata
+        .controller_ref()
+        .and_then(|r| resolve_controller_ref(lookup.store, ns, r, Kind::ReplicaSet))
+    else {
         return Vec::new();
     };
-    if rs_ref.kind != Kind::ReplicaSet.name() {
-        return Vec::new();
-    }
-    let Some(rs) = lookup.store.get(Kind::ReplicaSet, ns, &rs_ref.name) else {
-        return Vec::new();
-    };
-    if rs.metadata().uid != rs_ref.uid {
-        return Vec::new();
-    }
     let Some(d_ref) = rs.metadata().controller_ref() else {
         return Vec::new();
     };

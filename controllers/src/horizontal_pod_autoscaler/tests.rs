@@ -100,14 +100,7 @@ fn replicas(h: &Harness) -> i32 {
 }
 
 fn hpa(h: &Harness) -> HorizontalPodAutoscaler {
-    match h
-        .store
-        .get(Kind::HorizontalPodAutoscaler, "default", "web")
-        .as_deref()
-    {
-        Some(Object::HorizontalPodAutoscaler(a)) => a.clone(),
-        _ => panic!("no hpa"),
-    }
+    h.stored("default", "web")
 }
 
 fn condition(hpa: &HorizontalPodAutoscaler, t: ConditionType) -> (ConditionStatus, String) {

@@ -47,7 +47,7 @@ use flotilla_model::quantity::{Quantity, ResourceList};
 use flotilla_model::store::{DeleteOptions, Store, StoreError, WatchEvent, WatchEventType};
 use flotilla_model::{Duration, Kind, Object, Time};
 
-use crate::controller::{EventRecorder, EventType};
+use crate::controller::{get_typed, EventRecorder, EventType};
 use backoff::{go_duration, Backoff, BACK_OFF_PERIOD, MAX_CONTAINER_BACK_OFF};
 use images::Images;
 use pod_worker::{Admission, PendingEvent, PodWorker, Sandbox, StepContext};
@@ -168,10 +168,7 @@ impl Kubelet {
                 .or_insert_with(|| value.to_string());
         }
         self.images.seed(&node.status.images);
-        let existing = match store.get(Kind::Node, "", &self.node_name).as_deref() {
-            Some(Object::Node(n)) => Some(n.clone()),
-            _ => None,
-        };
+        let existing = get_typed::<Node>(store, "", &self.node_name);
         let status = &mut node.status;
         status.capacity.entry("pods".into()).or_insert_with(|| {
             Quantity::from_value(

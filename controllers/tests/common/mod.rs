@@ -9,9 +9,11 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use flotilla_controllers::cluster::{Cluster, ClusterConfig, ClusterInput, Ready};
+use flotilla_controllers::controller::{get_typed, Controller};
 use flotilla_controllers::kubelet::{ProbeKind, RuntimeCommand, RuntimeEvent, StopSignal};
-use flotilla_model::api::{Node, Pod};
-use flotilla_model::{Duration, Kind, Object, ObjectMeta, Quantity, Time};
+use flotilla_controllers::pods::is_pod_active;
+use flotilla_model::api::{Node, Pod, PodPhase};
+use flotilla_model::{Duration, Kind, Object, ObjectMeta, Quantity, Resource, Time};
 
 /// What containers of an image do.
 #[derive(Clone, Debug)]
@@ -286,15 +288,7 @@ impl TestDriver {
 
     /// Kills a running container as if it crashed (exit code 137).
     pub fn crash_container(&mut self, namespace: &str, pod: &str, container: &str) {
-        let Some(Object::Pod(p)) = self
-            .cluster
-            .store()
-            .get(Kind::Pod, namespace, pod)
-            .as_deref()
-            .cloned()
-        else {
-            panic!("no pod {namespace}/{pod}");
-        };
+        let p: Pod = stored(&self.cluster, namespace, pod);
         let key = (
             p.spec.node_name.clone(),
             p.metadata.uid.clone(),
@@ -394,16 +388,32 @@ pub fn pods_of(cluster: &Cluster, namespace: &str) -> Vec<Pod> {
         .collect()
 }
 
-/// A cluster configuration with the storage and namespace controllers
-/// (`persistentvolume-binder-controller`, `namespace-controller`, `resourcequota-controller`)
-/// added to the defaults, unless the defaults have them already.
-pub fn storage_config(seed: u64) -> ClusterConfig {
+/// The stored object `T` named `namespace`/`name` (`""` for cluster-scoped kinds), if any.
+pub fn object<T>(cluster: &Cluster, namespace: &str, name: &str) -> Option<T>
+where
+    T: Resource + TryFrom<Object>,
+{
+    get_typed(cluster.store(), namespace, name)
+}
+
+/// The stored object `T` named `namespace`/`name`; panics if there is none.
+pub fn stored<T>(cluster: &Cluster, namespace: &str, name: &str) -> T
+where
+    T: Resource + TryFrom<Object>,
+{
+    object(cluster, namespace, name)
+        .unwrap_or_else(|| panic!("no {} {namespace}/{name}", T::KIND.name()))
+}
+
+/// Whether a pod serves: active (not finished, not being deleted), `Running` and ready.
+pub fn is_serving(pod: &Pod) -> bool {
+    is_pod_active(pod) && pod.phase() == PodPhase::Running && pod.is_ready()
+}
+
+/// The default cluster configuration of `seed` with `extra` controllers added, each unless the
+/// defaults have one of its name already.
+pub fn config_with(seed: u64, extra: Vec<Box<dyn Controller>>) -> ClusterConfig {
     let mut config = ClusterConfig::new(seed);
-    let extra: Vec<Box<dyn flotilla_controllers::controller::Controller>> = vec![
-        Box::new(flotilla_controllers::persistent_volume::PersistentVolumeController::new()),
-        Box::new(flotilla_controllers::namespace::NamespaceController::new()),
-        Box::new(flotilla_controllers::resource_quota::ResourceQuotaController::new()),
-    ];
     for controller in extra {
         if !config
             .controllers
@@ -414,4 +424,18 @@ pub fn storage_config(seed: u64) -> ClusterConfig {
         }
     }
     config
+}
+
+/// A cluster configuration with the storage and namespace controllers
+/// (`persistentvolume-binder-controller`, `namespace-controller`, `resourcequota-controller`)
+/// added to the defaults, unless the defaults have them already.
+pub fn storage_config(seed: u64) -> ClusterConfig {
+    config_with(
+        seed,
+        vec![
+            Box::new(flotilla_controllers::persistent_volume::PersistentVolumeController::new()),
+            Box::new(flotilla_controllers::namespace::NamespaceController::new()),
+            Box::new(flotilla_controllers::resource_quota::ResourceQuotaController::new()),
+        ],
+    )
 }

@@ -741,9 +741,11 @@ fn uses_cross_namespace_pod_affinity(pod: &Pod) -> bool {
     affinity_terms.chain(anti_terms).any(cross_namespace)
 }
 
-/// Whether a quota's scopes select the object (scoped quotas only ever select pods). `scopes`
-/// count as `Exists` requirements beside the `scopeSelector`'s (`getScopeSelectorsFromQuota`).
-fn quota_selects(quota: &ResourceQuota, object: &Object) -> bool {
+/// Whether a quota's scopes select the object (the pod evaluator's `MatchingScopes`; only pods
+/// are scoped, and a scoped quota selects nothing else). `spec.scopes` count as `Exists`
+/// requirements beside the `scopeSelector`'s (`getScopeSelectorsFromQuota`). Admission and the
+/// resource quota controller both count usage with it.
+pub fn quota_selects(quota: &ResourceQuota, object: &Object) -> bool {
     let scoped = !quota.spec.scopes.is_empty()
         || quota
             .spec
