@@ -33,7 +33,7 @@
 //! shortest of those times has passed since its taint's `timeAdded`, unless the taint is gone by
 //! then; one that tolerates them forever stays.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use flotilla_model::api::{
     ConditionStatus, Node, NodeCondition, Pod, PodCondition, Taint, TaintEffect, Toleration,
@@ -217,9 +217,14 @@ impl NodeLifecycleController {
             .or_insert_with(|| ZoneTainter::new(qps))
     }
 
-    /// The nodes waiting in some zone's tainting queue.
-    fn waiting(&self) -> impl Iterator<Item = &String> + '_ {
-        self.tainters.values().flat_map(|t| t.queue.iter())
+    /// When the next node waiting in some zone's tainting queue gets its token, if any waits.
+    fn next_token_time(&self, now: Time) -> Option<Time> {
+        self.tainters
+            .values()
+            .filter(|t| !t.queue.is_empty())
+            .filter_map(|t| t.next_token)
+            .map(|t| t.max(now))
+            .min()
     }
 }
 
@@ -246,6 +251,15 @@ pub fn zone_key(node: &Node) -> String {
         return String::new();
     }
     format!("{region}:\x00:{zone}")
+}
+
+/// The key of the zone pass: the zone states, their tainting rates and the rate-limited
+/// NoExecute tainting, over all nodes (node_lifecycle_controller.go monitorNodeHealth's
+/// handleDisruption and doNoExecuteTaintingPass). It runs once after a batch of node changes
+/// rather than inside every node's reconcile, so a change costs one pass, not one per node.
+/// (No node has an empty name, so the key cannot clash with a node's.)
+fn zone_pass_key() -> ObjectKey {
+    node_key("")
 }
 
 fn node_key(name: &str) -> ObjectKey {
@@ -719,14 +733,11 @@ impl Controller for NodeLifecycleController {
         &[Kind::Node]
     }
 
-    /// The node itself, and every node waiting for a tainting token: a change of any node can
-    /// change its zone's state and so the rate they wait for.
+    /// The node itself, and the zone pass: a change of any node can change its zone's state
+    /// and so the rate the nodes waiting for a tainting token get.
     fn keys_for_event(&self, event: &WatchEvent, _lookup: Lookup<'_>) -> Vec<ObjectKey> {
         let name = &event.object.metadata().name;
-        let mut keys = vec![node_key(name)];
-        let waiting: BTreeSet<&String> = self.waiting().filter(|n| *n != name).collect();
-        keys.extend(waiting.into_iter().map(|n| node_key(n)));
-        keys
+        vec![node_key(name), zone_pass_key()]
     }
 
     fn reconcile(
@@ -735,12 +746,19 @@ impl Controller for NodeLifecycleController {
         ctx: &mut Context<'_>,
     ) -> Result<Action, ReconcileError> {
         let now = ctx.now;
+        if *key == zone_pass_key() {
+            self.handle_disruption(ctx)?;
+            self.no_execute_tainting_pass(ctx)?;
+            // Nodes still waiting for a token: the pass runs again when the next one is due.
+            return Ok(match self.next_token_time(now) {
+                Some(at) => Action::requeue(at.saturating_duration_since(now)),
+                None => Action::await_change(),
+            });
+        }
         let Some(node) = get_typed::<Node>(ctx.store, "", &key.name) else {
             for tainter in self.tainters.values_mut() {
                 tainter.remove(&key.name);
             }
-            self.handle_disruption(ctx)?;
-            self.no_execute_tainting_pass(ctx)?;
             return Ok(Action::await_change());
         };
         let (node, went_unready, deadline) = self.update_health(ctx, node)?;
@@ -755,25 +773,10 @@ impl Controller for NodeLifecycleController {
         }
         let node = self.no_schedule_taints(ctx, node)?;
         self.process_taint_based_eviction(ctx, node)?;
-        self.handle_disruption(ctx)?;
-        self.no_execute_tainting_pass(ctx)?;
-        let mut action = match deadline {
+        let action = match deadline {
             Some(at) => Action::requeue(at.saturating_duration_since(now)),
             None => Action::await_change(),
         };
-        // A node still waiting for a token comes back when the next one is due: the i-th in
-        // line after i intervals.
-        let zone = get_typed::<Node>(ctx.store, "", &key.name).map(|n| zone_key(&n));
-        if let Some(tainter) = zone.and_then(|z| self.tainters.get(&z)) {
-            if let (Some(pos), Some(next)) = (
-                tainter.queue.iter().position(|n| *n == key.name),
-                tainter.next_token,
-            ) {
-                let interval = ZoneTainter::interval(tainter.qps);
-                let at = next.max(now) + interval * u32::try_from(pos).unwrap_or(u32::MAX);
-                action = action.min(Action::requeue(at.saturating_duration_since(now)));
-            }
-        }
         Ok(action)
     }
 }
@@ -1242,25 +1245,22 @@ mod tests {
         }
         h.advance(Duration::from_secs(50));
         h.advance(Duration::from_secs(600));
-        // The first went before the zone's state changed; then 3 of 5 are down: 60% ≥ 55% of
-        // more than two nodes, and a zone of 5 nodes gets rate 0.
+        // The three go Unknown at the same instant; the zone pass after them sees 3 of 5 down:
+        // 60% ≥ 55% of more than two nodes, and a zone of 5 nodes gets rate 0, so none is
+        // tainted (monitorNodeHealth: handleDisruption after the health loop).
         let count = |h: &Harness| {
             ["a0", "a1", "a2"]
                 .iter()
                 .filter(|n| !no_execute(h, n).is_empty())
                 .count()
         };
-        assert_eq!(count(&h), 1);
+        assert_eq!(count(&h), 0);
         assert_eq!(h.manager.next_wakeup(), None);
         // One comes back: 2 of 5 is normal again, and the rest are tainted at the normal rate.
-        let tainted_one = ["a0", "a1", "a2"]
-            .into_iter()
-            .find(|n| !no_execute(&h, n).is_empty())
-            .unwrap();
-        recover(&mut h, tainted_one);
+        recover(&mut h, "a0");
         while h.advance_to_next_wakeup(Duration::from_secs(60)) {}
         assert_eq!(count(&h), 2);
-        assert!(no_execute(&h, tainted_one).is_empty());
+        assert!(no_execute(&h, "a0").is_empty());
     }
 
     #[test]
