@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod config;
 pub mod framework;
+pub mod gpu;
 pub mod node_info;
 pub mod plugins;
 pub mod profile;

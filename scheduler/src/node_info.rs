@@ -210,6 +210,9 @@ pub struct PodInfo {
     pub preferred_affinity_terms: Vec<WeightedAffinityTerm>,
     /// Preferred pod anti-affinity terms.
     pub preferred_anti_affinity_terms: Vec<WeightedAffinityTerm>,
+    /// What the pod asks of GPUs (whole GPUs or a share of one), if anything (see
+    /// [`gpu`](crate::gpu)).
+    pub gpu: Option<Arc<crate::gpu::GpuRequest>>,
 }
 
 impl PodInfo {
@@ -255,7 +258,9 @@ impl PodInfo {
         };
         let pa = affinity.and_then(|a| a.pod_affinity.as_ref());
         let paa = affinity.and_then(|a| a.pod_anti_affinity.as_ref());
+        let gpu = crate::gpu::GpuRequest::from_pod(&pod, &requests).map(Arc::new);
         PodInfo {
+            gpu,
             required_affinity_terms: terms(
                 pa.map(|a| &a.required_during_scheduling_ignored_during_execution),
             ),
@@ -354,6 +359,9 @@ pub struct NodeInfo {
     pub unschedulable: bool,
     /// Whether `node.spec.taints` is non-empty (see `unschedulable`).
     pub has_taints: bool,
+    /// The node's GPUs, device by device (empty for a node without `nvidia.com/gpu`): updated by
+    /// [`NodeInfo::add_pod`] and [`NodeInfo::remove_pod`] for pods that ask for GPUs.
+    pub gpus: crate::gpu::NodeGpus,
 }
 
 impl NodeInfo {
@@ -361,6 +369,7 @@ impl NodeInfo {
     pub fn new(node: Arc<Node>) -> NodeInfo {
         let allocatable = Resource::from_list(node.allocatable());
         NodeInfo {
+            gpus: crate::gpu::NodeGpus::from_node(&node),
             unschedulable: node.spec.unschedulable,
             has_taints: !node.spec.taints.is_empty(),
             node,
@@ -400,6 +409,11 @@ impl NodeInfo {
         if !pod.required_anti_affinity_terms.is_empty() {
             self.pods_with_required_anti_affinity += 1;
         }
+        if let Some(req) = &pod.gpu {
+            if self.gpus.count() > 0 {
+                self.gpus.add(pod.key(), req);
+            }
+        }
         self.pods.push(pod);
         self.touch();
     }
@@ -426,6 +440,9 @@ impl NodeInfo {
         }
         if !pod.required_anti_affinity_terms.is_empty() {
             self.pods_with_required_anti_affinity -= 1;
+        }
+        if let Some(req) = &pod.gpu {
+            self.gpus.release(&pod.key(), req);
         }
         self.touch();
         true

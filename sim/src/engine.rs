@@ -13,6 +13,22 @@
 //! however long the trace is. Pods of equal times arrive in the order of the scenario's list.
 //! A trace pod whose entry says `deleteFinished` is deleted in the instant the engine sees it
 //! Succeeded or Failed, and the cluster is polled again to react to the deletion.
+//!
+//! An arrival process with a `rateCurve` is a non-homogeneous Poisson process, sampled by
+//! thinning (Lewis and Shedler, 1979): candidates arrive at the curve's largest rate between the
+//! process's start and stop, and each is kept with probability `rate(t) / max`, both draws from
+//! the process's stream.
+//!
+//! Faults ([`crate::faults`]) are events too: a fault's start and end, and for failures by
+//! MTBF/MTTR the next candidate failure of each pool and each repair. Runtime events carry the
+//! boot generation of their node when they were scheduled; those of a node that crashed since
+//! are dropped. Offered load ([`crate::load`]) is measured by a periodic scrape event every
+//! `metricsInterval`, the one periodic event besides metrics sampling, and only when some
+//! Service has a load curve.
+//!
+//! Events due at the same time are handled in the order they were scheduled; at the start of
+//! a run that is: workloads, arrivals, trace pods, the first sample, faults in the scenario's
+//! order, failures per pool, the first scrape.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
@@ -25,6 +41,7 @@ use flotilla_model::{Duration, Kind, Object, Time};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::faults::{exponential, FaultEffect, FaultEvent, FaultRecord, NodeHealth};
 use crate::metrics::{Metrics, RunInfo, Summary};
 use crate::runtime_model::{RuntimeModel, EXIT_CODE_ANNOTATION, RUN_TIME_ANNOTATION};
 use crate::scenario::{RunTimeDistribution, Scenario};
@@ -34,12 +51,27 @@ pub const EPOCH: Time = Time::from_secs(1_767_225_600);
 
 #[derive(Clone, Debug)]
 enum SimEvent {
-    Runtime { node: String, event: RuntimeEvent },
+    /// A runtime result for `node`, scheduled while the node was in boot `generation`.
+    Runtime {
+        node: String,
+        event: RuntimeEvent,
+        generation: u64,
+    },
     Apply(usize),
     Arrival(usize),
     TracePod(usize),
     Sample,
     Wakeup,
+    /// A scheduled fault starts.
+    FaultStart(usize),
+    /// A scheduled fault ends.
+    FaultEnd(usize),
+    /// A candidate failure of a pool (`nodeFailures[i]`).
+    NodeFailure(usize),
+    /// A node that failed by MTBF is repaired.
+    NodeRepair(usize),
+    /// The metrics server scrapes the pods behind loaded Services.
+    Scrape,
 }
 
 /// Why a run could not start.
@@ -80,6 +112,20 @@ pub struct Simulation {
     delete_when_finished: BTreeSet<String>,
     /// Finished trace pods to delete at the end of this poll.
     finished: Vec<String>,
+    /// The scenario's nodes by name, and their index in `health`.
+    node_index: HashMap<String, usize>,
+    /// The scenario's node names, by index.
+    node_names: Vec<String>,
+    /// Per node: the faults holding it and its boot generation.
+    health: Vec<NodeHealth>,
+    /// Per node: what its kubelet will find when it boots again after a crash.
+    reboot: Vec<Vec<RuntimeEvent>>,
+    /// The nodes each scheduled fault hits (resolved at the start).
+    fault_nodes: Vec<Vec<usize>>,
+    /// Each pool's failure stream (`nodeFailures`).
+    failure_rngs: Vec<ChaCha8Rng>,
+    /// What faults did to nodes, in order.
+    fault_log: Vec<FaultRecord>,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -120,6 +166,34 @@ impl Simulation {
             .iter()
             .map(|a| component_rng(seed, &format!("arrival/{}", a.name)))
             .collect();
+        let node_names: Vec<String> = scenario
+            .nodes
+            .iter()
+            .map(|(n, _)| n.metadata.name.clone())
+            .collect();
+        let node_index: HashMap<String, usize> = node_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
+        let fault_nodes = scenario
+            .faults
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let mut rng = component_rng(seed, &format!("faults/{i}"));
+                f.target
+                    .resolve(&mut rng)
+                    .iter()
+                    .filter_map(|n| node_index.get(n).copied())
+                    .collect()
+            })
+            .collect();
+        let failure_rngs = scenario
+            .node_failures
+            .iter()
+            .map(|f| component_rng(seed, &f.stream_name()))
+            .collect();
         let mut sim = Simulation {
             end: start + scenario.duration,
             arrival_counts: vec![0; scenario.arrivals.len()],
@@ -138,6 +212,13 @@ impl Simulation {
             seed_value: seed,
             delete_when_finished: BTreeSet::new(),
             finished: Vec::new(),
+            health: vec![NodeHealth::default(); node_names.len()],
+            reboot: vec![Vec::new(); node_names.len()],
+            node_index,
+            node_names,
+            fault_nodes,
+            failure_rngs,
+            fault_log: Vec::new(),
             scenario,
         };
         for i in 0..sim.scenario.workloads.len() {
@@ -146,9 +227,8 @@ impl Simulation {
         }
         for i in 0..sim.scenario.arrivals.len() {
             let first = start + sim.scenario.arrivals[i].start;
-            let gap = sim.arrival_gap(i);
-            if first + gap < start + sim.scenario.arrivals[i].stop {
-                sim.push(first + gap, SimEvent::Arrival(i));
+            if let Some(at) = sim.next_arrival(i, first) {
+                sim.push(at, SimEvent::Arrival(i));
             }
         }
         if let Some(first) = sim.scenario.trace_pods.first() {
@@ -156,7 +236,28 @@ impl Simulation {
             sim.push(at, SimEvent::TracePod(0));
         }
         sim.push(start, SimEvent::Sample);
+        for i in 0..sim.scenario.faults.len() {
+            let at = start + sim.scenario.faults[i].at;
+            if at <= sim.end {
+                sim.push(at, SimEvent::FaultStart(i));
+            }
+        }
+        for i in 0..sim.scenario.node_failures.len() {
+            sim.schedule_failure(i, start);
+        }
+        if !sim.scenario.load.is_empty() {
+            let at = start + sim.scenario.metrics_interval;
+            if at <= sim.end {
+                sim.push(at, SimEvent::Scrape);
+            }
+        }
         Ok(sim)
+    }
+
+    /// What faults did to nodes so far, in order: each node going down, coming back up, being
+    /// cut off and reconnected.
+    pub fn fault_log(&self) -> &[FaultRecord] {
+        &self.fault_log
     }
 
     /// The cluster being simulated.
@@ -174,6 +275,11 @@ impl Simulation {
         &self.apply_errors
     }
 
+    /// The virtual nodes' runtime.
+    pub fn runtime(&self) -> &RuntimeModel {
+        &self.runtime
+    }
+
     /// The metrics so far.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
@@ -185,12 +291,153 @@ impl Simulation {
         self.pending.insert(self.seq, event);
     }
 
-    fn arrival_gap(&mut self, i: usize) -> Duration {
-        let rate = self.scenario.arrivals[i].rate_per_second;
-        let u: f64 = self.arrival_rngs[i].random::<f64>();
-        // Exponential inter-arrival times of a Poisson process: -ln(1 - U) / rate.
-        let secs = -(1.0 - u).ln() / rate;
-        Duration::from_nanos((secs * 1e9).min(u64::MAX as f64 / 2.0) as u64)
+    /// The next arrival of process `i` after `after`, if it comes before the process stops.
+    fn next_arrival(&mut self, i: usize, after: Time) -> Option<Time> {
+        let a = &self.scenario.arrivals[i];
+        let rng = &mut self.arrival_rngs[i];
+        let stop = EPOCH + a.stop;
+        let mut t = after;
+        loop {
+            let u: f64 = rng.random::<f64>();
+            // Exponential inter-arrival times of a Poisson process: -ln(1 - U) / rate.
+            let secs = -(1.0 - u).ln() / a.rate_per_second;
+            t = t.saturating_add(Duration::from_nanos(
+                (secs * 1e9).min(u64::MAX as f64 / 2.0) as u64,
+            ));
+            if t >= stop {
+                return None;
+            }
+            let Some(curve) = &a.rate_curve else {
+                return Some(t);
+            };
+            // Thinning: keep the candidate with probability rate(t) / max.
+            let rate = curve.at(t.saturating_duration_since(EPOCH));
+            let v: f64 = rng.random::<f64>();
+            if v * a.rate_per_second < rate {
+                return Some(t);
+            }
+        }
+    }
+
+    /// Schedules the next candidate failure of pool `i` after `after`.
+    fn schedule_failure(&mut self, i: usize, after: Time) {
+        let f = &self.scenario.node_failures[i];
+        if f.nodes.is_empty() {
+            return;
+        }
+        // One exponential clock per node, superposed: rate nodes / mtbf.
+        let mean = f.mtbf / u32::try_from(f.nodes.len()).unwrap_or(u32::MAX);
+        let gap = exponential(&mut self.failure_rngs[i], mean);
+        let at = after.saturating_add(gap);
+        if at <= self.end {
+            self.push(at, SimEvent::NodeFailure(i));
+        }
+    }
+
+    fn log_fault(&mut self, node: usize, what: FaultEvent) {
+        let name = &self.node_names[node];
+        let tag = match what {
+            FaultEvent::Down => "down",
+            FaultEvent::Up => "up",
+            FaultEvent::CutOff => "cut-off",
+            FaultEvent::Reconnected => "reconnected",
+        };
+        self.metrics
+            .digest(format!("fault {tag} {name}").as_bytes());
+        self.fault_log.push(FaultRecord {
+            at: self.now.saturating_duration_since(EPOCH),
+            node: name.clone(),
+            what,
+        });
+    }
+
+    /// A crash starts holding `node` down.
+    fn node_down(&mut self, node: usize) {
+        let h = self.health[node];
+        self.health[node].down += 1;
+        if h.down > 0 {
+            return;
+        }
+        let name = self.node_names[node].clone();
+        self.reboot[node] = self.runtime.crash_node(&name);
+        self.health[node].generation += 1;
+        self.log_fault(node, FaultEvent::Down);
+        if h.cut_off == 0 {
+            let _ = self
+                .cluster
+                .handle_at(self.now, ClusterInput::NodeSilent { node: name });
+        }
+    }
+
+    /// A crash stops holding `node` down; the last one reboots it.
+    fn node_up(&mut self, node: usize) {
+        let h = &mut self.health[node];
+        if h.down == 0 {
+            return;
+        }
+        h.down -= 1;
+        if h.down > 0 {
+            return;
+        }
+        let cut_off = h.cut_off > 0;
+        let name = self.node_names[node].clone();
+        self.log_fault(node, FaultEvent::Up);
+        // What the kubelet finds on the rebooted node, before it talks again.
+        for event in std::mem::take(&mut self.reboot[node]) {
+            let _ = self.cluster.handle_at(
+                self.now,
+                ClusterInput::Runtime {
+                    node: name.clone(),
+                    event,
+                },
+            );
+        }
+        if !cut_off {
+            let _ = self
+                .cluster
+                .handle_at(self.now, ClusterInput::NodeRecovered { node: name });
+        }
+    }
+
+    /// A partition or kubelet restart starts cutting `node` off.
+    fn cut_off(&mut self, node: usize) {
+        let h = self.health[node];
+        self.health[node].cut_off += 1;
+        if h.cut_off == 0 {
+            self.log_fault(node, FaultEvent::CutOff);
+        }
+        if !h.silent() {
+            let name = self.node_names[node].clone();
+            let _ = self
+                .cluster
+                .handle_at(self.now, ClusterInput::NodeSilent { node: name });
+        }
+    }
+
+    /// A partition or kubelet restart stops cutting `node` off.
+    fn reconnect(&mut self, node: usize) {
+        let h = &mut self.health[node];
+        if h.cut_off == 0 {
+            return;
+        }
+        h.cut_off -= 1;
+        if h.cut_off > 0 {
+            return;
+        }
+        let down = h.down > 0;
+        self.log_fault(node, FaultEvent::Reconnected);
+        if !down {
+            let name = self.node_names[node].clone();
+            let _ = self
+                .cluster
+                .handle_at(self.now, ClusterInput::NodeRecovered { node: name });
+        }
+    }
+
+    fn generation(&self, node: &str) -> u64 {
+        self.node_index
+            .get(node)
+            .map_or(0, |&i| self.health[i].generation)
     }
 
     fn run_time(&mut self, i: usize) -> Option<Duration> {
@@ -229,6 +476,15 @@ impl Simulation {
         }
     }
 
+    /// Handles every event due up to `at` (virtual time since the start of the run, capped at
+    /// the run's end), as [`step`](Simulation::step) does, and stops before later ones.
+    pub fn run_until(&mut self, at: Duration) {
+        let until = EPOCH.saturating_add(at).min(self.end);
+        while self.queue.peek().is_some_and(|&Reverse((t, _))| t <= until) {
+            self.step();
+        }
+    }
+
     /// Handles every event of the next pending time (if it is within the run) and polls the
     /// cluster; `false` when the run is over.
     pub fn step(&mut self) -> bool {
@@ -264,7 +520,15 @@ impl Simulation {
     fn handle(&mut self, event: SimEvent) {
         let now = self.now;
         match event {
-            SimEvent::Runtime { node, event } => {
+            SimEvent::Runtime {
+                node,
+                event,
+                generation,
+            } => {
+                if generation != self.generation(&node) {
+                    // Scheduled before the node crashed: it never happens.
+                    return;
+                }
                 if let RuntimeEvent::ContainerExited {
                     pod_uid, container, ..
                 } = &event
@@ -307,10 +571,8 @@ impl Simulation {
                 if let Err(e) = self.cluster.apply(object) {
                     self.apply_errors.push(format!("{name}: {e}"));
                 }
-                let gap = self.arrival_gap(i);
-                let stop = EPOCH + self.scenario.arrivals[i].stop;
-                if now + gap < stop {
-                    self.push(now + gap, SimEvent::Arrival(i));
+                if let Some(at) = self.next_arrival(i, now) {
+                    self.push(at, SimEvent::Arrival(i));
                 }
             }
             SimEvent::TracePod(i) => {
@@ -339,6 +601,61 @@ impl Simulation {
             SimEvent::Wakeup => {
                 self.wakeups.remove(&now);
             }
+            SimEvent::FaultStart(i) => {
+                let effect = self.scenario.faults[i].effect;
+                for node in self.fault_nodes[i].clone() {
+                    match effect {
+                        FaultEffect::Crash => self.node_down(node),
+                        FaultEffect::Silence => self.cut_off(node),
+                    }
+                }
+                if let Some(d) = self.scenario.faults[i].duration {
+                    let at = now.saturating_add(d);
+                    if at <= self.end {
+                        self.push(at, SimEvent::FaultEnd(i));
+                    }
+                }
+            }
+            SimEvent::FaultEnd(i) => {
+                let effect = self.scenario.faults[i].effect;
+                for node in self.fault_nodes[i].clone() {
+                    match effect {
+                        FaultEffect::Crash => self.node_up(node),
+                        FaultEffect::Silence => self.reconnect(node),
+                    }
+                }
+            }
+            SimEvent::NodeFailure(i) => {
+                let f = &self.scenario.node_failures[i];
+                let rng = &mut self.failure_rngs[i];
+                let pick = rng.random_range(0..f.nodes.len());
+                let node = self.node_index.get(&f.nodes[pick]).copied();
+                // A node that is down already cannot fail: the candidate is thinned out.
+                if let Some(node) = node.filter(|&n| self.health[n].down == 0) {
+                    let repair = exponential(rng, f.mttr);
+                    self.node_down(node);
+                    let at = now.saturating_add(repair);
+                    if at <= self.end {
+                        self.push(at, SimEvent::NodeRepair(node));
+                    }
+                }
+                self.schedule_failure(i, now);
+            }
+            SimEvent::NodeRepair(node) => self.node_up(node),
+            SimEvent::Scrape => {
+                let t = now.saturating_duration_since(EPOCH);
+                let mut inputs = Vec::new();
+                for load in &self.scenario.load {
+                    inputs.extend(crate::load::measure(self.cluster.store(), load, t));
+                }
+                for input in inputs {
+                    let _ = self.cluster.handle_at(now, input);
+                }
+                let next = now.saturating_add(self.scenario.metrics_interval);
+                if next <= self.end {
+                    self.push(next, SimEvent::Scrape);
+                }
+            }
         }
     }
 
@@ -365,12 +682,14 @@ impl Simulation {
         for c in &ready.commands {
             self.metrics.digest(c.node.as_bytes());
             self.metrics.digest(command_tag(&c.command).as_bytes());
+            let generation = self.generation(&c.node);
             for s in self.runtime.execute(&c.node, &c.command, now) {
                 self.push(
                     s.at,
                     SimEvent::Runtime {
                         node: c.node.clone(),
                         event: s.event,
+                        generation,
                     },
                 );
             }

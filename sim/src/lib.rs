@@ -6,8 +6,13 @@
 //! - [`engine`]: the discrete-event engine driving a
 //!   [`Cluster`](flotilla_controllers::cluster::Cluster) on a virtual clock;
 //! - [`runtime_model`]: the virtual nodes' container runtime (pull, start, run, stop timing);
-//! - [`metrics`]: per-pod timings, sampled time series and `summary.json`; [`report`]: the
-//!   summary table;
+//! - [`faults`]: node crashes, failures by MTBF/MTTR, zone outages, partitions and kubelet
+//!   restarts;
+//! - [`load`]: rate curves, and the offered load of Services measured for the HPA;
+//! - [`metrics`]: per-pod timings, sampled time series, `summary.json` and the `events.jsonl`
+//!   history; [`report`]: the summary table; [`plots`]: the SVG plots of a run;
+//! - [`sweep`]: `flotilla sweep`, many seeded runs under several configurations and the
+//!   confidence intervals of their metrics;
 //! - [`manifests`]: reading manifest files, directories and standard input for the pure parser
 //!   in [`flotilla_model::manifest`];
 //! - [`explain`]: `flotilla explain`;
@@ -25,9 +30,14 @@
 
 pub mod engine;
 pub mod explain;
+pub mod faults;
+pub mod load;
 pub mod manifests;
 pub mod metrics;
+pub mod plots;
 pub mod report;
 pub mod runtime_model;
 pub mod scenario;
+pub mod study;
+pub mod sweep;
 pub mod trace;

@@ -47,6 +47,9 @@ pub struct Sample {
     /// Per resource: (requested by bound, unfinished pods, allocatable) in base units
     /// (cores, bytes, devices).
     pub resources: BTreeMap<String, (f64, f64)>,
+    /// Per HorizontalPodAutoscaler (`namespace/name`): its target's replicas as the
+    /// autoscaler last saw them (`status.currentReplicas`).
+    pub hpa_replicas: BTreeMap<String, i32>,
 }
 
 /// Percentiles of a latency distribution, milliseconds.
@@ -161,7 +164,16 @@ impl Metrics {
                 .iter()
                 .map(|r| (r.to_string(), (0.0, 0.0)))
                 .collect(),
+            hpa_replicas: BTreeMap::new(),
         };
+        for object in store.iter_kind(Kind::HorizontalPodAutoscaler) {
+            if let Object::HorizontalPodAutoscaler(hpa) = &**object {
+                s.hpa_replicas.insert(
+                    format!("{}/{}", hpa.metadata.namespace, hpa.metadata.name),
+                    hpa.status.current_replicas,
+                );
+            }
+        }
         for object in store.iter_kind(Kind::Node) {
             let Object::Node(node) = &**object else {
                 continue;
@@ -292,8 +304,44 @@ impl Metrics {
         s
     }
 
-    /// `metrics.csv`: one row per sample.
+    /// Every bound pod's scheduling latency (creation → binding), milliseconds, unsorted.
+    pub fn scheduling_latencies_ms(&self) -> Vec<f64> {
+        self.pods
+            .values()
+            .filter_map(|r| {
+                r.scheduled
+                    .map(|t| ms(t.saturating_duration_since(r.created)))
+            })
+            .collect()
+    }
+
+    /// Every started pod's startup latency (creation → Running), milliseconds, unsorted.
+    pub fn startup_latencies_ms(&self) -> Vec<f64> {
+        self.pods
+            .values()
+            .filter_map(|r| {
+                r.running
+                    .map(|t| ms(t.saturating_duration_since(r.created)))
+            })
+            .collect()
+    }
+
+    /// The HorizontalPodAutoscalers seen in any sample (`namespace/name`), sorted: the
+    /// `hpa_replicas:` columns of `metrics.csv`.
+    pub fn hpa_names(&self) -> Vec<String> {
+        let names: std::collections::BTreeSet<&String> = self
+            .samples
+            .iter()
+            .flat_map(|s| s.hpa_replicas.keys())
+            .collect();
+        names.into_iter().cloned().collect()
+    }
+
+    /// `metrics.csv`: one row per sample. After the fixed columns comes one
+    /// `hpa_replicas:NAMESPACE/NAME` column per HorizontalPodAutoscaler ever seen, empty in
+    /// the rows before it existed or after it was deleted.
     pub fn csv(&self) -> String {
+        let hpas = self.hpa_names();
         let mut out = String::from(
             "time_s,pods_pending,pods_running,pods_succeeded,pods_failed,pods_unschedulable,nodes_ready",
         );
@@ -301,6 +349,9 @@ impl Metrics {
             out.push_str(&format!(
                 ",{r}_requested,{r}_allocatable,{r}_allocation_ratio"
             ));
+        }
+        for h in &hpas {
+            out.push_str(&format!(",hpa_replicas:{h}"));
         }
         out.push('\n');
         for s in &self.samples {
@@ -318,6 +369,12 @@ impl Metrics {
                 let (req, alloc) = s.resources.get(r).copied().unwrap_or((0.0, 0.0));
                 let ratio = if alloc > 0.0 { req / alloc } else { 0.0 };
                 out.push_str(&format!(",{req},{alloc},{ratio:.6}"));
+            }
+            for h in &hpas {
+                out.push(',');
+                if let Some(n) = s.hpa_replicas.get(h) {
+                    out.push_str(&n.to_string());
+                }
             }
             out.push('\n');
         }
@@ -359,9 +416,174 @@ fn update_record(record: &mut PodRecord, pod: &Pod, now: Time) {
     {
         record.preempted = true;
     }
-    if pod.status.reason == "Evicted" {
+    // Evicted: by the kubelet under pressure (reason Evicted), by the taint eviction
+    // controller from a failed node, or through the Eviction API (a drain).
+    let evicted_by_control_plane =
+        pod.condition(PodCondition::DISRUPTION_TARGET)
+            .is_some_and(|c| {
+                c.reason == "DeletionByTaintManager" || c.reason == "EvictionByEvictionAPI"
+            });
+    if pod.status.reason == "Evicted" || evicted_by_control_plane {
         record.evicted = true;
     }
+}
+
+/// The run's history as JSON lines (`events.jsonl`): one object per store change and one per
+/// entry of the cluster's event log (`kubectl get events`).
+///
+/// The engine keeps no history of its own, so the log follows the cluster from outside: call
+/// [`EventLog::drain`] after [`Simulation::new`](crate::engine::Simulation::new) and after every
+/// [`Simulation::step`](crate::engine::Simulation::step) (and once after the final
+/// [`Simulation::run`](crate::engine::Simulation::run)), with the simulation's current time. A
+/// step's store changes all happen at that step's time, so the times written here are the
+/// ones [`Metrics::observe`] sees. Store changes of a step come first, then that step's event
+/// log entries, each in the order they happened.
+///
+/// A store change line has `time_s` (virtual seconds since the start), `type` (`Added`,
+/// `Modified`, `Deleted`), `kind`, `namespace`, `name`, `resourceVersion`, and for pods
+/// `phase` and `node`. An event log line has `time_s`, `type: "Event"`, `eventType`
+/// (`Normal`, `Warning`), the `kind`, `namespace` and `name` of the object it is about,
+/// `reason`, `message` and `source`.
+#[derive(Clone, Debug)]
+pub struct EventLog {
+    start: Time,
+    resource_version: u64,
+    events_seen: u64,
+    event_limit: Option<u64>,
+    dropped: u64,
+}
+
+impl EventLog {
+    /// A log of a run that started at `start`, from the beginning of the store's history.
+    pub fn new(start: Time) -> EventLog {
+        EventLog {
+            start,
+            resource_version: 0,
+            events_seen: 0,
+            event_limit: None,
+            dropped: 0,
+        }
+    }
+
+    /// Writes what happened in `cluster` since the last call, as of `now`.
+    pub fn drain(
+        &mut self,
+        cluster: &Cluster,
+        now: Time,
+        out: &mut impl std::io::Write,
+    ) -> std::io::Result<()> {
+        let time_s = now.saturating_duration_since(self.start).as_secs_f64();
+        match cluster.store().changes_since(self.resource_version) {
+            Ok(changes) => {
+                for e in changes {
+                    self.resource_version = e.resource_version;
+                    let object = e.object.as_ref();
+                    let meta = object.metadata();
+                    let pod = match object {
+                        Object::Pod(pod) => Some(pod),
+                        _ => None,
+                    };
+                    let line = ChangeLine {
+                        time_s,
+                        r#type: match e.event_type {
+                            WatchEventType::Added => "Added",
+                            WatchEventType::Modified => "Modified",
+                            WatchEventType::Deleted => "Deleted",
+                        },
+                        kind: object.kind().name(),
+                        namespace: &meta.namespace,
+                        name: &meta.name,
+                        resource_version: e.resource_version,
+                        phase: pod.map(|p| p.phase()),
+                        node: pod.map(|p| p.spec.node_name.as_str()),
+                    };
+                    serde_json::to_writer(&mut *out, &line)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            // The store's history is bounded; what fell out of it is lost to this log.
+            Err(_) => {
+                let latest = cluster.store().resource_version();
+                self.dropped += latest.saturating_sub(self.resource_version);
+                self.resource_version = latest;
+            }
+        }
+        let recorder = cluster.events();
+        let new = recorder.total().saturating_sub(self.events_seen);
+        if new == 0 {
+            return Ok(());
+        }
+        // The recorder keeps its last `limit` events; the limit is learnt the first time the
+        // recorder holds fewer than it has recorded, and until then every event is kept.
+        let kept = match self.event_limit {
+            Some(limit) => recorder.total().min(limit),
+            None => {
+                let kept = recorder.events().count() as u64;
+                if kept < recorder.total() {
+                    self.event_limit = Some(kept);
+                }
+                kept
+            }
+        };
+        self.dropped += new.saturating_sub(kept);
+        let skip = kept.saturating_sub(new) as usize;
+        for e in recorder.events().skip(skip) {
+            let line = EventLine {
+                time_s: e.time.saturating_duration_since(self.start).as_secs_f64(),
+                r#type: "Event",
+                event_type: e.event_type.as_str(),
+                kind: e.object.kind.name(),
+                namespace: &e.object.namespace,
+                name: &e.object.name,
+                reason: &e.reason,
+                message: &e.message,
+                source: &e.source,
+            };
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
+        }
+        self.events_seen = recorder.total();
+        Ok(())
+    }
+
+    /// Store changes and events that fell out of the bounded histories before they could be
+    /// written.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+/// A store change in `events.jsonl`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangeLine<'a> {
+    #[serde(rename = "time_s")]
+    time_s: f64,
+    r#type: &'static str,
+    kind: &'static str,
+    namespace: &'a str,
+    name: &'a str,
+    resource_version: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phase: Option<PodPhase>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<&'a str>,
+}
+
+/// A cluster event in `events.jsonl`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventLine<'a> {
+    #[serde(rename = "time_s")]
+    time_s: f64,
+    r#type: &'static str,
+    event_type: &'static str,
+    kind: &'static str,
+    namespace: &'a str,
+    name: &'a str,
+    reason: &'a str,
+    message: &'a str,
+    source: &'a str,
 }
 
 /// Facts about the run that the metrics do not hold themselves.

@@ -10,6 +10,8 @@
 //!   distributions.
 //! - SIGTERM ends a container after `termination_delay`; SIGKILL at once (exit 137).
 //! - Probes pass (a workload that fails its probes is future work of the fault model).
+//! - A node crash ([`RuntimeModel::crash_node`]) loses the node's containers, sandboxes and
+//!   pulls in flight, and says what the kubelet finds when the node boots again.
 //!
 //! The model is a pure value: [`RuntimeModel::execute`] returns the events to schedule, with
 //! their times, and [`RuntimeModel::observe`] keeps its state in step with delivered events.
@@ -25,6 +27,10 @@ use crate::scenario::parse_duration;
 pub const RUN_TIME_ANNOTATION: &str = "sim.flotilla.io/run-time";
 /// Annotation of a pod: the exit code its containers end with when they exit by themselves.
 pub const EXIT_CODE_ANNOTATION: &str = "sim.flotilla.io/exit-code";
+
+/// The exit code of the containers of a node that crashed, as the kubelet finds them when the
+/// node boots again (containerd reports 255 for a container whose task died with the host).
+pub const REBOOT_EXIT_CODE: i32 = 255;
 
 /// The timing of the virtual runtime.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,6 +84,13 @@ pub struct RuntimeModel {
     running: BTreeMap<(String, String, String), Option<Time>>,
     /// Containers stopped by a signal, whose natural exit must be ignored.
     stopping: BTreeSet<(String, String, String)>,
+    /// Sandboxes being created: (node, pod uid).
+    creating: BTreeSet<(String, String)>,
+    /// Sandboxes being removed: (node, pod uid).
+    removing: BTreeSet<(String, String)>,
+    /// Pulls in flight: (node, image) → whether the image is being downloaded (it was not on
+    /// the node before).
+    pulling: BTreeMap<(String, String), bool>,
 }
 
 impl RuntimeModel {
@@ -97,10 +110,69 @@ impl RuntimeModel {
             .extend(images);
     }
 
-    /// Forgets a node's containers (it crashed: they are gone; its images stay on disk).
-    pub fn crash_node(&mut self, node: &str) {
+    /// A node crashed: its containers and sandboxes are gone, pulls in flight are lost (images
+    /// already pulled stay on disk). Returns what its kubelet finds when the node boots again,
+    /// as the runtime reports it after a reboot: every container it had (running, starting or
+    /// being stopped) exited with code 255, as containerd reports containers that died with
+    /// their node; sandboxes being created failed; pulls in flight failed; sandboxes being
+    /// removed are gone. The driver delivers these before the node talks again, and drops the
+    /// events it had scheduled for the node before the crash.
+    pub fn crash_node(&mut self, node: &str) -> Vec<RuntimeEvent> {
+        let mut found = Vec::new();
+        for (n, uid) in &self.creating {
+            if n == node {
+                found.push(RuntimeEvent::SandboxReady {
+                    pod_uid: uid.clone(),
+                    result: Err("the node restarted while the sandbox was being created".into()),
+                });
+            }
+        }
+        for (n, uid, container) in self.running.keys() {
+            if n == node {
+                found.push(RuntimeEvent::ContainerExited {
+                    pod_uid: uid.clone(),
+                    container: container.clone(),
+                    exit_code: REBOOT_EXIT_CODE,
+                    oom_killed: false,
+                });
+            }
+        }
+        for (n, uid) in &self.removing {
+            if n == node {
+                found.push(RuntimeEvent::SandboxRemoved {
+                    pod_uid: uid.clone(),
+                });
+            }
+        }
+        for ((n, image), downloading) in &self.pulling {
+            if n == node {
+                if *downloading {
+                    if let Some(held) = self.images.get_mut(node) {
+                        held.remove(image);
+                    }
+                }
+                found.push(RuntimeEvent::ImagePulled {
+                    image: image.clone(),
+                    result: Err("the node restarted during the pull".into()),
+                });
+            }
+        }
         self.running.retain(|(n, _, _), _| n != node);
         self.stopping.retain(|(n, _, _)| n != node);
+        self.creating.retain(|(n, _)| n != node);
+        self.removing.retain(|(n, _)| n != node);
+        self.pulling.retain(|(n, _), _| n != node);
+        found
+    }
+
+    /// The containers running (or starting, or being stopped) on `node`: (pod uid, container),
+    /// in order.
+    pub fn containers_on(&self, node: &str) -> Vec<(String, String)> {
+        self.running
+            .keys()
+            .filter(|(n, _, _)| n == node)
+            .map(|(_, uid, c)| (uid.clone(), c.clone()))
+            .collect()
     }
 
     /// Whether a runtime event still applies (a container's natural exit after it was already
@@ -118,13 +190,24 @@ impl RuntimeModel {
 
     /// Keeps the model in step with an event being delivered.
     pub fn observe(&mut self, node: &str, event: &RuntimeEvent) {
-        if let RuntimeEvent::ContainerExited {
-            pod_uid, container, ..
-        } = event
-        {
-            let key = (node.to_string(), pod_uid.clone(), container.clone());
-            self.running.remove(&key);
-            self.stopping.remove(&key);
+        match event {
+            RuntimeEvent::ContainerExited {
+                pod_uid, container, ..
+            } => {
+                let key = (node.to_string(), pod_uid.clone(), container.clone());
+                self.running.remove(&key);
+                self.stopping.remove(&key);
+            }
+            RuntimeEvent::SandboxReady { pod_uid, .. } => {
+                self.creating.remove(&(node.to_string(), pod_uid.clone()));
+            }
+            RuntimeEvent::SandboxRemoved { pod_uid } => {
+                self.removing.remove(&(node.to_string(), pod_uid.clone()));
+            }
+            RuntimeEvent::ImagePulled { image, .. } => {
+                self.pulling.remove(&(node.to_string(), image.clone()));
+            }
+            _ => {}
         }
     }
 
@@ -146,7 +229,10 @@ impl RuntimeModel {
                         u128::from(size) * 1_000_000_000 / u128::from(t.pull_bandwidth.max(1));
                     Duration::from_nanos(nanos.min(u128::from(u64::MAX)) as u64)
                 };
+                let downloading = !held.contains(image);
                 held.insert(image.clone());
+                self.pulling
+                    .insert((node.to_string(), image.clone()), downloading);
                 vec![Scheduled {
                     at: now + took,
                     event: RuntimeEvent::ImagePulled {
@@ -158,6 +244,8 @@ impl RuntimeModel {
             RuntimeCommand::RunPodSandbox { pod } => {
                 let n = flotilla_model::rng::stable_hash(pod.metadata.uid.as_bytes());
                 let ip = format!("10.{}.{}.{}", (n >> 16) % 250, (n >> 8) % 250, n % 250 + 1);
+                self.creating
+                    .insert((node.to_string(), pod.metadata.uid.clone()));
                 vec![Scheduled {
                     at: now + t.sandbox_latency,
                     event: RuntimeEvent::SandboxReady {
@@ -250,6 +338,7 @@ impl RuntimeModel {
             RuntimeCommand::RemovePodSandbox { pod_uid } => {
                 self.running
                     .retain(|(n, uid, _), _| !(n == node && uid == pod_uid));
+                self.removing.insert((node.to_string(), pod_uid.clone()));
                 vec![Scheduled {
                     at: now + Duration::from_millis(100),
                     event: RuntimeEvent::SandboxRemoved {

@@ -108,6 +108,166 @@ pub struct ScenarioSpec {
     /// their times.
     #[serde(default)]
     pub traces: Vec<TraceSource>,
+    /// Faults: node crashes, failures by MTBF/MTTR, zone outages, partitions, kubelet
+    /// restarts (see [`crate::faults`]).
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    /// Offered load per Service, measured for the HPA (see [`crate::load`]).
+    #[serde(default)]
+    pub load: Vec<LoadSpec>,
+    /// How often the pods behind a Service with a load curve are measured (default `15s`, the
+    /// metrics server's resolution).
+    #[serde(default)]
+    pub metrics_interval: Option<String>,
+}
+
+/// One fault: exactly one of the fields.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FaultSpec {
+    /// Nodes crash at a time, and come back `recoverAfter` later if given.
+    #[serde(default)]
+    pub node_crash: Option<NodeCrashSpec>,
+    /// A pool's nodes fail and recover at random, by MTBF and MTTR.
+    #[serde(default)]
+    pub node_failures: Option<NodeFailuresSpec>,
+    /// Every node of a zone crashes, and comes back after `duration`.
+    #[serde(default)]
+    pub zone_outage: Option<ZoneOutageSpec>,
+    /// Nodes lose the control plane (heartbeats stop, containers keep running) for `duration`.
+    #[serde(default)]
+    pub partition: Option<PartitionSpec>,
+    /// Kubelets restart: silent for `duration` (default `5s`), containers keep running.
+    #[serde(default)]
+    pub kubelet_restart: Option<KubeletRestartSpec>,
+}
+
+/// `nodeCrash`: which nodes (`nodes`, or `count` of a `pool` or a `zone`), when, and whether
+/// they come back.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeCrashSpec {
+    /// These nodes.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// Nodes of this pool.
+    #[serde(default)]
+    pub pool: Option<String>,
+    /// Nodes of this zone.
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// How many of the pool's or zone's nodes, drawn at random (default: all).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// When.
+    pub at: String,
+    /// When they come back, after the crash (default: never).
+    #[serde(default)]
+    pub recover_after: Option<String>,
+}
+
+/// `nodeFailures`: random failures of a pool's nodes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeFailuresSpec {
+    /// The pool.
+    pub pool: String,
+    /// Mean time between failures of one node (`24h`).
+    pub mtbf: String,
+    /// Mean time to repair (`10m`).
+    pub mttr: String,
+}
+
+/// `zoneOutage`: a whole zone down for a while.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ZoneOutageSpec {
+    /// The zone (label `topology.kubernetes.io/zone`).
+    pub zone: String,
+    /// When.
+    pub at: String,
+    /// How long.
+    pub duration: String,
+}
+
+/// `partition`: nodes cut off from the control plane.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PartitionSpec {
+    /// These nodes.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// Nodes of this pool.
+    #[serde(default)]
+    pub pool: Option<String>,
+    /// Nodes of this zone.
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// How many of the pool's or zone's nodes, drawn at random (default: all).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// When.
+    pub at: String,
+    /// How long until it heals.
+    pub duration: String,
+}
+
+/// `kubeletRestart`: kubelets silent for a moment.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubeletRestartSpec {
+    /// These nodes.
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    /// Nodes of this pool.
+    #[serde(default)]
+    pub pool: Option<String>,
+    /// Nodes of this zone.
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// How many of the pool's or zone's nodes, drawn at random (default: all).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// When.
+    pub at: String,
+    /// How long the kubelet is away (default `5s`).
+    #[serde(default)]
+    pub duration: Option<String>,
+}
+
+/// A point of a rate curve: exactly one of `rps` and `ratePerMinute`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CurvePoint {
+    /// When (since the start of the run).
+    pub at: String,
+    /// The rate per second.
+    #[serde(default)]
+    pub rps: Option<f64>,
+    /// The rate per minute.
+    #[serde(default)]
+    pub rate_per_minute: Option<f64>,
+}
+
+/// The offered load of a Service.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LoadSpec {
+    /// The Service's name; a workload must create it.
+    pub service: String,
+    /// Its namespace (default `default`).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Requests per second over time.
+    pub curve: Vec<CurvePoint>,
+    /// CPU per request per second (`2m`).
+    pub cpu_per_request: String,
+    /// CPU a running pod uses without traffic (default `0`).
+    #[serde(default)]
+    pub base_cpu: Option<String>,
+    /// Memory a running pod uses (default `0`).
+    #[serde(default)]
+    pub base_memory: Option<String>,
 }
 
 /// A trace to replay. Which fields apply depends on `format`:
@@ -212,14 +372,20 @@ pub struct Workload {
     pub manifests: String,
 }
 
-/// A Poisson arrival process stamping objects from a template.
+/// A Poisson arrival process stamping objects from a template: at a constant rate
+/// (`ratePerMinute`) or at a rate that follows a curve (`rateCurve`, a non-homogeneous Poisson
+/// process sampled by thinning).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Arrival {
     /// The process's name; stamped objects are named `<name>-<n>`.
     pub name: String,
-    /// Mean arrivals per minute.
-    pub rate_per_minute: f64,
+    /// Mean arrivals per minute (or `rateCurve`).
+    #[serde(default)]
+    pub rate_per_minute: Option<f64>,
+    /// Arrivals per minute (or per second) over time, instead of `ratePerMinute`.
+    #[serde(default)]
+    pub rate_curve: Option<Vec<CurvePoint>>,
     /// When arrivals start (default `0s`).
     #[serde(default)]
     pub start: Option<String>,
@@ -281,6 +447,14 @@ pub struct Scenario {
     pub arrivals: Vec<ArrivalProcess>,
     /// Pods replayed from traces, in arrival order (their nodes are in `nodes`).
     pub trace_pods: Vec<crate::trace::TracePod>,
+    /// Scheduled faults, in the scenario's order.
+    pub faults: Vec<crate::faults::Fault>,
+    /// Random failures per pool.
+    pub node_failures: Vec<crate::faults::NodeFailures>,
+    /// Offered load per Service.
+    pub load: Vec<crate::load::ServiceLoad>,
+    /// How often the pods behind a loaded Service are measured.
+    pub metrics_interval: Duration,
 }
 
 /// A checked arrival process.
@@ -288,8 +462,11 @@ pub struct Scenario {
 pub struct ArrivalProcess {
     /// The name.
     pub name: String,
-    /// Mean arrivals per second.
+    /// Mean arrivals per second; with a curve, the curve's largest rate between `start` and
+    /// `stop` (the thinning bound).
     pub rate_per_second: f64,
+    /// The rate over time, per second, if it changes.
+    pub rate_curve: Option<crate::load::RateCurve>,
     /// Start.
     pub start: Duration,
     /// Stop.
@@ -455,10 +632,11 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             Some(i) => message[..i].to_string(),
             None => message,
         };
-        let message = message
-            .strip_prefix(&format!("{field}: "))
-            .map(str::to_string)
-            .unwrap_or(message);
+        // serde_yaml may also put the path (or, for an unknown field, its parent's) in front.
+        let message = match message.split_once(": ") {
+            Some((path, rest)) if !path.is_empty() && field.starts_with(path) => rest.to_string(),
+            _ => message,
+        };
         ScenarioError::Decode {
             file: file.to_string(),
             line,
@@ -653,13 +831,6 @@ fn check(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
     let mut arrivals = Vec::new();
     for (i, a) in spec.arrivals.iter().enumerate() {
         let path = format!("spec.arrivals[{i}]");
-        if !(a.rate_per_minute.is_finite() && a.rate_per_minute > 0.0) {
-            return Err(invalid(
-                file,
-                format!("{path}.ratePerMinute"),
-                "must be greater than 0",
-            ));
-        }
         let start = match &a.start {
             Some(s) => duration_at(file, &format!("{path}.start"), s)?,
             None => Duration::ZERO,
@@ -667,6 +838,38 @@ fn check(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
         let stop = match &a.stop {
             Some(s) => duration_at(file, &format!("{path}.stop"), s)?,
             None => duration,
+        };
+        let (rate_per_second, rate_curve) = match (a.rate_per_minute, &a.rate_curve) {
+            (Some(rate), None) => {
+                if !(rate.is_finite() && rate > 0.0) {
+                    return Err(invalid(
+                        file,
+                        format!("{path}.ratePerMinute"),
+                        "must be greater than 0",
+                    ));
+                }
+                (rate / 60.0, None)
+            }
+            (None, Some(points)) => {
+                let field = format!("{path}.rateCurve");
+                let curve = curve_at(file, &field, points)?;
+                let max = curve.max_between(start, stop.max(start));
+                if max <= 0.0 {
+                    return Err(invalid(
+                        file,
+                        field,
+                        "must be greater than 0 somewhere between start and stop",
+                    ));
+                }
+                (max, Some(curve))
+            }
+            _ => {
+                return Err(invalid(
+                    file,
+                    path,
+                    "exactly one of ratePerMinute or rateCurve must be given",
+                ))
+            }
         };
         let run_time = match &a.run_time {
             None => None,
@@ -693,7 +896,8 @@ fn check(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
         }
         arrivals.push(ArrivalProcess {
             name: a.name.clone(),
-            rate_per_second: a.rate_per_minute / 60.0,
+            rate_per_second,
+            rate_curve,
             start,
             stop,
             run_time,
@@ -701,6 +905,19 @@ fn check(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
         });
     }
     let trace_pods = load_traces(file, &spec.traces, &mut nodes)?;
+    let metrics_interval = match &spec.metrics_interval {
+        Some(s) => duration_at(file, "spec.metricsInterval", s)?,
+        None => Duration::from_secs(15),
+    };
+    if metrics_interval.is_zero() {
+        return Err(invalid(
+            file,
+            "spec.metricsInterval",
+            "must be greater than 0",
+        ));
+    }
+    let load = check_load(file, &spec.load, &workloads)?;
+    let (faults, node_failures) = check_faults(file, &spec.faults, &spec.node_pools, &nodes)?;
     Ok(Scenario {
         name: raw.metadata.name,
         seed: spec.seed,
@@ -712,7 +929,360 @@ fn check(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
         workloads,
         arrivals,
         trace_pods,
+        faults,
+        node_failures,
+        load,
+        metrics_interval,
     })
+}
+
+/// Checks a rate curve's points: times in increasing order, rates not negative.
+fn curve_at(
+    file: &str,
+    field: &str,
+    points: &[CurvePoint],
+) -> Result<crate::load::RateCurve, ScenarioError> {
+    if points.is_empty() {
+        return Err(invalid(file, field, "Required value: at least one point"));
+    }
+    let mut checked: Vec<(Duration, f64)> = Vec::new();
+    for (i, p) in points.iter().enumerate() {
+        let path = format!("{field}[{i}]");
+        let at = duration_at(file, &format!("{path}.at"), &p.at)?;
+        let (rate, name) = match (p.rps, p.rate_per_minute) {
+            (Some(r), None) => (r, "rps"),
+            (None, Some(r)) => (r / 60.0, "ratePerMinute"),
+            _ => {
+                return Err(invalid(
+                    file,
+                    path,
+                    "exactly one of rps or ratePerMinute must be given",
+                ))
+            }
+        };
+        if !(rate.is_finite() && rate >= 0.0) {
+            return Err(invalid(
+                file,
+                format!("{path}.{name}"),
+                "must not be negative",
+            ));
+        }
+        if let Some((last, _)) = checked.last() {
+            if at <= *last {
+                return Err(invalid(
+                    file,
+                    format!("{path}.at"),
+                    "must be later than the point before",
+                ));
+            }
+        }
+        checked.push((at, rate));
+    }
+    Ok(crate::load::RateCurve::new(checked).expect("checked above"))
+}
+
+/// Checks `spec.load`: each Service must be created by a workload.
+fn check_load(
+    file: &str,
+    specs: &[LoadSpec],
+    workloads: &[(Duration, Vec<Object>)],
+) -> Result<Vec<crate::load::ServiceLoad>, ScenarioError> {
+    let mut out: Vec<crate::load::ServiceLoad> = Vec::new();
+    for (i, l) in specs.iter().enumerate() {
+        let path = format!("spec.load[{i}]");
+        let namespace = l
+            .namespace
+            .clone()
+            .unwrap_or_else(|| flotilla_model::store::DEFAULT_NAMESPACE.to_string());
+        let created = workloads.iter().flat_map(|(_, o)| o).any(|o| {
+            let meta = o.metadata();
+            let ns = if meta.namespace.is_empty() {
+                flotilla_model::store::DEFAULT_NAMESPACE
+            } else {
+                meta.namespace.as_str()
+            };
+            o.kind() == flotilla_model::Kind::Service && meta.name == l.service && ns == namespace
+        });
+        if !created {
+            return Err(invalid(
+                file,
+                format!("{path}.service"),
+                format!(
+                    "Not found: no workload creates Service {namespace}/{}",
+                    l.service
+                ),
+            ));
+        }
+        if out
+            .iter()
+            .any(|o| o.service == l.service && o.namespace == namespace)
+        {
+            return Err(invalid(
+                file,
+                format!("{path}.service"),
+                format!("Duplicate value: {:?}", l.service),
+            ));
+        }
+        let curve = curve_at(file, &format!("{path}.curve"), &l.curve)?;
+        let milli = |field: &str, text: &str| -> Result<i64, ScenarioError> {
+            let q: Quantity = text
+                .parse()
+                .map_err(|e| invalid(file, format!("{path}.{field}"), format!("{e}")))?;
+            let v = q.milli_value();
+            if v < 0 {
+                return Err(invalid(
+                    file,
+                    format!("{path}.{field}"),
+                    "must not be negative",
+                ));
+            }
+            Ok(v)
+        };
+        let cpu_per_request = milli("cpuPerRequest", &l.cpu_per_request)?;
+        let base_cpu = match &l.base_cpu {
+            Some(v) => milli("baseCpu", v)?,
+            None => 0,
+        };
+        let base_memory = match &l.base_memory {
+            Some(v) => bytes_at(file, &format!("{path}.baseMemory"), v)?,
+            None => 0,
+        };
+        out.push(crate::load::ServiceLoad {
+            namespace,
+            service: l.service.clone(),
+            curve,
+            cpu_per_request_milli: cpu_per_request as f64,
+            base_cpu_milli: base_cpu,
+            base_memory_bytes: i64::try_from(base_memory).unwrap_or(i64::MAX),
+        });
+    }
+    Ok(out)
+}
+
+/// Resolves a fault's `nodes` / `pool` / `zone` and `count` against the scenario's nodes.
+#[allow(clippy::too_many_arguments)]
+fn target_at(
+    file: &str,
+    path: &str,
+    nodes: &[String],
+    pool: &Option<String>,
+    zone: &Option<String>,
+    count: Option<u32>,
+    all: &[(Node, Vec<String>)],
+    pools: &[NodePool],
+) -> Result<crate::faults::Target, ScenarioError> {
+    use crate::faults::Target;
+    let given =
+        usize::from(!nodes.is_empty()) + usize::from(pool.is_some()) + usize::from(zone.is_some());
+    if given != 1 {
+        return Err(invalid(
+            file,
+            path,
+            "exactly one of nodes, pool or zone must be given",
+        ));
+    }
+    if !nodes.is_empty() {
+        if count.is_some() {
+            return Err(invalid(
+                file,
+                format!("{path}.count"),
+                "only with pool or zone",
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, n) in nodes.iter().enumerate() {
+            if !all.iter().any(|(node, _)| &node.metadata.name == n) {
+                return Err(invalid(
+                    file,
+                    format!("{path}.nodes[{i}]"),
+                    format!("Not found: no node {n:?}"),
+                ));
+            }
+            if !seen.insert(n) {
+                return Err(invalid(
+                    file,
+                    format!("{path}.nodes[{i}]"),
+                    format!("Duplicate value: {n:?}"),
+                ));
+            }
+        }
+        return Ok(Target::Nodes(nodes.to_vec()));
+    }
+    let from: Vec<String> = if let Some(p) = pool {
+        if !pools.iter().any(|x| &x.name == p) {
+            return Err(invalid(
+                file,
+                format!("{path}.pool"),
+                format!("Not found: no node pool {p:?}"),
+            ));
+        }
+        pool_nodes(p, all)
+    } else {
+        let z = zone.as_deref().unwrap_or_default();
+        let from = zone_nodes(z, all);
+        if from.is_empty() {
+            return Err(invalid(
+                file,
+                format!("{path}.zone"),
+                format!("Not found: no node in zone {z:?}"),
+            ));
+        }
+        from
+    };
+    match count {
+        None => Ok(Target::Nodes(from)),
+        Some(c) if c == 0 || c as usize > from.len() => Err(invalid(
+            file,
+            format!("{path}.count"),
+            format!("must be between 1 and {}", from.len()),
+        )),
+        Some(c) => Ok(Target::Sample {
+            from,
+            count: c as usize,
+        }),
+    }
+}
+
+/// The nodes of pool `pool`, in order (their names are `<pool>-<n>`, made by the pool).
+fn pool_nodes(pool: &str, all: &[(Node, Vec<String>)]) -> Vec<String> {
+    let prefix = format!("{pool}-");
+    all.iter()
+        .map(|(n, _)| &n.metadata.name)
+        .filter(|n| {
+            n.strip_prefix(&prefix)
+                .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The nodes labelled with zone `zone`, in order.
+fn zone_nodes(zone: &str, all: &[(Node, Vec<String>)]) -> Vec<String> {
+    all.iter()
+        .filter(|(n, _)| {
+            n.metadata
+                .labels
+                .get("topology.kubernetes.io/zone")
+                .is_some_and(|z| z == zone)
+        })
+        .map(|(n, _)| n.metadata.name.clone())
+        .collect()
+}
+
+/// Checks `spec.faults`.
+fn check_faults(
+    file: &str,
+    specs: &[FaultSpec],
+    pools: &[NodePool],
+    all: &[(Node, Vec<String>)],
+) -> Result<(Vec<crate::faults::Fault>, Vec<crate::faults::NodeFailures>), ScenarioError> {
+    use crate::faults::{Fault, FaultEffect, NodeFailures, Target};
+    let mut faults = Vec::new();
+    let mut failures: Vec<NodeFailures> = Vec::new();
+    for (i, f) in specs.iter().enumerate() {
+        let path = format!("spec.faults[{i}]");
+        let given = usize::from(f.node_crash.is_some())
+            + usize::from(f.node_failures.is_some())
+            + usize::from(f.zone_outage.is_some())
+            + usize::from(f.partition.is_some())
+            + usize::from(f.kubelet_restart.is_some());
+        if given != 1 {
+            return Err(invalid(
+                file,
+                path,
+                "exactly one of nodeCrash, nodeFailures, zoneOutage, partition or kubeletRestart must be given",
+            ));
+        }
+        let positive = |field: String, text: &str| -> Result<Duration, ScenarioError> {
+            let d = duration_at(file, &field, text)?;
+            if d.is_zero() {
+                return Err(invalid(file, field, "must be greater than 0"));
+            }
+            Ok(d)
+        };
+        if let Some(c) = &f.node_crash {
+            let p = format!("{path}.nodeCrash");
+            let target = target_at(file, &p, &c.nodes, &c.pool, &c.zone, c.count, all, pools)?;
+            let at = duration_at(file, &format!("{p}.at"), &c.at)?;
+            let duration = match &c.recover_after {
+                Some(d) => Some(positive(format!("{p}.recoverAfter"), d)?),
+                None => None,
+            };
+            faults.push(Fault {
+                kind: "nodeCrash",
+                effect: FaultEffect::Crash,
+                target,
+                at,
+                duration,
+            });
+        } else if let Some(n) = &f.node_failures {
+            let p = format!("{path}.nodeFailures");
+            if !pools.iter().any(|x| x.name == n.pool) {
+                return Err(invalid(
+                    file,
+                    format!("{p}.pool"),
+                    format!("Not found: no node pool {:?}", n.pool),
+                ));
+            }
+            if failures.iter().any(|x| x.pool == n.pool) {
+                return Err(invalid(
+                    file,
+                    format!("{p}.pool"),
+                    format!("Duplicate value: {:?}", n.pool),
+                ));
+            }
+            let mtbf = positive(format!("{p}.mtbf"), &n.mtbf)?;
+            let mttr = positive(format!("{p}.mttr"), &n.mttr)?;
+            failures.push(NodeFailures {
+                pool: n.pool.clone(),
+                nodes: pool_nodes(&n.pool, all),
+                mtbf,
+                mttr,
+            });
+        } else if let Some(z) = &f.zone_outage {
+            let p = format!("{path}.zoneOutage");
+            let nodes = zone_nodes(&z.zone, all);
+            if nodes.is_empty() {
+                return Err(invalid(
+                    file,
+                    format!("{p}.zone"),
+                    format!("Not found: no node in zone {:?}", z.zone),
+                ));
+            }
+            faults.push(Fault {
+                kind: "zoneOutage",
+                effect: FaultEffect::Crash,
+                target: Target::Nodes(nodes),
+                at: duration_at(file, &format!("{p}.at"), &z.at)?,
+                duration: Some(positive(format!("{p}.duration"), &z.duration)?),
+            });
+        } else if let Some(x) = &f.partition {
+            let p = format!("{path}.partition");
+            let target = target_at(file, &p, &x.nodes, &x.pool, &x.zone, x.count, all, pools)?;
+            faults.push(Fault {
+                kind: "partition",
+                effect: FaultEffect::Silence,
+                target,
+                at: duration_at(file, &format!("{p}.at"), &x.at)?,
+                duration: Some(positive(format!("{p}.duration"), &x.duration)?),
+            });
+        } else if let Some(k) = &f.kubelet_restart {
+            let p = format!("{path}.kubeletRestart");
+            let target = target_at(file, &p, &k.nodes, &k.pool, &k.zone, k.count, all, pools)?;
+            let duration = match &k.duration {
+                Some(d) => positive(format!("{p}.duration"), d)?,
+                None => Duration::from_secs(5),
+            };
+            faults.push(Fault {
+                kind: "kubeletRestart",
+                effect: FaultEffect::Silence,
+                target,
+                at: duration_at(file, &format!("{p}.at"), &k.at)?,
+                duration: Some(duration),
+            });
+        }
+    }
+    Ok((faults, failures))
 }
 
 /// Reads the scenario's traces: their nodes are appended to `nodes`, their pods returned in
@@ -842,7 +1412,16 @@ mod tests {
         assert_eq!(s.nodes.len(), 1000);
         assert_eq!(s.duration, Duration::from_secs(1800));
         assert_eq!(s.workloads.len(), 2);
+        assert_eq!(s.workloads[0].1.len(), 5);
         assert_eq!(s.arrivals.len(), 2);
+        assert!(s.arrivals[1].rate_curve.is_some());
+        assert_eq!(s.load.len(), 1);
+        assert_eq!(s.faults.len(), 1);
+        assert_eq!(s.node_failures.len(), 1);
+        match &s.faults[0].target {
+            crate::faults::Target::Nodes(nodes) => assert_eq!(nodes.len(), 333),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

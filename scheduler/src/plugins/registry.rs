@@ -10,7 +10,7 @@ use crate::config::Registry;
 use crate::framework::Plugin;
 
 use super::{
-    default_binder, default_preemption, image_locality, inter_pod_affinity, node_affinity,
+    default_binder, default_preemption, gpu, image_locality, inter_pod_affinity, node_affinity,
     node_name, node_ports, node_resources_balanced_allocation, node_resources_fit,
     node_unschedulable, pod_topology_spread, priority_sort, scheduling_gates, taint_toleration,
     volume_binding, volume_restrictions, volume_zone,
@@ -136,6 +136,30 @@ pub fn default_registry() -> Registry {
     r.register(default_binder::NAME, |a| {
         no_args(default_binder::NAME, a)?;
         Ok(Arc::new(default_binder::DefaultBinder::new()) as Arc<dyn Plugin>)
+    });
+    // GPU sharing and the GPU scoring policies of Weng et al. (ATC'23); not in the default
+    // profile: a configuration enables them (see plugins/gpu/mod.rs).
+    r.register(gpu::NAME, |a| {
+        no_args(gpu::NAME, a)?;
+        Ok(Arc::new(gpu::OpenGpuShare) as Arc<dyn Plugin>)
+    });
+    for policy in gpu::Policy::ALL {
+        if matches!(policy, gpu::Policy::Fgd | gpu::Policy::Random) {
+            continue;
+        }
+        r.register(policy.plugin_name(), move |a| {
+            no_args(policy.plugin_name(), a)?;
+            Ok(policy.score_plugin(&Arc::default(), 0))
+        });
+    }
+    r.register(gpu::random::NAME, |a| {
+        let args = decode::<gpu::random::RandomScoreArgs>(a)?;
+        Ok(Arc::new(gpu::random::RandomScore::new(args.seed)) as Arc<dyn Plugin>)
+    });
+    r.register(gpu::fgd::NAME, |a| {
+        let args = decode::<gpu::fgd::FgdScoreArgs>(a)?;
+        let target = gpu::TargetWorkload::new(args.target_workload);
+        Ok(Arc::new(gpu::fgd::FgdScore::new(Arc::new(target))) as Arc<dyn Plugin>)
     });
     r
 }

@@ -4,8 +4,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::io::IsTerminal;
+use std::path::Path;
+
 use clap::{Parser, Subcommand, ValueEnum};
+use flotilla_sim::engine::Simulation;
 use flotilla_sim::manifests::load_paths;
+use flotilla_sim::metrics::EventLog;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Flotilla: a Kubernetes-style orchestrator, modelled faithfully and made fast.
 #[derive(Parser, Debug)]
@@ -19,16 +25,68 @@ struct Cli {
 enum Command {
     /// Run a seeded simulation: a scenario file, or the built-in default scenario (1,000 nodes
     /// in three zones, Deployments with a rolling update, a stream of batch Jobs). Prints a
-    /// summary and writes summary.json and metrics.csv to the output directory.
+    /// summary and writes summary.json, metrics.csv and SVG plots (allocation, pending pods,
+    /// scheduling and startup latency CDFs) to the output directory, and events.jsonl with
+    /// --events.
     Run {
         /// A scenario file (`apiVersion: sim.flotilla.io/v1`, `kind: Scenario`).
         scenario: Option<PathBuf>,
         /// The seed (default: the scenario's).
         #[arg(long)]
         seed: Option<u64>,
-        /// Where to write summary.json and metrics.csv.
+        /// Where to write the outputs.
         #[arg(long, default_value = "flotilla-out")]
         out: PathBuf,
+        /// Also write events.jsonl: every store change and every cluster event, one JSON
+        /// object a line.
+        #[arg(long)]
+        events: bool,
+        /// PATH=VALUE: edit the scenario before it is checked, as `flotilla sweep --set`
+        /// does (to reproduce one run of a sweep).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Run a scenario for many seeds, under one or more configurations, in parallel; write
+    /// sweep.csv (one row per run) and sweep_summary.csv, and print each metric's mean and 95%
+    /// confidence interval per configuration, with the paired difference from the first.
+    ///
+    /// Example: `flotilla sweep s.yaml --seeds 1..20 --set spec.duration=10m --config base
+    /// --config big:spec.nodePools[0].count=200`
+    Sweep {
+        /// A scenario file (default: the built-in default scenario).
+        scenario: Option<PathBuf>,
+        /// The seeds: A..B (both included), A,B,C or A.
+        #[arg(long, default_value = "1..10")]
+        seeds: String,
+        /// PATH=VALUE: edit the scenario before it is checked, for every configuration
+        /// (`spec.nodePools[0].count=200`; `@FILE` reads the value from a file).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// NAME:PATH=VALUE adds an edit to configuration NAME (repeat for several edits);
+        /// NAME alone declares a configuration without edits. Every configuration runs the
+        /// same seeds (common random numbers).
+        #[arg(long = "config", value_name = "NAME[:PATH=VALUE]")]
+        configs: Vec<String>,
+        /// I/N: run only the seeds at positions I, I+N, I+2N, ... of the list (from 0), and
+        /// write sweep-I-of-N.csv; `flotilla sweep-report` combines the shards.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Runs at once (default: rayon's, the number of CPUs or RAYON_NUM_THREADS).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Where to write the CSV files.
+        #[arg(long, default_value = "flotilla-sweep")]
+        out: PathBuf,
+    },
+    /// Combine sweep CSV files (the shards of a sweep) and print each metric's mean and 95%
+    /// confidence interval per configuration; writes sweep_summary.csv with --out.
+    SweepReport {
+        /// sweep.csv or sweep-I-of-N.csv files.
+        #[arg(required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Where to write sweep_summary.csv.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Check Kubernetes manifests as the API server would (defaults, then validation), and list
     /// the objects they hold. Exits with 1 when any manifest is invalid.
@@ -66,6 +124,12 @@ enum Command {
         #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+    /// Reproduce a published study by driving the scheduler framework directly
+    /// (`flotilla study fgd`).
+    Study {
+        #[command(subcommand)]
+        study: flotilla_sim::study::StudyCommand,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -83,7 +147,27 @@ fn main() -> ExitCode {
             scenario,
             seed,
             out,
-        } => run(scenario.as_deref(), seed, &out),
+            events,
+            sets,
+        } => run(scenario.as_deref(), seed, &out, events, &sets),
+        Command::Sweep {
+            scenario,
+            seeds,
+            sets,
+            configs,
+            shard,
+            jobs,
+            out,
+        } => sweep(SweepArgs {
+            scenario: scenario.as_deref(),
+            seeds: &seeds,
+            sets: &sets,
+            configs: &configs,
+            shard: shard.as_deref(),
+            jobs,
+            out: &out,
+        }),
+        Command::SweepReport { files, out } => sweep_report(&files, out.as_deref()),
         Command::Validate {
             files,
             recursive,
@@ -97,50 +181,145 @@ fn main() -> ExitCode {
             seed,
             output,
         } => explain(&files, recursive, &pod, config.as_deref(), seed, output),
+        Command::Study { study } => flotilla_sim::study::main(study),
     }
 }
 
-fn run(scenario: Option<&std::path::Path>, seed: Option<u64>, out: &std::path::Path) -> ExitCode {
+fn load_scenario(
+    scenario: Option<&Path>,
+    sets: &[String],
+) -> Result<flotilla_sim::scenario::Scenario, ExitCode> {
+    let report = |e: &dyn std::fmt::Display| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    };
+    if !sets.is_empty() {
+        let config = flotilla_sim::sweep::configurations(sets, &[]).map_err(|e| report(&e))?;
+        return flotilla_sim::sweep::scenario_for(scenario, &config[0]).map_err(|e| report(&e));
+    }
     let loaded = match scenario {
         Some(path) => flotilla_sim::scenario::load(path),
         None => flotilla_sim::scenario::builtin_default(),
     };
-    let scenario = match loaded {
+    loaded.map_err(|e| report(&e))
+}
+
+/// A progress bar over the run's virtual time, on stderr when it is a terminal.
+fn progress_bar(total: flotilla_model::Duration) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(
+        Some(total.as_secs_f64().ceil() as u64),
+        ProgressDrawTarget::stderr_with_hz(10),
+    );
+    if let Ok(style) = ProgressStyle::with_template(
+        "{elapsed_precise} [{wide_bar}] {pos}/{len} virtual s ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Some(bar)
+}
+
+fn run(
+    scenario: Option<&Path>,
+    seed: Option<u64>,
+    out: &Path,
+    events: bool,
+    sets: &[String],
+) -> ExitCode {
+    let scenario = match load_scenario(scenario, sets) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let seed = seed.unwrap_or(scenario.seed);
     let name = scenario.name.clone();
+    let duration = scenario.duration;
     eprintln!(
         "running scenario {name:?}: {} nodes, {:?} of virtual time, seed {seed}",
         scenario.nodes.len(),
-        scenario.duration
+        duration
     );
-    let started = std::time::Instant::now();
-    let mut sim = match flotilla_sim::engine::Simulation::new(scenario, seed) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    sim.run();
-    let summary = sim.summary(started.elapsed().as_secs_f64());
-    for e in sim.apply_errors().iter().take(10) {
-        eprintln!("warning: apply failed: {e}");
-    }
     if let Err(e) = std::fs::create_dir_all(out) {
         eprintln!("error: {}: {e}", out.display());
         return ExitCode::FAILURE;
     }
-    let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
-    for (file, text) in [
-        ("summary.json", json + "\n"),
-        ("metrics.csv", sim.metrics().csv()),
-    ] {
+    let events_path = out.join("events.jsonl");
+    let mut events_out = if events {
+        match std::fs::File::create(&events_path) {
+            Ok(f) => Some(std::io::BufWriter::new(f)),
+            Err(e) => {
+                eprintln!("error: {}: {e}", events_path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let started = std::time::Instant::now();
+    let mut sim = match Simulation::new(scenario, seed) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let start = sim.now();
+    let mut log = EventLog::new(start);
+    let bar = progress_bar(duration);
+    let mut drain = |sim: &Simulation| -> std::io::Result<()> {
+        match &mut events_out {
+            Some(w) => log.drain(sim.cluster(), sim.now(), w),
+            None => Ok(()),
+        }
+    };
+    let mut written = drain(&sim);
+    while written.is_ok() && sim.step() {
+        written = drain(&sim);
+        if let Some(bar) = &bar {
+            bar.set_position(sim.now().saturating_duration_since(start).as_secs());
+        }
+    }
+    // The steps are done; `run` adds the end-of-run poll and the last sample.
+    sim.run();
+    written = written.and_then(|()| drain(&sim));
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    if let Some(w) = &mut events_out {
+        written = written.and_then(|()| w.flush());
+    }
+    if let Err(e) = written {
+        eprintln!("error: {}: {e}", events_path.display());
+        return ExitCode::FAILURE;
+    }
+    if log.dropped() > 0 {
+        eprintln!(
+            "warning: events.jsonl misses {} store change(s) or event(s) that left the cluster's bounded history before they were read",
+            log.dropped()
+        );
+    }
+    let summary = sim.summary(started.elapsed().as_secs_f64());
+    for e in sim.apply_errors().iter().take(10) {
+        eprintln!("warning: apply failed: {e}");
+    }
+    let plots = match flotilla_sim::plots::all(sim.metrics()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let json = match serde_json::to_string_pretty(&summary) {
+        Ok(j) => j + "\n",
+        Err(e) => {
+            eprintln!("error: summary.json: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut files = vec![("summary.json", json), ("metrics.csv", sim.metrics().csv())];
+    files.extend(plots);
+    for (file, text) in &files {
         let path = out.join(file);
         if let Err(e) = std::fs::write(&path, text) {
             eprintln!("error: {}: {e}", path.display());
@@ -148,11 +327,152 @@ fn run(scenario: Option<&std::path::Path>, seed: Option<u64>, out: &std::path::P
         }
     }
     print!("{}", flotilla_sim::report::summary_table(&summary));
-    println!(
-        "wrote {} and {}",
-        out.join("summary.json").display(),
-        out.join("metrics.csv").display()
+    let mut names: Vec<&str> = files.iter().map(|(f, _)| *f).collect();
+    if events {
+        names.push("events.jsonl");
+    }
+    println!("wrote {} to {}", names.join(", "), out.display());
+    ExitCode::SUCCESS
+}
+
+struct SweepArgs<'a> {
+    scenario: Option<&'a Path>,
+    seeds: &'a str,
+    sets: &'a [String],
+    configs: &'a [String],
+    shard: Option<&'a str>,
+    jobs: Option<usize>,
+    out: &'a Path,
+}
+
+fn sweep(args: SweepArgs<'_>) -> ExitCode {
+    match try_sweep(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn try_sweep(args: &SweepArgs<'_>) -> anyhow::Result<()> {
+    use flotilla_sim::sweep;
+    let seeds = sweep::parse_seeds(args.seeds)?;
+    let shard = match args.shard {
+        Some(s) => s.parse()?,
+        None => sweep::Shard::ALL,
+    };
+    let seeds = shard.select(&seeds);
+    let configs = sweep::configurations(args.sets, args.configs)?;
+    let plan = configs
+        .into_iter()
+        .map(|c| {
+            let scenario = sweep::scenario_for(args.scenario, &c)?;
+            Ok((c, scenario))
+        })
+        .collect::<Result<Vec<_>, sweep::SweepError>>()?;
+    let total = plan.len() * seeds.len();
+    eprintln!(
+        "sweep of scenario {:?}: {} configuration(s) x {} seed(s) = {total} run(s){}",
+        plan.first().map_or("", |(_, s)| s.name.as_str()),
+        plan.len(),
+        seeds.len(),
+        if shard == sweep::Shard::ALL {
+            String::new()
+        } else {
+            format!(" (shard {}/{})", shard.index, shard.count)
+        }
     );
+    std::fs::create_dir_all(args.out)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.out.display()))?;
+    // The edits of each configuration, to reproduce any row with `flotilla run --set`.
+    let described: serde_json::Map<String, serde_json::Value> = plan
+        .iter()
+        .map(|(c, _)| {
+            let sets: Vec<&str> = c.sets.iter().map(|s| s.text.as_str()).collect();
+            (c.name.clone(), serde_json::json!(sets))
+        })
+        .collect();
+    let path = args.out.join("sweep_configurations.json");
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&serde_json::Value::Object(described))? + "\n",
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let finished = std::sync::atomic::AtomicUsize::new(0);
+    let done = |row: &sweep::RunRow| {
+        let n = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let wall = row
+            .values
+            .iter()
+            .find(|(k, _)| k == "wall_time_s")
+            .map_or(0.0, |(_, v)| *v);
+        eprintln!(
+            "[{n}/{total}] {} seed {}: digest {} ({wall:.2} s)",
+            row.configuration, row.seed, row.digest
+        );
+    };
+    let started = std::time::Instant::now();
+    let rows = sweep::run_sweep(&plan, &seeds, args.jobs, &done)?;
+    let csv_path = sweep::csv_path(args.out, shard);
+    std::fs::write(&csv_path, sweep::sweep_csv(&rows))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", csv_path.display()))?;
+    let stats = sweep::statistics(&rows);
+    let mut written = vec![csv_path.display().to_string()];
+    if shard == sweep::Shard::ALL {
+        let path = args.out.join("sweep_summary.csv");
+        std::fs::write(&path, sweep::statistics_csv(&stats))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        written.push(path.display().to_string());
+    }
+    print!("{}", sweep::statistics_table(&stats));
+    println!(
+        "{total} run(s) in {:.1} s; wrote {}",
+        started.elapsed().as_secs_f64(),
+        written.join(" and ")
+    );
+    Ok(())
+}
+
+fn sweep_report(files: &[PathBuf], out: Option<&Path>) -> ExitCode {
+    use flotilla_sim::sweep;
+    let mut rows = Vec::new();
+    for f in files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {}: {e}", f.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        match sweep::parse_sweep_csv(&f.display().to_string(), &text) {
+            Ok(r) => rows.extend(r),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    // Shards may be given in any order: runs in (configuration as first seen, seed) order.
+    let mut order: Vec<String> = Vec::new();
+    for r in &rows {
+        if !order.contains(&r.configuration) {
+            order.push(r.configuration.clone());
+        }
+    }
+    rows.sort_by_key(|r| (order.iter().position(|c| *c == r.configuration), r.seed));
+    let stats = sweep::statistics(&rows);
+    print!("{}", sweep::statistics_table(&stats));
+    if let Some(out) = out {
+        let path = out.join("sweep_summary.csv");
+        let written = std::fs::create_dir_all(out)
+            .and_then(|()| std::fs::write(&path, sweep::statistics_csv(&stats)));
+        if let Err(e) = written {
+            eprintln!("error: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        println!("wrote {}", path.display());
+    }
     ExitCode::SUCCESS
 }
 

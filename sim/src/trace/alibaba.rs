@@ -20,23 +20,25 @@
 //! |---|---|
 //! | node `sn` | Node name (and `kubernetes.io/hostname`) |
 //! | `cpu_milli`, `memory_mib` | capacity `cpu` (milli-CPUs), `memory` (MiB) |
-//! | `gpu` | capacity `nvidia.com/gpu` (whole GPUs; absent when 0) |
+//! | `gpu` | capacity `nvidia.com/gpu` (whole GPUs) and `flotilla.io/gpu-milli` (1000 per GPU); absent when 0 |
 //! | `model` | label [`GPU_MODEL_LABEL`] (`flotilla.io/gpu-model: V100M32`) |
 //! | pod `name` | Pod name, namespace `default`, `restartPolicy: Never` |
 //! | `cpu_milli`, `memory_mib` | requests `cpu`, `memory` of the one container |
-//! | `num_gpu`, `gpu_milli` | request and limit `nvidia.com/gpu: num_gpu` (see below) |
-//! | `gpu_spec` | annotation [`GPU_SPEC_ANNOTATION`] and a required node affinity on [`GPU_MODEL_LABEL`] |
+//! | `num_gpu`, `gpu_milli` | whole GPUs: request and limit `nvidia.com/gpu: num_gpu`; a share (`num_gpu` 1, `gpu_milli` < 1000): `flotilla.io/gpu-milli: gpu_milli` |
+//! | `gpu_spec` | annotation [`GPU_MODEL_ANNOTATION`] (read by the `Open-Gpu-Share` filter), a required node affinity on [`GPU_MODEL_LABEL`], and [`GPU_SPEC_ANNOTATION`] as written |
 //! | `qos` | label [`QOS_LABEL`] |
 //! | `pod_phase` | annotation [`PHASE_ANNOTATION`]; `Failed` pods exit with code 1 |
 //! | `creation_time` | arrival, relative to the earliest creation time replayed |
 //! | `deletion_time − creation_time` | run time (annotation `sim.flotilla.io/run-time`) |
 //! | `scheduled_time` | not used (the simulated scheduler decides) |
 //!
-//! **GPUs are whole devices in this version.** A GPU-sharing pod (`num_gpu` 1, `gpu_milli`
-//! below 1000) asks for a fraction of one GPU in the trace; here it is rounded up to one whole
-//! `nvidia.com/gpu`, so the replay over-states GPU demand for those pods (3,078 of the 8,152
-//! pods of `openb_pod_list_default.csv`). The requested share is kept in
-//! [`GPU_MILLI_ANNOTATION`] for the fractional GPU model of a later version.
+//! **GPU sharing.** A GPU-sharing pod (`num_gpu` 1, `gpu_milli` below 1000; 3,078 of the 8,152
+//! pods of `openb_pod_list_default.csv`) asks for its share of one GPU as the extended resource
+//! `flotilla.io/gpu-milli`, as GPU-sharing device plugins have pods do
+//! ([`flotilla_scheduler::gpu`] documents the model). NodeResourcesFit checks the node's total of
+//! milli-GPUs; the device-level check (the share fits in one GPU) is the `Open-Gpu-Share`
+//! filter's, which a scheduler configuration enables. The requested share is also kept, as the
+//! trace wrote it, in [`GPU_MILLI_ANNOTATION`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -56,8 +58,13 @@ use crate::runtime_model::{EXIT_CODE_ANNOTATION, RUN_TIME_ANNOTATION};
 
 /// The format's name in a scenario's `traces:` list.
 pub const FORMAT: &str = "alibaba-v2023";
+/// Extended resource: milli-GPUs (a node's total; a pod's share of one GPU).
+pub use flotilla_scheduler::gpu::GPU_MILLI_RESOURCE;
+/// Pod annotation: the GPU models the pod accepts (`V100M16|V100M32`), read by the
+/// `Open-Gpu-Share` filter.
+pub use flotilla_scheduler::gpu::GPU_MODEL_ANNOTATION;
 /// Node label: the GPU model (`V100M32`, `T4`, `G2` …; absent on nodes without GPUs).
-pub const GPU_MODEL_LABEL: &str = "flotilla.io/gpu-model";
+pub use flotilla_scheduler::gpu::GPU_MODEL_LABEL;
 /// Pod label: the trace's QoS class (`LS`, `BE`, `Burstable`, `Guaranteed`).
 pub const QOS_LABEL: &str = "trace.flotilla.io/qos";
 /// Pod annotation: the GPU share the trace asked for, in thousandths of a GPU.
@@ -197,6 +204,8 @@ fn parse_nodes(file: &str, text: &str, stats: &mut TraceStats) -> Result<Vec<Nod
         let gpus = row.u64(gpu, "gpu")?;
         if gpus > 0 {
             capacity.insert(GPU_RESOURCE.into(), whole(gpus, &row, gpu, "gpu")?);
+            let milli = gpus.saturating_mul(u64::from(flotilla_scheduler::gpu::MILLI_PER_GPU));
+            capacity.insert(GPU_MILLI_RESOURCE.into(), whole(milli, &row, gpu, "gpu")?);
         }
         let mut node = trace_node(name, capacity);
         node.metadata
@@ -287,9 +296,14 @@ fn parse_pods(
         if mem > 0 {
             requests.insert("memory".into(), mib(mem, &row, mem_i, "memory_mib")?);
         }
-        // Whole GPUs: `num_gpu` devices. A GPU-sharing pod (num_gpu 1, gpu_milli < 1000) is
-        // rounded up to one whole GPU in this version; its share is kept in an annotation.
-        if num_gpu > 0 {
+        // Whole GPUs: `num_gpu` devices. A GPU-sharing pod (num_gpu 1, gpu_milli < 1000) asks
+        // for its share of one GPU in milli-GPUs.
+        if num_gpu == 1 && gpu_milli > 0 && gpu_milli < 1000 {
+            requests.insert(
+                GPU_MILLI_RESOURCE.into(),
+                whole(gpu_milli, &row, milli_i, "gpu_milli")?,
+            );
+        } else if num_gpu > 0 {
             requests.insert(GPU_RESOURCE.into(), whole(num_gpu, &row, num_i, "num_gpu")?);
         }
         let mut pod = trace_pod(name, requests);
@@ -309,6 +323,8 @@ fn parse_pods(
         if !spec.is_empty() {
             meta.annotations
                 .insert(GPU_SPEC_ANNOTATION.into(), spec.to_string());
+            meta.annotations
+                .insert(GPU_MODEL_ANNOTATION.into(), spec.to_string());
         }
         let qos = text_col(6)?;
         if !qos.is_empty() {
@@ -412,6 +428,7 @@ mod tests {
         assert_eq!(n1.status.capacity["cpu"], Quantity::from_milli(96_000));
         assert_eq!(n1.status.capacity["memory"].to_string(), "768Gi");
         assert_eq!(n1.status.capacity[GPU_RESOURCE].to_string(), "8");
+        assert_eq!(n1.status.capacity[GPU_MILLI_RESOURCE].to_string(), "8k");
         assert_eq!(n1.status.capacity["pods"].to_string(), "110");
         assert_eq!(n1.metadata.labels[GPU_MODEL_LABEL], "V100M32");
         assert!(!t.nodes[0].status.capacity.contains_key(GPU_RESOURCE));
@@ -427,8 +444,10 @@ mod tests {
         assert_eq!(at, [0, 20, 50]);
         let p1 = &t.pods[0].pod;
         let c = &p1.spec.containers[0];
-        assert_eq!(c.resources.requests[GPU_RESOURCE].to_string(), "1");
-        assert_eq!(c.resources.limits[GPU_RESOURCE].to_string(), "1");
+        // A share of one GPU, in milli-GPUs.
+        assert_eq!(c.resources.requests[GPU_MILLI_RESOURCE].to_string(), "220");
+        assert_eq!(c.resources.limits[GPU_MILLI_RESOURCE].to_string(), "220");
+        assert!(!c.resources.requests.contains_key(GPU_RESOURCE));
         assert_eq!(p1.metadata.annotations[GPU_MILLI_ANNOTATION], "220");
         assert_eq!(p1.metadata.annotations[EXIT_CODE_ANNOTATION], "1");
         assert!(!p1.metadata.annotations.contains_key(RUN_TIME_ANNOTATION));
