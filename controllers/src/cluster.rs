@@ -21,6 +21,7 @@ use std::sync::Arc;
 use flotilla_model::api::{ConditionStatus, Node, PodCondition};
 use flotilla_model::store::{
     DeleteOptions, DeleteOutcome, ObjectKey, Store, StoreConfig, StoreError, WatchEvent,
+    WatchEventType,
 };
 use flotilla_model::{Duration, Kind, Object, Time};
 use flotilla_scheduler::config::SchedulerConfig;
@@ -262,6 +263,40 @@ impl Cluster {
         cluster
     }
 
+    /// A cluster over `store`, an object store restored from what a previous process
+    /// persisted ([`Store::restore`]): like [`new`](Cluster::new), but the components start
+    /// as informers do after their initial list — the scheduler, the controller manager (and
+    /// its owner index) get every stored object as an `Added` watch event, namespaces first,
+    /// then by kind and key, and watch from the store's resourceVersion on. So every
+    /// controller reconciles every object once, and the scheduler's cache holds the nodes and
+    /// the bound pods before it schedules the pending ones.
+    ///
+    /// The cluster has no nodes yet: a driver adds its node again with
+    /// [`add_node`](Cluster::add_node), whose fresh kubelet takes over the stored Node and the
+    /// pods bound to it. The clock starts at zero, as for [`new`](Cluster::new); the first
+    /// [`poll`](Cluster::poll) sets it.
+    pub fn restore(config: ClusterConfig, store: Store) -> Cluster {
+        let mut cluster = Cluster {
+            scheduler: Scheduler::new(config.scheduler, config.seed),
+            manager: ControllerManager::new(config.seed, config.controllers),
+            nodes: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            wakeups: BTreeSet::new(),
+            kubelet_config: config.kubelet,
+            recorder: EventRecorder::new(config.event_limit),
+            cursor: store.resource_version(),
+            now: Time::ZERO,
+            node_monitor_grace_period: config.node_monitor_grace_period,
+            seed: config.seed,
+            store,
+        };
+        for event in initial_list(&cluster.store) {
+            cluster.scheduler.handle_event(&event, cluster.now);
+            cluster.manager.handle_event(&event, &cluster.store);
+        }
+        cluster
+    }
+
     /// The current time: the latest `now` handed to [`poll`](Cluster::poll).
     pub fn now(&self) -> Time {
         self.now
@@ -319,7 +354,15 @@ impl Cluster {
     }
 
     /// Adds a node: its kubelet registers it (creates the Node object with its status) and
-    /// starts watching for pods bound to it. A node that exists already is left as it is.
+    /// starts watching for pods bound to it. A node the cluster runs already is left as it is.
+    ///
+    /// When the Node object exists but no kubelet runs it (a cluster made by
+    /// [`restore`](Cluster::restore)), a fresh kubelet takes it over: the stored Node's status
+    /// is replaced by the one registered now (kubelet_node_status.go `tryRegisterWithAPIServer`
+    /// on an existing node), and the kubelet gets every pod already bound to the node as an
+    /// `Added` event, as its pod informer's initial list would give them. Those pods' stored
+    /// statuses say what ran before; the kubelet starts them again (see
+    /// [`Kubelet`](crate::kubelet::Kubelet)).
     pub fn add_node(&mut self, node: Node) -> Result<Arc<Object>, ClusterError> {
         let name = node.metadata.name.clone();
         if let Some(agent) = self.nodes.get(&name) {
@@ -330,6 +373,21 @@ impl Cluster {
         }
         let mut kubelet = Kubelet::new(&name, self.kubelet_config.clone());
         let registered = kubelet.register(node, &mut self.store, self.now)?;
+        // The kubelet's pod informer lists the pods bound to it (field selector
+        // spec.nodeName) before it watches; later changes come through `deliver`.
+        let resource_version = self.store.resource_version();
+        for pod in self.store.iter_kind(Kind::Pod) {
+            if let Object::Pod(p) = pod.as_ref() {
+                if p.spec.node_name == name {
+                    let event = WatchEvent {
+                        event_type: WatchEventType::Added,
+                        object: pod.clone(),
+                        resource_version,
+                    };
+                    kubelet.handle_pod_event(&event, self.now);
+                }
+            }
+        }
         let name_key = name.clone();
         self.nodes.insert(
             name,
@@ -817,6 +875,25 @@ impl Cluster {
         self.recorder
             .record(self.now, key, event_type, reason, message, source);
     }
+}
+
+/// Every object of `store` as an `Added` event, as informers deliver their initial list:
+/// namespaces first (the scheduler and the namespace-scoped controllers look namespaces up),
+/// then the other kinds in [`Kind::ALL`] order (Nodes before Pods, so the scheduler places
+/// bound pods on known nodes) and each kind in key order. Each event carries the store's
+/// resourceVersion, the version of the list.
+fn initial_list(store: &Store) -> Vec<WatchEvent> {
+    let resource_version = store.resource_version();
+    let kinds = std::iter::once(Kind::Namespace)
+        .chain(Kind::ALL.iter().copied().filter(|k| *k != Kind::Namespace));
+    kinds
+        .flat_map(|kind| store.iter_kind(kind))
+        .map(|object| WatchEvent {
+            event_type: WatchEventType::Added,
+            object: object.clone(),
+            resource_version,
+        })
+        .collect()
 }
 
 fn node_key(node: &str) -> ObjectKey {

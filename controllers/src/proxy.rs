@@ -102,6 +102,36 @@ pub enum Route {
     NoService,
 }
 
+/// An address a Service port is reached on (see [`ProxyTable::service_addresses`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServiceAddress {
+    /// The Service's cluster IP (`spec.clusterIP`) and port.
+    ClusterIp {
+        /// The cluster IP.
+        ip: String,
+        /// The Service port (`spec.ports[].port`).
+        port: i32,
+        /// The port's protocol.
+        protocol: Protocol,
+    },
+    /// An external IP (`spec.externalIPs`) or load balancer ingress IP, and the port.
+    External {
+        /// The IP.
+        ip: String,
+        /// The Service port (`spec.ports[].port`).
+        port: i32,
+        /// The port's protocol.
+        protocol: Protocol,
+    },
+    /// A node port (`spec.ports[].nodePort`), reached on every address of every node.
+    NodePort {
+        /// The node port.
+        port: i32,
+        /// The port's protocol.
+        protocol: Protocol,
+    },
+}
+
 #[derive(Clone, Debug)]
 struct PortInfo {
     cluster_ip: Option<String>,
@@ -364,6 +394,51 @@ impl ProxyTable {
     /// The Service ports in the table, in order.
     pub fn service_ports(&self) -> impl Iterator<Item = &ServicePortName> + '_ {
         self.ports.keys()
+    }
+
+    /// Every address the table routes, each with its Service port, in address order: what a
+    /// proxy that listens on sockets (kube-proxy's userspace mode, which opened one socket per
+    /// Service port: pkg/proxy/userspace/proxier.go `addServiceOnPortInternal`) must listen on.
+    pub fn service_addresses(&self) -> Vec<(ServiceAddress, &ServicePortName)> {
+        let mut out: Vec<(ServiceAddress, &ServicePortName)> = self
+            .by_address
+            .iter()
+            .map(|((ip, port, protocol), name)| {
+                let is_cluster_ip =
+                    self.ports.get(name).and_then(|p| p.cluster_ip.as_deref()) == Some(ip.as_str());
+                let address = if is_cluster_ip {
+                    ServiceAddress::ClusterIp {
+                        ip: ip.clone(),
+                        port: *port,
+                        protocol: *protocol,
+                    }
+                } else {
+                    ServiceAddress::External {
+                        ip: ip.clone(),
+                        port: *port,
+                        protocol: *protocol,
+                    }
+                };
+                (address, name)
+            })
+            .collect();
+        out.extend(self.by_node_port.iter().map(|((port, protocol), name)| {
+            let address = ServiceAddress::NodePort {
+                port: *port,
+                protocol: *protocol,
+            };
+            (address, name)
+        }));
+        out.sort();
+        out
+    }
+
+    /// Forgets which backend `client_ip` sticks to on `port`, so that the next
+    /// [`choose`](Self::choose) picks afresh. A proxy calls it when it could not connect to
+    /// the backend it was given and tries another (pkg/proxy/userspace/roundrobin.go
+    /// `NextEndpoint` with `sessionAffinityReset`).
+    pub fn reset_affinity(&mut self, port: &ServicePortName, client_ip: &str) {
+        self.affinity.remove(&(port.clone(), client_ip.to_string()));
     }
 
     /// Where a new connection from `client_ip` to `ip`:`port`/`protocol` goes at `now`.
@@ -800,6 +875,70 @@ mod tests {
             t.route("10.96.0.12", 80, Protocol::Tcp, "c", Time::ZERO),
             Route::NoService
         );
+    }
+
+    #[test]
+    fn service_addresses_list_cluster_ip_external_ip_and_node_port() {
+        let mut svc = service("web", "10.96.0.12", true);
+        svc.spec.external_ips = vec!["203.0.113.7".into()];
+        let mut t = table(
+            svc,
+            slice(
+                "web",
+                &[
+                    ("10.0.0.1", true, true, false),
+                    ("10.0.0.2", true, true, false),
+                ],
+            ),
+            BalanceMode::RoundRobin,
+        );
+        let name = t.lookup("10.96.0.12", 80, Protocol::Tcp).unwrap().clone();
+        let listed: Vec<(ServiceAddress, ServicePortName)> = t
+            .service_addresses()
+            .into_iter()
+            .map(|(a, n)| (a, n.clone()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (
+                    ServiceAddress::ClusterIp {
+                        ip: "10.96.0.12".into(),
+                        port: 80,
+                        protocol: Protocol::Tcp
+                    },
+                    name.clone()
+                ),
+                (
+                    ServiceAddress::External {
+                        ip: "203.0.113.7".into(),
+                        port: 80,
+                        protocol: Protocol::Tcp
+                    },
+                    name.clone()
+                ),
+                (
+                    ServiceAddress::NodePort {
+                        port: 30080,
+                        protocol: Protocol::Tcp
+                    },
+                    name.clone()
+                ),
+            ]
+        );
+        // Resetting the affinity lets the next choice move on (round-robin's next backend).
+        let first = backend(t.choose(&name, "c", Time::ZERO));
+        assert_eq!(backend(t.choose(&name, "c", Time::ZERO)), first);
+        t.reset_affinity(&name, "c");
+        let second = backend(t.choose(&name, "c", Time::ZERO));
+        assert_ne!(second, first);
+        assert_eq!(backend(t.choose(&name, "c", Time::ZERO)), second);
+        // Deleting the Service removes its addresses.
+        t.handle_event(&event(
+            service("web", "10.96.0.12", true).into(),
+            WatchEventType::Deleted,
+        ));
+        assert!(t.service_addresses().is_empty());
     }
 
     #[test]

@@ -47,6 +47,7 @@
 //! [`Time`] arguments and randomness from seeds.
 
 pub mod api;
+pub mod auth;
 pub mod manifest;
 pub mod meta;
 pub mod object;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::Time;
 use crate::validation::{
     check_syntax, is_dns1123_label, is_dns1123_subdomain, is_label_value, is_qualified_name,
+    is_valid_path_segment_name,
     ErrorList, FieldError, FieldPath, TOTAL_ANNOTATION_SIZE_LIMIT,
 };
 
@@ -160,6 +161,9 @@ pub enum NameRule {
     Subdomain,
     /// A DNS-1123 label (Namespace, Service).
     Label,
+    /// Any name that is safe as a URL path segment (the RBAC kinds, whose names such as
+    /// `system:node` contain `:`).
+    PathSegment,
 }
 
 /// Validates `metadata` as the API server's `ValidateObjectMeta` does: a name (or generateName),
@@ -171,6 +175,7 @@ pub fn validate_object_meta(meta: &ObjectMeta, namespaced: bool, rule: NameRule)
     let check_name: fn(&str) -> Vec<String> = match rule {
         NameRule::Subdomain => is_dns1123_subdomain,
         NameRule::Label => is_dns1123_label,
+        NameRule::PathSegment => is_valid_path_segment_name,
     };
     if meta.name.is_empty() {
         if meta.generate_name.is_empty() {

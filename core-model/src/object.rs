@@ -366,6 +366,22 @@ api_kinds! {
         api_version: "scheduling.k8s.io/v1", plural: "priorityclasses", short: ["pc"], namespaced: false,
         name: Subdomain,
     }
+    /// Permissions inside one namespace.
+    Role(Role) {
+        api_version: "rbac.authorization.k8s.io/v1", plural: "roles", short: [], namespaced: true, name: PathSegment,
+    }
+    /// Permissions across the cluster, or in a namespace through a RoleBinding.
+    ClusterRole(ClusterRole) {
+        api_version: "rbac.authorization.k8s.io/v1", plural: "clusterroles", short: [], namespaced: false, name: PathSegment,
+    }
+    /// Grants a Role or ClusterRole to subjects inside one namespace.
+    RoleBinding(RoleBinding) {
+        api_version: "rbac.authorization.k8s.io/v1", plural: "rolebindings", short: [], namespaced: true, name: PathSegment,
+    }
+    /// Grants a ClusterRole to subjects across the cluster.
+    ClusterRoleBinding(ClusterRoleBinding) {
+        api_version: "rbac.authorization.k8s.io/v1", plural: "clusterrolebindings", short: [], namespaced: false, name: PathSegment,
+    }
 }
 
 impl Kind {

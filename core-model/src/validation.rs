@@ -335,6 +335,22 @@ pub fn is_dns1123_label(value: &str) -> Vec<String> {
     errs
 }
 
+/// Checks a name that only has to be safe as one segment of a URL path (the names of the RBAC
+/// kinds, which may contain `:`): not `.` or `..`, and without `/` or `%`
+/// (k8s.io/apimachinery/pkg/api/validation/path, `IsValidPathSegmentName`).
+pub fn is_valid_path_segment_name(value: &str) -> Vec<String> {
+    for illegal in [".", ".."] {
+        if value == illegal {
+            return vec![format!("may not be '{illegal}'")];
+        }
+    }
+    ["/", "%"]
+        .iter()
+        .filter(|illegal| value.contains(*illegal))
+        .map(|illegal| format!("may not contain '{illegal}'"))
+        .collect()
+}
+
 /// Checks a DNS-1123 subdomain: at most 253 characters of dot-separated DNS-1123 labels
 /// (the names of most objects).
 pub fn is_dns1123_subdomain(value: &str) -> Vec<String> {

@@ -52,8 +52,11 @@
 pub mod caps;
 pub mod cgroup;
 pub mod helper;
+pub mod host;
 pub mod image;
 pub mod mountinfo;
+pub mod network;
+pub mod proxy;
 pub mod rootfs;
 pub mod runtime;
 pub mod seccomp;

@@ -89,6 +89,9 @@ pub fn prepare(sys: &dyn Syscall, spec: &RootfsSpec) -> Result<(), SysError> {
         }
     }
     mount_kernel_filesystems(sys, root, &spec.host_dev)?;
+    if let Some(hosts) = &spec.etc_hosts {
+        bind_etc_hosts(sys, root, hosts)?;
+    }
     enter(sys, root)?;
     mask_and_protect(sys)?;
     if spec.readonly {
@@ -181,6 +184,29 @@ fn mount_kernel_filesystems(
     )
 }
 
+/// Bind-mounts the pod's hosts file onto `/etc/hosts` (the kubelet's `etc-hosts` mount,
+/// pkg/kubelet/kubelet_pods.go `makeMounts`), before the pivot and before a read-only root is
+/// remounted, so it stays writable in place by the runtime. `/etc` must be a real directory
+/// and `/etc/hosts` a regular file or absent: a symbolic link from the image would redirect
+/// the mount onto the host.
+fn bind_etc_hosts(sys: &dyn Syscall, root: &Path, hosts: &Path) -> Result<(), SysError> {
+    let etc = in_root(root, Path::new("/etc"));
+    real_dir(sys, &etc)?;
+    let target = etc.join("hosts");
+    match sys.file_kind(&target) {
+        None => sys.create_file(&target)?,
+        Some(FileKind::File) => {}
+        Some(_) => {
+            return Err(SysError::new(
+                "mount target",
+                target.display(),
+                Errno::EINVAL,
+            ))
+        }
+    }
+    sys.mount(Some(hosts), &target, None, MsFlags::MS_BIND, None)
+}
+
 /// `pivot_root(".", ".")` and detach the old root underneath (youki's `pivot_rootfs`).
 fn enter(sys: &dyn Syscall, root: &Path) -> Result<(), SysError> {
     sys.chdir(root)?;
@@ -249,6 +275,7 @@ mod tests {
             source,
             readonly,
             host_dev: "/dev".into(),
+            etc_hosts: None,
         }
     }
 
@@ -339,6 +366,46 @@ mod tests {
         assert!(
             matches!(calls.last(), Some(Call::Mount(_, t, _, f, _)) if t == Path::new("/") && f.contains(MsFlags::MS_RDONLY))
         );
+    }
+
+    #[test]
+    fn the_pods_hosts_file_is_bound_onto_etc_hosts_before_the_pivot() {
+        let sys = fake();
+        let mut spec = spec(RootfsSource::Copy, true);
+        spec.etc_hosts = Some("/state/pod/etc-hosts".into());
+        prepare(&sys, &spec).expect("prepared");
+        let calls = sys.calls.borrow();
+        let target = PathBuf::from("/state/pod/ctr/rootfs/etc/hosts");
+        let bind = calls
+            .iter()
+            .position(|c| {
+                *c == Call::Mount(
+                    Some("/state/pod/etc-hosts".into()),
+                    target.clone(),
+                    None,
+                    MsFlags::MS_BIND,
+                    None,
+                )
+            })
+            .expect("hosts bound");
+        let created = calls
+            .iter()
+            .position(|c| *c == Call::CreateFile(target.clone()))
+            .expect("mount point created");
+        let pivot = calls
+            .iter()
+            .position(|c| matches!(c, Call::PivotRoot(..)))
+            .expect("pivot");
+        assert!(created < bind && bind < pivot);
+        drop(calls);
+        // Without a hosts file nothing touches /etc.
+        let sys = fake();
+        prepare(&sys, &self::spec(RootfsSource::Copy, false)).expect("prepared");
+        assert!(!sys.mount_targets().contains(&target));
+        // An image whose /etc/hosts is a symbolic link is refused, not followed.
+        let mut sys = fake();
+        sys.kinds.insert(target.clone(), FileKind::Symlink);
+        assert_eq!(prepare(&sys, &spec).unwrap_err().errno, Errno::EINVAL);
     }
 
     #[test]

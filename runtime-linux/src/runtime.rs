@@ -17,6 +17,7 @@ use nix::sys::signal::Signal;
 use crate::cgroup::{self, CgroupLayout, Cgroups, Limits};
 use crate::helper::HELPER_ARG;
 use crate::image::{copy_tree, ImageStore};
+use crate::network::{self, HostEntries, IpCommand, NetworkConfig, NetworkError, PodNetwork};
 use crate::spec::{
     ContainerSpec, ProbeAction, ProbeSpec, ProcessSpec, RootfsSource, RootfsSpec, SandboxSpec,
 };
@@ -54,6 +55,11 @@ pub struct RuntimeConfig {
     pub rootfs_mode: RootfsMode,
     /// The cgroup layout; detected from `/proc/self/mountinfo` when `None`.
     pub cgroups: Option<CgroupLayout>,
+    /// Pod networking (a bridge, a veth pair and an IP per pod, the Service CIDR made local;
+    /// see [`network`]). `None` gives each pod a network namespace with loopback only and
+    /// reports `127.0.0.1` as its IP; it is the default, because the network changes the
+    /// host's interfaces and routes and needs iproute2. Single-host mode opts in.
+    pub network: Option<NetworkConfig>,
 }
 
 impl RuntimeConfig {
@@ -69,6 +75,7 @@ impl RuntimeConfig {
             pod_pids_limit: Some(1024),
             rootfs_mode: RootfsMode::Auto,
             cgroups: None,
+            network: None,
         }
     }
 }
@@ -91,6 +98,9 @@ pub enum RuntimeError {
     /// The helper binary could not be copied into a sealed memory file.
     #[error("helper: {0}")]
     Helper(#[from] crate::sys::SysError),
+    /// The pod network (bridge, Service route) could not be set up or cleaned.
+    #[error("pod network: {0}")]
+    Network(#[from] NetworkError),
 }
 
 struct ContainerRun {
@@ -103,6 +113,8 @@ struct PodState {
     pod: Arc<Pod>,
     dir: PathBuf,
     sandbox: Child,
+    /// The IP reported in `SandboxReady`.
+    ip: String,
     running: BTreeMap<String, ContainerRun>,
     /// The last process spec of each container (for exec probes after a restart too).
     processes: BTreeMap<String, ProcessSpec>,
@@ -140,6 +152,10 @@ pub struct LinuxRuntime {
     pods: BTreeMap<String, PodState>,
     probes: Vec<PendingProbe>,
     events: VecDeque<RuntimeEvent>,
+    /// The pod network and the `ip` runner for the host's side, when configured.
+    network: Option<(PodNetwork, IpCommand)>,
+    /// Extra `/etc/hosts` entries of every pod (the driver's Service names).
+    extra_hosts: HostEntries,
 }
 
 const SANDBOX_LEAF: &str = "_sandbox";
@@ -189,6 +205,21 @@ impl LinuxRuntime {
             RootfsMode::Overlay => true,
             RootfsMode::Copy => false,
         };
+        // Last, so that no later failure leaves the bridge behind: what an earlier run left
+        // (bridge, ports, route) goes first, then the host side is built afresh.
+        let network = match &config.network {
+            Some(net) => {
+                let net = PodNetwork::new(net.clone())?;
+                let ops = IpCommand::new(net.ip_command().to_path_buf());
+                net.teardown_host(&ops)?;
+                if let Err(e) = net.setup_host(&ops) {
+                    let _ = net.teardown_host(&ops);
+                    return Err(e.into());
+                }
+                Some((net, ops))
+            }
+            None => None,
+        };
         Ok(LinuxRuntime {
             images: ImageStore::new(&config.image_dir),
             config,
@@ -199,6 +230,8 @@ impl LinuxRuntime {
             pods: BTreeMap::new(),
             probes: Vec::new(),
             events: VecDeque::new(),
+            network,
+            extra_hosts: Vec::new(),
         })
     }
 
@@ -224,6 +257,45 @@ impl LinuxRuntime {
             .join("logs")
             .join(container)
             .join(format!("{attempt}.log"))
+    }
+
+    /// The IP a pod's sandbox reported (while the pod is here).
+    pub fn pod_ip(&self, pod_uid: &str) -> Option<&str> {
+        self.pods.get(pod_uid).map(|p| p.ip.as_str())
+    }
+
+    /// The pod network, when the runtime has one.
+    pub fn network(&self) -> Option<&PodNetwork> {
+        self.network.as_ref().map(|(n, _)| n)
+    }
+
+    /// The pod's hosts file, bind-mounted onto each of its containers' `/etc/hosts`.
+    pub fn hosts_path(&self, pod_uid: &str) -> PathBuf {
+        self.pod_dir(pod_uid).join("etc-hosts")
+    }
+
+    /// Sets the extra `/etc/hosts` entries (IP, names) of every pod: new pods get them, and
+    /// the hosts file of every pod already here is rewritten in place (same inode, so the
+    /// containers' bind mounts see it at once). Single-host mode passes each Service's
+    /// ClusterIP with its names (`web`, `web.default`, `web.default.svc`,
+    /// `web.default.svc.cluster.local`), standing in for cluster DNS.
+    pub fn set_extra_hosts(&mut self, entries: Vec<(String, Vec<String>)>) {
+        self.extra_hosts = entries;
+        for (uid, pod) in &self.pods {
+            let _ = self.write_hosts(uid, &pod.pod, &pod.ip);
+        }
+    }
+
+    fn write_hosts(&self, uid: &str, pod: &Pod, ip: &str) -> Result<(), String> {
+        let content = if pod.spec.host_network {
+            let node = fs::read_to_string("/etc/hosts").unwrap_or_default();
+            network::host_network_hosts_file(&node, &self.extra_hosts)
+        } else {
+            let (hostname, domain) = network::pod_hostname_and_domain(pod);
+            network::hosts_file(ip, &hostname, &domain, &self.extra_hosts)
+        };
+        let path = self.hosts_path(uid);
+        network::rewrite_in_place(&path, &content).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// The pid of a pod's sandbox process.
@@ -356,11 +428,23 @@ impl LinuxRuntime {
         let uid = cgroup::check_name(&pod.metadata.uid)
             .map_err(|e| e.to_string())?
             .to_string();
-        if self.pods.contains_key(&uid) {
-            return Ok("127.0.0.1".to_string());
+        if let Some(state) = self.pods.get(&uid) {
+            return Ok(state.ip.clone());
         }
         let dir = self.pod_dir(&uid);
-        let result = self.spawn_sandbox(&pod, &uid, &dir);
+        // The pod's IP: its own on the pod network; a hostNetwork pod has the host's, for
+        // which the bridge's address stands (the kubelet reports the node's IP); without a
+        // pod network every pod has loopback only, and each pod's 127.0.0.1 is its own.
+        let (attachment, ip) = match &mut self.network {
+            Some((net, _)) if !pod.spec.host_network => {
+                let a = net.allocate(&uid).map_err(|e| e.to_string())?;
+                let ip = a.address.to_string();
+                (Some(a), ip)
+            }
+            Some((net, _)) => (None, net.gateway().to_string()),
+            None => (None, "127.0.0.1".to_string()),
+        };
+        let result = self.spawn_sandbox(&pod, &uid, &dir, attachment, &ip);
         match result {
             Ok(sandbox) => {
                 self.pods.insert(
@@ -369,15 +453,18 @@ impl LinuxRuntime {
                         pod,
                         dir,
                         sandbox,
+                        ip: ip.clone(),
                         running: BTreeMap::new(),
                         processes: BTreeMap::new(),
                         init_pids: BTreeMap::new(),
                     },
                 );
-                // Pods have loopback only for now; each pod's 127.0.0.1 is its own.
-                Ok("127.0.0.1".to_string())
+                Ok(ip)
             }
             Err(e) => {
+                if let Some((net, ops)) = &mut self.network {
+                    let _ = net.release(ops, &uid);
+                }
                 let _ = self.cgroups.remove(Path::new(&uid));
                 let _ = fs::remove_dir_all(&dir);
                 Err(e)
@@ -385,8 +472,16 @@ impl LinuxRuntime {
         }
     }
 
-    fn spawn_sandbox(&self, pod: &Pod, uid: &str, dir: &Path) -> Result<Child, String> {
+    fn spawn_sandbox(
+        &self,
+        pod: &Pod,
+        uid: &str,
+        dir: &Path,
+        network: Option<network::PodAttachment>,
+        ip: &str,
+    ) -> Result<Child, String> {
         fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        self.write_hosts(uid, pod, ip)?;
         let containers = pod.spec.containers.iter().map(|c| &c.resources);
         let pod_limits = Limits::for_pod(containers, self.config.pod_pids_limit);
         self.cgroups
@@ -406,6 +501,7 @@ impl LinuxRuntime {
             hostname: hostname.chars().take(63).collect(),
             host_network: pod.spec.host_network,
             cgroup_dirs,
+            network,
         };
         let spec_path = dir.join("sandbox.json");
         write_json(&spec_path, &spec)?;
@@ -514,6 +610,7 @@ impl LinuxRuntime {
                 source,
                 readonly,
                 host_dev: PathBuf::from("/dev"),
+                etc_hosts: Some(self.hosts_path(&uid)),
             },
             process: process.clone(),
         };
@@ -712,6 +809,11 @@ impl LinuxRuntime {
                 true
             }
         });
+        // The veth first: deleting its host end removes the pair at once, where the end of
+        // the sandbox's namespace would remove it only when the kernel gets to it.
+        if let Some((net, ops)) = &mut self.network {
+            let _ = net.release(ops, uid);
+        }
         if let Some(mut pod) = self.pods.remove(uid) {
             for run in pod.running.values_mut() {
                 let _ = process::kill(run.init_pid, Signal::SIGKILL);
@@ -735,6 +837,9 @@ impl Drop for LinuxRuntime {
             self.remove_pod(&uid);
         }
         let _ = self.cgroups.remove_all();
+        if let Some((net, ops)) = &self.network {
+            let _ = net.teardown_host(ops);
+        }
     }
 }
 

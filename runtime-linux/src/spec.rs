@@ -14,6 +14,10 @@ pub struct SandboxSpec {
     pub host_network: bool,
     /// The cgroup directories (one per hierarchy) the sandbox joins.
     pub cgroup_dirs: Vec<PathBuf>,
+    /// The pod's network interface to create ([`crate::network::attach_pod`]); `None` for
+    /// loopback only (and for `hostNetwork` pods).
+    #[serde(default)]
+    pub network: Option<crate::network::PodAttachment>,
 }
 
 /// Where a container's root filesystem comes from.
@@ -43,6 +47,10 @@ pub struct RootfsSpec {
     pub readonly: bool,
     /// Where the host's device nodes are (`/dev`; tests may point elsewhere).
     pub host_dev: PathBuf,
+    /// The pod's hosts file, bind-mounted onto the container's `/etc/hosts` (the kubelet's
+    /// `etc-hosts` mount); `None` leaves the image's.
+    #[serde(default)]
+    pub etc_hosts: Option<PathBuf>,
 }
 
 /// The workload process: what to exec and with which privileges.

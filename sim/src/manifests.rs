@@ -84,6 +84,47 @@ pub fn load_paths(paths: &[PathBuf], recursive: bool) -> Result<Loaded, LoadErro
     Ok(loaded)
 }
 
+/// Reads the texts of manifest files without parsing them, as [`load_paths`] finds them:
+/// `(file name, text)` pairs, for a client that sends them to a server which parses them.
+pub fn read_texts(paths: &[PathBuf], recursive: bool) -> Result<Vec<(String, String)>, LoadError> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|source| LoadError::Io {
+                    path: "-".into(),
+                    source,
+                })?;
+            out.push(("-".to_string(), text));
+            continue;
+        }
+        let meta = std::fs::metadata(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                LoadError::NotFound(path.display().to_string())
+            } else {
+                io_err(path, source)
+            }
+        })?;
+        let files = if meta.is_dir() {
+            let mut files = Vec::new();
+            collect_dir(path, recursive, &mut files)?;
+            if files.is_empty() {
+                return Err(LoadError::EmptyDirectory(path.display().to_string()));
+            }
+            files
+        } else {
+            vec![path.clone()]
+        };
+        for file in files {
+            let text = std::fs::read_to_string(&file).map_err(|source| io_err(&file, source))?;
+            out.push((file.display().to_string(), text));
+        }
+    }
+    Ok(out)
+}
+
 fn io_err(path: &Path, source: std::io::Error) -> LoadError {
     LoadError::Io {
         path: path.display().to_string(),

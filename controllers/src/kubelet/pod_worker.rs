@@ -107,6 +107,52 @@ pub(crate) struct ContainerRecord {
 }
 
 impl ContainerRecord {
+    /// Takes over what the stored status says of a container this kubelet has never seen
+    /// running: a pod bound to the node before the kubelet (re)started, whose containers the
+    /// runtime no longer has (a node reboot, or single-host mode's restart, which removes the
+    /// previous process's containers).
+    ///
+    /// As Kubernetes' kubelet does then, the restart count goes on from the stored one
+    /// (kuberuntime_container.go `startContainer` recovers it with
+    /// `calcRestartCountByLogDir`), and:
+    /// - a container the status says was running is started again at once as the next
+    ///   attempt, its last state `ContainerStatusUnknown` with exit code 137
+    ///   (kubelet_pods.go `convertToAPIContainerStatuses`: a container that was running and
+    ///   that the runtime no longer reports; `computePodActions` starts every container in the
+    ///   new sandbox when the runtime reports none);
+    /// - a container that had exited (at a known time) stays exited, and the restart policy
+    ///   and crash back-off decide as for any exited container;
+    /// - a container that never ran starts as a new one.
+    fn resume_from(&mut self, status: &flotilla_model::api::ContainerStatus) {
+        let state = &status.state;
+        self.attempt = status.restart_count;
+        let exited = state
+            .terminated
+            .as_ref()
+            .or(status.last_state.terminated.as_ref());
+        if state.running.is_some() {
+            self.attempt += 1;
+            self.previous = Some(ContainerStateTerminated {
+                exit_code: 137,
+                reason: "ContainerStatusUnknown".into(),
+                message: "The container could not be located when the pod was terminated".into(),
+                container_id: status.container_id.clone(),
+                ..Default::default()
+            });
+        } else if let Some(t) = exited {
+            if t.finished_at.is_some() {
+                self.instance = Some(Instance::Exited(t.clone()));
+                if state.terminated.is_some() {
+                    self.previous = status.last_state.terminated.clone();
+                }
+            } else {
+                // No exit time to count a back-off from: start it as the next attempt.
+                self.attempt += 1;
+                self.previous = Some(t.clone());
+            }
+        }
+    }
+
     fn running(&self) -> bool {
         matches!(self.instance, Some(Instance::Running { .. }))
     }
@@ -236,12 +282,22 @@ impl PodWorker {
             image_id: String::new(),
             pull_failed_at: None,
         };
-        let containers = spec
+        let mut containers: Vec<ContainerRecord> = spec
             .init_containers
             .iter()
             .map(|c| record(c, true))
             .chain(spec.containers.iter().map(|c| record(c, false)))
             .collect();
+        for c in &mut containers {
+            let statuses = if c.init {
+                &pod.status.init_container_statuses
+            } else {
+                &pod.status.container_statuses
+            };
+            if let Some(status) = statuses.iter().find(|s| s.name == c.name) {
+                c.resume_from(status);
+            }
+        }
         PodWorker {
             uid: pod.metadata.uid.clone(),
             key: ObjectKey {

@@ -372,6 +372,26 @@ impl ServiceAllocator {
         }
     }
 
+    /// Marks what a stored Service holds as allocated, when the allocators are rebuilt from
+    /// the stored Services after a restore (ipallocator/controller/repair.go and
+    /// portallocator/controller/repair.go `doRunOnce`: every Service's cluster IPs and node
+    /// ports are taken into a fresh allocator). As the repair loops do, an address or port out
+    /// of range or held by two Services is left as it is rather than refused: the Service is
+    /// already stored.
+    pub fn mark_allocated(&mut self, svc: &Service) {
+        for ip in &svc.spec.cluster_ips {
+            if let Some(offset) = ip.parse().ok().and_then(|ip| self.ip_offset(ip)) {
+                self.ips.insert(offset);
+            }
+        }
+        let health_check = svc.spec.health_check_node_port.filter(|&p| p != 0);
+        for port in node_port_numbers(&svc.spec).into_iter().chain(health_check) {
+            if self.node_port_range.contains(&port) {
+                self.node_ports.insert(port);
+            }
+        }
+    }
+
     /// alloc.go `allocClusterIPs`: the requested IP, or the next free one; none for a
     /// headless Service. Sets the single-stack IPv4 family fields (`initIPFamilyFields`).
     fn allocate_cluster_ips(&mut self, svc: &mut Service) -> Result<(), AllocationError> {

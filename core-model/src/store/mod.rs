@@ -27,7 +27,7 @@ pub mod allocation;
 mod fields;
 pub mod watch;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -272,6 +272,9 @@ pub struct Store {
     log: watch::ChangeLog,
     rng: ChaCha8Rng,
     services: allocation::ServiceAllocator,
+    /// The uids of the objects a [`restore`](Store::restore) brought back: a new uid is drawn
+    /// again if it is one of them (empty for a store made by [`new`](Store::new)).
+    restored_uids: BTreeSet<String>,
 }
 
 impl Store {
@@ -288,6 +291,7 @@ impl Store {
                 config.service_node_port_range.clone(),
                 config.seed,
             ),
+            restored_uids: BTreeSet::new(),
         };
         if config.bootstrap {
             for name in INITIAL_NAMESPACES {
@@ -312,6 +316,84 @@ impl Store {
             }
         }
         store
+    }
+
+    /// A store holding exactly `objects`, as persisted by a previous process, continuing from
+    /// `resource_version` (single-host mode's restart; the API server's equivalent is starting
+    /// on an existing etcd).
+    ///
+    /// The objects are kept as they are, metadata included (uid, resourceVersion, generation,
+    /// creation and deletion timestamps, finalizers): no admission runs and no bootstrap
+    /// object is created. The store's resourceVersion is `resource_version`, and its change
+    /// log starts empty there: a watch from `resource_version` sees the next write, an older
+    /// cursor gets [`StoreError::ResourceVersionTooOld`] and must relist (as after an etcd
+    /// compaction). The Service cluster IP and node port allocators are rebuilt from the
+    /// restored Services (the API server's allocator repair loops), so a new Service never
+    /// gets an address or port one of them holds. New uids and generated names come from a
+    /// stream seeded with `config.seed` and `resource_version` together, so they differ from
+    /// the ones the previous process drew from `config.seed` alone, and a new uid that
+    /// nevertheless equals a restored one is drawn again.
+    ///
+    /// Fails with [`StoreError::BadRequest`] when the objects cannot be the state of a store
+    /// at `resource_version`: an object without a uid or with a resourceVersion that is not a
+    /// number in `1..=resource_version`, two objects under one key or with one uid, or a
+    /// namespace that does not fit the kind's scope.
+    pub fn restore(
+        config: StoreConfig,
+        objects: Vec<Object>,
+        resource_version: u64,
+    ) -> Result<Store, StoreError> {
+        let mut stored = BTreeMap::new();
+        let mut uids = BTreeSet::new();
+        let mut services = allocation::ServiceAllocator::new(
+            config.service_cluster_ip_range,
+            config.service_node_port_range.clone(),
+            config.seed,
+        );
+        for object in objects {
+            let key = ObjectKey::of(&object);
+            let meta = object.metadata();
+            let bad =
+                |what: String| StoreError::BadRequest(format!("cannot restore {key}: {what}"));
+            match meta.resource_version.parse::<u64>() {
+                Ok(rv) if (1..=resource_version).contains(&rv) => {}
+                _ => {
+                    return Err(bad(format!(
+                        "resourceVersion {:?} is not in 1..={resource_version}",
+                        meta.resource_version
+                    )))
+                }
+            }
+            if key.kind.namespaced() == key.namespace.is_empty() {
+                return Err(bad(format!(
+                    "namespace {:?} does not fit the kind's scope",
+                    key.namespace
+                )));
+            }
+            if meta.uid.is_empty() {
+                return Err(bad("it has no uid".into()));
+            }
+            if !uids.insert(meta.uid.clone()) {
+                return Err(bad(format!("uid {} is held by another object", meta.uid)));
+            }
+            if let Object::Service(svc) = &object {
+                services.mark_allocated(svc);
+            }
+            if stored.insert(key.clone(), Arc::new(object)).is_some() {
+                return Err(bad("it is listed twice".into()));
+            }
+        }
+        Ok(Store {
+            objects: stored,
+            resource_version,
+            log: watch::ChangeLog::starting_at(config.watch_history, resource_version),
+            rng: component_rng(
+                config.seed,
+                &format!("store/restored-at-{resource_version}"),
+            ),
+            services,
+            restored_uids: uids,
+        })
     }
 
     /// The version of the latest write (zero before any).
@@ -427,6 +509,9 @@ impl Store {
         {
             let meta = object.metadata_mut();
             meta.uid = generate_uid(&mut rng);
+            while self.restored_uids.contains(&meta.uid) {
+                meta.uid = generate_uid(&mut rng);
+            }
             meta.resource_version.clear();
             meta.creation_timestamp = Some(now);
             meta.deletion_timestamp = None;
@@ -1111,7 +1196,11 @@ fn reset_status_for_create(object: &mut Object) {
         | Object::LimitRange(_)
         | Object::EndpointSlice(_)
         | Object::StorageClass(_)
-        | Object::PriorityClass(_) => {}
+        | Object::PriorityClass(_)
+        | Object::Role(_)
+        | Object::ClusterRole(_)
+        | Object::RoleBinding(_)
+        | Object::ClusterRoleBinding(_) => {}
     }
 }
 
@@ -1175,5 +1264,252 @@ pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
             }
         }
         other => *target = other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod restore_tests {
+    use super::*;
+    use crate::api::ConfigMap;
+    use crate::ObjectMeta;
+
+    fn config_map(name: &str) -> Object {
+        ConfigMap {
+            metadata: ObjectMeta::named("default", name),
+            ..Default::default()
+        }
+        .into()
+    }
+
+    fn service(name: &str, node_port: bool) -> Object {
+        let r#type = if node_port { "NodePort" } else { "ClusterIP" };
+        let yaml = format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  selector: {{app: {name}}}\n  type: {type}\n  ports: [{{port: 80}}]\n"
+        );
+        let m = crate::manifest::parse_str("svc.yaml", &yaml).unwrap();
+        m.objects.into_iter().next().unwrap().object
+    }
+
+    fn everything(store: &Store) -> Vec<Object> {
+        Kind::ALL
+            .iter()
+            .flat_map(|k| store.iter_kind(*k))
+            .map(|o| (**o).clone())
+            .collect()
+    }
+
+    fn service_config() -> StoreConfig {
+        StoreConfig {
+            seed: 5,
+            kubernetes_service: true,
+            // 6 usable addresses, the first for `kubernetes`; 5 node ports.
+            service_cluster_ip_range: "10.0.0.0/29".parse().unwrap(),
+            service_node_port_range: 30000..=30004,
+            ..StoreConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_restored_store_holds_the_same_objects_and_continues_the_version() {
+        let mut store = Store::new(StoreConfig {
+            seed: 3,
+            ..StoreConfig::default()
+        });
+        store.create(config_map("a"), Time::from_secs(1)).unwrap();
+        let mut held = config_map("held");
+        held.metadata_mut().finalizers = vec!["example.com/hold".into()];
+        store.create(held, Time::from_secs(2)).unwrap();
+        let options = DeleteOptions::default();
+        store
+            .delete(
+                Kind::ConfigMap,
+                "default",
+                "held",
+                &options,
+                Time::from_secs(3),
+            )
+            .unwrap();
+        let rv = store.resource_version();
+
+        let restored = Store::restore(
+            StoreConfig {
+                seed: 3,
+                ..StoreConfig::default()
+            },
+            everything(&store),
+            rv,
+        )
+        .unwrap();
+        assert_eq!(restored.resource_version(), rv);
+        assert_eq!(everything(&restored), everything(&store));
+        let held = restored.get(Kind::ConfigMap, "default", "held").unwrap();
+        assert_eq!(held.metadata().deletion_timestamp, Some(Time::from_secs(3)));
+        assert_eq!(
+            held.metadata().finalizers,
+            vec!["example.com/hold".to_string()]
+        );
+        assert_eq!(held.metadata().generation, 2);
+
+        // The change log starts empty at the restored version.
+        assert_eq!(restored.changes_since(rv).unwrap().len(), 0);
+        assert_eq!(
+            restored.changes_since(rv - 1).err(),
+            Some(StoreError::ResourceVersionTooOld {
+                requested: rv - 1,
+                oldest: rv
+            })
+        );
+    }
+
+    #[test]
+    fn a_write_after_restore_gets_the_next_version_and_reaches_watches() {
+        let mut store = Store::new(StoreConfig::default());
+        store.create(config_map("a"), Time::ZERO).unwrap();
+        let rv = store.resource_version();
+        let mut restored = Store::restore(StoreConfig::default(), everything(&store), rv).unwrap();
+        let mut cursor = WatchCursor::new(&[Kind::ConfigMap], rv);
+        let b = restored.create(config_map("b"), Time::ZERO).unwrap();
+        assert_eq!(b.metadata().resource_version, (rv + 1).to_string());
+        let events = restored.watch(&mut cursor).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].resource_version, rv + 1);
+        assert_eq!(events[0].event_type, WatchEventType::Added);
+        // An update of a restored object keeps the optimistic lock working.
+        let mut a = (*restored.get(Kind::ConfigMap, "default", "a").unwrap()).clone();
+        a.metadata_mut().resource_version = "1".into();
+        assert!(matches!(
+            restored.update(a, Time::ZERO),
+            Err(StoreError::Conflict { .. })
+        ));
+    }
+
+    #[test]
+    fn new_uids_differ_from_what_the_previous_process_would_draw() {
+        let mut store = Store::new(StoreConfig::default());
+        store.create(config_map("a"), Time::ZERO).unwrap();
+        let rv = store.resource_version();
+        let mut restored = Store::restore(StoreConfig::default(), everything(&store), rv).unwrap();
+        // The previous process, had it gone on, would have drawn this uid next.
+        let old_next = store.create(config_map("b"), Time::ZERO).unwrap();
+        let new = restored.create(config_map("b"), Time::ZERO).unwrap();
+        assert_ne!(new.metadata().uid, old_next.metadata().uid);
+        let held: BTreeSet<String> = everything(&store)
+            .iter()
+            .map(|o| o.metadata().uid.clone())
+            .collect();
+        for i in 0..50 {
+            let o = restored
+                .create(config_map(&format!("n{i}")), Time::ZERO)
+                .unwrap();
+            assert!(!held.contains(&o.metadata().uid));
+        }
+    }
+
+    #[test]
+    fn a_uid_equal_to_a_restored_one_is_drawn_again() {
+        let store = Store::new(StoreConfig::default());
+        let rv = store.resource_version();
+        let config = StoreConfig::default();
+        // What the restored store's stream would draw first, given to a restored object.
+        let mut probe = Store::restore(config.clone(), everything(&store), rv).unwrap();
+        let first = probe.create(config_map("x"), Time::ZERO).unwrap();
+        let mut taken = (*first).clone();
+        taken.metadata_mut().name = "taken".into();
+        taken.metadata_mut().resource_version = rv.to_string();
+        let mut objects = everything(&store);
+        objects.push(taken);
+        let mut restored = Store::restore(config, objects, rv).unwrap();
+        let x = restored.create(config_map("x"), Time::ZERO).unwrap();
+        assert_ne!(x.metadata().uid, first.metadata().uid);
+    }
+
+    #[test]
+    fn the_allocators_do_not_hand_out_what_restored_services_hold() {
+        let mut store = Store::new(service_config());
+        for name in ["a", "b"] {
+            store.create(service(name, true), Time::ZERO).unwrap();
+        }
+        let held = |store: &Store| -> (Vec<String>, Vec<i32>) {
+            let mut ips = Vec::new();
+            let mut ports = Vec::new();
+            for o in store.iter_kind(Kind::Service) {
+                if let Object::Service(s) = &**o {
+                    ips.extend(s.spec.cluster_ips.iter().cloned());
+                    ports.extend(s.spec.ports.iter().filter_map(|p| p.node_port));
+                }
+            }
+            (ips, ports)
+        };
+        let (old_ips, old_ports) = held(&store);
+        assert_eq!(old_ips.len(), 3, "kubernetes, a, b");
+        let rv = store.resource_version();
+        let mut restored = Store::restore(service_config(), everything(&store), rv).unwrap();
+        // Three addresses and three node ports are left; take them all.
+        for name in ["c", "d", "e"] {
+            restored.create(service(name, true), Time::ZERO).unwrap();
+        }
+        let (ips, ports) = held(&restored);
+        let unique_ips: BTreeSet<&String> = ips.iter().collect();
+        let unique_ports: BTreeSet<&i32> = ports.iter().collect();
+        assert_eq!(unique_ips.len(), 6, "{ips:?}");
+        assert_eq!(unique_ports.len(), 5, "{ports:?}");
+        for ip in &old_ips {
+            assert!(ips.contains(ip));
+        }
+        for port in &old_ports {
+            assert!(ports.contains(port));
+        }
+        // The range is full: the next Service is refused, not given a held address.
+        let full = restored
+            .create(service("f", false), Time::ZERO)
+            .unwrap_err();
+        assert!(full.to_string().contains("range is full"), "{full}");
+        // Deleting a restored Service releases what it held.
+        restored
+            .delete(
+                Kind::Service,
+                "default",
+                "a",
+                &DeleteOptions::default(),
+                Time::ZERO,
+            )
+            .unwrap();
+        restored.create(service("f", false), Time::ZERO).unwrap();
+    }
+
+    #[test]
+    fn objects_that_cannot_be_a_store_state_are_refused() {
+        let store = Store::new(StoreConfig::default());
+        let rv = store.resource_version();
+        let objects = everything(&store);
+        let restore = |objects: Vec<Object>, rv: u64| {
+            Store::restore(StoreConfig::default(), objects, rv).map(|s| s.len())
+        };
+        assert_eq!(restore(objects.clone(), rv), Ok(objects.len()));
+        // A version newer than the store's.
+        assert!(matches!(
+            restore(objects.clone(), rv - 1),
+            Err(StoreError::BadRequest(_))
+        ));
+        // The same key twice (with another uid).
+        let mut twice = objects.clone();
+        let mut copy = objects[0].clone();
+        copy.metadata_mut().uid = "another".into();
+        twice.push(copy);
+        assert!(matches!(restore(twice, rv), Err(StoreError::BadRequest(_))));
+        // One uid twice.
+        let mut same_uid = objects.clone();
+        let mut copy = objects[0].clone();
+        copy.metadata_mut().name = "copy".into();
+        same_uid.push(copy);
+        let err = restore(same_uid, rv).unwrap_err();
+        assert!(err.to_string().contains("held by another object"), "{err}");
+        // No uid.
+        let mut no_uid = objects;
+        no_uid[0].metadata_mut().uid.clear();
+        assert!(matches!(
+            restore(no_uid, rv),
+            Err(StoreError::BadRequest(_))
+        ));
     }
 }

@@ -91,6 +91,17 @@ impl ChangeLog {
         }
     }
 
+    /// An empty log that continues from `version`, as after a restore: a cursor at `version`
+    /// reads what is written next, an older one gets
+    /// [`StoreError::ResourceVersionTooOld`] (the history before it is gone, as after an etcd
+    /// compaction at that revision).
+    pub(crate) fn starting_at(capacity: usize, version: u64) -> ChangeLog {
+        ChangeLog {
+            compacted: version,
+            ..ChangeLog::new(capacity)
+        }
+    }
+
     pub(crate) fn push(&mut self, event: WatchEvent) {
         if self.events.len() == self.capacity {
             if let Some(dropped) = self.events.pop_front() {

@@ -17,6 +17,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 #[derive(Parser, Debug)]
 #[command(name = "flotilla", version, about)]
 struct Cli {
+    /// The single-host API socket (`host`, and the commands that talk to a host).
+    #[arg(long, global = true, default_value = "/run/flotilla/host.sock")]
+    socket: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -130,6 +133,222 @@ enum Command {
         #[command(subcommand)]
         study: flotilla_sim::study::StudyCommand,
     },
+    /// Single-host mode: run the control plane and one node on this machine (root), pods as
+    /// real processes, serving the API on --socket for the commands below. Stops every pod
+    /// on SIGINT/SIGTERM; the objects persist in --data-dir for the next start.
+    Host {
+        /// Where the cluster's objects are persisted.
+        #[arg(long, default_value = "/var/lib/flotilla/host")]
+        data_dir: PathBuf,
+        /// The runtime's state (pod directories, logs).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// The image store.
+        #[arg(long)]
+        images: Option<PathBuf>,
+        /// The node's name (default: this machine's hostname).
+        #[arg(long)]
+        node_name: Option<String>,
+        /// The seed of the cluster's random streams.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Create or update objects from manifest files (a running `flotilla host`).
+    Apply {
+        /// Manifest files or directories; `-` reads standard input.
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// Also read the subdirectories of directories.
+        #[arg(short = 'R', long)]
+        recursive: bool,
+        /// The namespace of objects that name none.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+    },
+    /// List objects as kubectl does (`get pods`, `get deploy web -o yaml`, `get svc -A`).
+    Get {
+        /// The resource type (`pods`, `po`, `deployments`, `svc`, …) or TYPE/NAME.
+        resource: String,
+        /// Names.
+        names: Vec<String>,
+        /// The namespace (default: `default`).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Every namespace.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+        /// A label selector (`app=web,tier!=db`).
+        #[arg(short = 'l', long)]
+        selector: Option<String>,
+        /// `wide`, `yaml`, `json` or `name`.
+        #[arg(short = 'o', long, default_value = "")]
+        output: String,
+    },
+    /// Show an object in detail, with its events.
+    Describe {
+        /// The resource type or TYPE/NAME.
+        resource: String,
+        /// Names (default: every object of the type in the namespace).
+        names: Vec<String>,
+        /// The namespace.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+    },
+    /// Delete objects by type and name, or those of manifest files.
+    Delete {
+        /// The resource type or TYPE/NAME (omit with -f).
+        resource: Option<String>,
+        /// Names.
+        names: Vec<String>,
+        /// Delete the objects of these manifest files.
+        #[arg(short = 'f', long = "filename", num_args = 1..)]
+        files: Vec<PathBuf>,
+        /// The namespace.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Seconds a pod gets to stop (0: at once).
+        #[arg(long)]
+        grace_period: Option<i64>,
+    },
+    /// Print a container's log.
+    Logs {
+        /// The pod (or pod/NAME).
+        pod: String,
+        /// The container (default: the pod's only one).
+        #[arg(short = 'c', long)]
+        container: Option<String>,
+        /// The namespace.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// The previous run's log.
+        #[arg(short = 'p', long)]
+        previous: bool,
+        /// Keep streaming while the container runs.
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
+    /// Run a command in a running container: `flotilla exec web-1 -- cat /etc/hosts`.
+    Exec {
+        /// The pod (or pod/NAME).
+        pod: String,
+        /// The container (default: the pod's only one).
+        #[arg(short = 'c', long)]
+        container: Option<String>,
+        /// The namespace.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Set the replica count of a Deployment, ReplicaSet or StatefulSet.
+    Scale {
+        /// TYPE/NAME (`deployment/web`) or TYPE.
+        target: String,
+        /// NAME when TARGET is a type alone.
+        name: Option<String>,
+        /// The new count.
+        #[arg(long)]
+        replicas: i32,
+        /// The namespace.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+    },
+    /// The local image store that `flotilla host` runs containers from: `import`, `ls`, `rm`.
+    Image {
+        #[command(subcommand)]
+        action: ImageAction,
+        /// The image store.
+        #[arg(long, global = true, default_value = "/var/lib/flotilla/images")]
+        images: PathBuf,
+    },
+    /// Manage a Deployment's rollout: `status`, `undo`, `history`.
+    Rollout {
+        #[command(subcommand)]
+        action: RolloutAction,
+    },
+}
+
+/// `flotilla image …`.
+#[derive(Subcommand, Debug)]
+enum ImageAction {
+    /// Import a root filesystem (a directory or a tar file, optionally gzip-compressed) as
+    /// NAME:TAG.
+    Import {
+        /// The directory or tar file.
+        source: PathBuf,
+        /// The image's reference (`busybox:1`).
+        reference: String,
+    },
+    /// List the images.
+    Ls,
+    /// Remove an image.
+    Rm {
+        /// The image's reference.
+        reference: String,
+    },
+}
+
+fn image(action: ImageAction, images: &Path) -> ExitCode {
+    use flotilla_runtime_linux::image::{ImageConfig, ImageStore};
+    let store = ImageStore::new(images);
+    let result = match action {
+        ImageAction::Import { source, reference } => store
+            .import(&source, &reference, ImageConfig::default())
+            .map(|image| println!("{} imported ({} bytes)", image.reference, image.config.size)),
+        ImageAction::Ls => {
+            println!("{:<40} SIZE", "IMAGE");
+            for image in store.list() {
+                println!("{:<40} {}", image.reference, image.config.size);
+            }
+            Ok(())
+        }
+        ImageAction::Rm { reference } => store
+            .remove(&reference)
+            .map(|()| println!("{reference} removed")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `flotilla rollout …`.
+#[derive(Subcommand, Debug)]
+enum RolloutAction {
+    /// Wait until the rollout is complete, printing its progress.
+    Status {
+        /// `deployment/NAME`.
+        target: String,
+        /// The namespace.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Give up after this many seconds.
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Go back to the previous revision (or --to-revision).
+    Undo {
+        /// `deployment/NAME`.
+        target: String,
+        /// The namespace.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// The revision to go back to.
+        #[arg(long)]
+        to_revision: Option<i64>,
+    },
+    /// List the revisions.
+    History {
+        /// `deployment/NAME`.
+        target: String,
+        /// The namespace.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -141,7 +360,10 @@ enum Output {
 }
 
 fn main() -> ExitCode {
+    // `flotilla host` runs pods through helper processes that re-execute this binary.
+    flotilla_runtime_linux::run_helper_if_requested();
     let cli = Cli::parse();
+    let socket = cli.socket;
     match cli.command {
         Command::Run {
             scenario,
@@ -182,6 +404,269 @@ fn main() -> ExitCode {
             output,
         } => explain(&files, recursive, &pod, config.as_deref(), seed, output),
         Command::Study { study } => flotilla_sim::study::main(study),
+        Command::Host {
+            data_dir,
+            state_dir,
+            images,
+            node_name,
+            seed,
+        } => host(HostArgs {
+            socket,
+            data_dir,
+            state_dir,
+            images,
+            node_name,
+            seed,
+        }),
+        Command::Image { action, images } => image(action, &images),
+        other => client(&socket, other),
+    }
+}
+
+struct HostArgs {
+    socket: PathBuf,
+    data_dir: PathBuf,
+    state_dir: Option<PathBuf>,
+    images: Option<PathBuf>,
+    node_name: Option<String>,
+    seed: u64,
+}
+
+fn host(args: HostArgs) -> ExitCode {
+    use flotilla_runtime_linux::host::driver::{Host, HostConfig};
+    let node_name = args.node_name.unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "node-1".into())
+    });
+    let mut config = HostConfig::new(&node_name);
+    config.socket = args.socket;
+    config.data_dir = args.data_dir;
+    config.seed = args.seed;
+    if let Some(dir) = args.state_dir {
+        config.runtime.state_dir = dir;
+    }
+    if let Some(dir) = args.images {
+        config.runtime.image_dir = dir;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, stop.clone()) {
+            eprintln!("error: cannot handle signal {signal}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let host = match Host::start(config) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "flotilla host: node {node_name:?} ready; API on {}",
+        host.socket().display()
+    );
+    match host.run(&stop) {
+        Ok(()) => {
+            eprintln!("flotilla host: stopped; every pod stopped and cleaned up");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `TYPE/NAME` → (`TYPE`, [`NAME`]); otherwise the arguments as given.
+fn split_target(resource: &str, names: Vec<String>) -> (String, Vec<String>) {
+    match resource.split_once('/') {
+        Some((kind, name)) => {
+            let mut all = vec![name.to_string()];
+            all.extend(names);
+            (kind.to_string(), all)
+        }
+        None => (resource.to_string(), names),
+    }
+}
+
+/// The Deployment a `rollout` command names: `deployment/NAME` (or `deploy/NAME`).
+fn deployment_target(target: &str) -> Result<String, String> {
+    match target.split_once('/') {
+        Some(("deployment" | "deployments" | "deploy" | "deployment.apps", name)) => {
+            Ok(name.to_string())
+        }
+        _ => Err(format!(
+            "error: {target:?}: rollout supports deployment/NAME only"
+        )),
+    }
+}
+
+fn manifest_texts(
+    files: &[PathBuf],
+    recursive: bool,
+) -> Result<Vec<flotilla_runtime_linux::host::api::ManifestText>, String> {
+    flotilla_sim::manifests::read_texts(files, recursive)
+        .map(|texts| {
+            texts
+                .into_iter()
+                .map(|(file, text)| flotilla_runtime_linux::host::api::ManifestText { file, text })
+                .collect()
+        })
+        .map_err(|e| format!("error: {e}"))
+}
+
+fn client(socket: &Path, command: Command) -> ExitCode {
+    use flotilla_runtime_linux::host::api::Request;
+    let request = match command {
+        Command::Apply {
+            files,
+            recursive,
+            namespace,
+        } => manifest_texts(&files, recursive).map(|manifests| Request::Apply {
+            manifests,
+            namespace,
+        }),
+        Command::Get {
+            resource,
+            names,
+            namespace,
+            all_namespaces,
+            selector,
+            output,
+        } => {
+            let (resource, names) = split_target(&resource, names);
+            Ok(Request::Get {
+                resource,
+                names,
+                namespace,
+                all_namespaces,
+                selector,
+                output,
+            })
+        }
+        Command::Describe {
+            resource,
+            names,
+            namespace,
+        } => {
+            let (resource, names) = split_target(&resource, names);
+            Ok(Request::Describe {
+                resource,
+                names,
+                namespace,
+            })
+        }
+        Command::Delete {
+            resource,
+            names,
+            files,
+            namespace,
+            grace_period,
+        } => {
+            let (resource, names) = match resource {
+                Some(r) => {
+                    let (r, n) = split_target(&r, names);
+                    (Some(r), n)
+                }
+                None => (None, names),
+            };
+            if resource.is_none() && files.is_empty() {
+                Err("error: you must provide one or more resources by argument or filename".into())
+            } else {
+                manifest_texts(&files, false).map(|manifests| Request::Delete {
+                    resource,
+                    names,
+                    manifests,
+                    namespace,
+                    grace_period,
+                })
+            }
+        }
+        Command::Logs {
+            pod,
+            container,
+            namespace,
+            previous,
+            follow,
+        } => Ok(Request::Logs {
+            pod: pod.strip_prefix("pod/").unwrap_or(&pod).to_string(),
+            container,
+            namespace,
+            previous,
+            follow,
+        }),
+        Command::Exec {
+            pod,
+            container,
+            namespace,
+            command,
+        } => Ok(Request::Exec {
+            pod: pod.strip_prefix("pod/").unwrap_or(&pod).to_string(),
+            container,
+            namespace,
+            command,
+        }),
+        Command::Scale {
+            target,
+            name,
+            replicas,
+            namespace,
+        } => {
+            let (resource, names) = split_target(&target, name.into_iter().collect());
+            match names.as_slice() {
+                [name] => Ok(Request::Scale {
+                    resource,
+                    name: name.clone(),
+                    namespace,
+                    replicas,
+                }),
+                _ => Err("error: scale needs one TYPE/NAME".into()),
+            }
+        }
+        Command::Rollout { action } => match action {
+            RolloutAction::Status {
+                target,
+                namespace,
+                timeout,
+            } => deployment_target(&target).map(|name| Request::RolloutStatus {
+                name,
+                namespace,
+                timeout_secs: timeout,
+            }),
+            RolloutAction::Undo {
+                target,
+                namespace,
+                to_revision,
+            } => deployment_target(&target).map(|name| Request::RolloutUndo {
+                name,
+                namespace,
+                to_revision,
+            }),
+            RolloutAction::History { target, namespace } => {
+                deployment_target(&target).map(|name| Request::RolloutHistory { name, namespace })
+            }
+        },
+        _ => Err("error: not a host command".into()),
+    };
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr();
+    match flotilla_runtime_linux::host::client::call(socket, &request, &mut stdout, &mut stderr) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

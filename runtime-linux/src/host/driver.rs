@@ -1,0 +1,1339 @@
+//! The host's main loop: one thread owns the [`Cluster`], the [`LinuxRuntime`] and the
+//! persisted state; it takes API calls from the socket's threads over a channel, polls the
+//! cluster on the wall clock, hands runtime commands to the runtime and runtime events back to
+//! the cluster, persists every change before it acknowledges a request, keeps the Service proxy
+//! and the pods' `/etc/hosts` up to date, and feeds the HPA the pods' CPU use read from their
+//! cgroups.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration as StdDuration, Instant, SystemTime, UNIX_EPOCH};
+
+use flotilla_controllers::cluster::{Cluster, ClusterConfig, ClusterInput};
+use flotilla_controllers::controller::EventRecorder;
+use flotilla_controllers::kubelet::runtime::{RuntimeCommand, RuntimeEvent, StopSignal};
+use flotilla_controllers::proxy::{BalanceMode, ProxyTable};
+use flotilla_model::api::{Node, NodeAddress, NodeAddressType, NodeSystemInfo, Pod};
+use flotilla_model::store::{DeleteOptions, DeleteOutcome, Store, StoreConfig};
+use flotilla_model::{Kind, Object, ObjectMeta, Quantity, Time};
+
+use super::api::{ManifestText, Reply, Request};
+use super::persist::StateLog;
+use super::print;
+use super::server::{ApiServer, Call, ReplySink};
+use crate::network::NetworkConfig;
+use crate::proxy::{ProxyConfig, ServiceProxy};
+use crate::{LinuxRuntime, RuntimeConfig};
+
+/// How a host is set up.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// The API socket.
+    pub socket: PathBuf,
+    /// Where the cluster's objects are persisted.
+    pub data_dir: PathBuf,
+    /// The node's name (default: the machine's hostname).
+    pub node_name: String,
+    /// The runtime's configuration.
+    pub runtime: RuntimeConfig,
+    /// The seed of the cluster's random streams (uids, tie-breaks).
+    pub seed: u64,
+    /// How often pods' CPU and memory use is read for the HPA (the metrics server's 15 s).
+    pub metrics_interval: StdDuration,
+    /// Where the NodePorts listen.
+    pub node_port_address: std::net::IpAddr,
+}
+
+impl HostConfig {
+    /// The defaults: socket `/run/flotilla/host.sock`, data in `/var/lib/flotilla/host`,
+    /// runtime state in `/run/flotilla/<node>`, pod networking on.
+    pub fn new(node_name: &str) -> HostConfig {
+        let mut runtime = RuntimeConfig::new(node_name);
+        runtime.network = Some(NetworkConfig::default());
+        HostConfig {
+            socket: PathBuf::from("/run/flotilla/host.sock"),
+            data_dir: PathBuf::from("/var/lib/flotilla/host"),
+            node_name: node_name.to_string(),
+            runtime,
+            seed: 1,
+            metrics_interval: StdDuration::from_secs(15),
+            node_port_address: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        }
+    }
+}
+
+/// Why the host could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The runtime could not start.
+    #[error("runtime: {0}")]
+    Runtime(#[from] crate::RuntimeError),
+    /// The persisted state could not be read or written.
+    #[error("state: {0}")]
+    Persist(#[from] super::persist::PersistError),
+    /// The API socket could not be served.
+    #[error("api: {0}")]
+    Server(#[from] super::server::ServerError),
+    /// The cluster refused the node or the restored state.
+    #[error("cluster: {0}")]
+    Cluster(#[from] flotilla_controllers::cluster::ClusterError),
+    /// The store refused the restored objects.
+    #[error("restore: {0}")]
+    Restore(#[from] flotilla_model::store::StoreError),
+}
+
+/// The wall clock as the cluster's [`Time`].
+pub fn wall_clock() -> Time {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    Time::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+/// The Node object this machine registers as: its CPUs and memory, the usual well-known
+/// labels, and the pod network's gateway as its internal address.
+pub fn host_node(name: &str, internal_ip: &str) -> Node {
+    let mut node = Node {
+        metadata: ObjectMeta::named("", name),
+        ..Default::default()
+    };
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| meminfo_total_bytes(&t))
+        .unwrap_or(1 << 30);
+    for (k, v) in [
+        ("cpu", cpus.to_string()),
+        ("memory", memory.to_string()),
+        ("pods", "110".to_string()),
+    ] {
+        if let Ok(q) = Quantity::parse(&v) {
+            node.status.capacity.insert(k.into(), q.clone());
+            node.status.allocatable.insert(k.into(), q);
+        }
+    }
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    for (k, v) in [
+        ("kubernetes.io/hostname", name),
+        ("kubernetes.io/os", "linux"),
+        ("kubernetes.io/arch", arch),
+    ] {
+        node.metadata.labels.insert(k.into(), v.into());
+    }
+    node.status.addresses = vec![
+        NodeAddress {
+            r#type: NodeAddressType::InternalIp,
+            address: internal_ip.into(),
+        },
+        NodeAddress {
+            r#type: NodeAddressType::Hostname,
+            address: name.into(),
+        },
+    ];
+    node.status.node_info = Some(NodeSystemInfo {
+        kernel_version: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        os_image: "Linux".into(),
+        container_runtime_version: format!("flotilla://{}", env!("CARGO_PKG_VERSION")),
+        kubelet_version: format!("v{}-flotilla", env!("CARGO_PKG_VERSION")),
+        kube_proxy_version: format!("v{}-flotilla", env!("CARGO_PKG_VERSION")),
+        operating_system: "linux".into(),
+        architecture: arch.into(),
+        ..Default::default()
+    });
+    node
+}
+
+/// `MemTotal` of `/proc/meminfo`, in bytes.
+fn meminfo_total_bytes(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// A call whose answer waits for something: the end of a rollout.
+struct RolloutWaiter {
+    namespace: String,
+    name: String,
+    deadline: Option<Instant>,
+    last: String,
+    sink: ReplySink,
+}
+
+/// Per-pod CPU accounting between two metric samples.
+#[derive(Clone, Copy)]
+struct CpuSample {
+    usage_nanos: u64,
+    at: Instant,
+}
+
+/// The running host. Build it with [`Host::start`], drive it with [`Host::run`].
+pub struct Host {
+    config: HostConfig,
+    cluster: Cluster,
+    runtime: LinuxRuntime,
+    state: StateLog,
+    persisted: u64,
+    server: Option<ApiServer>,
+    calls: Receiver<Call>,
+    proxy: ServiceProxy,
+    table: Arc<Mutex<ProxyTable>>,
+    proxy_cursor: u64,
+    hosts_signature: Vec<(String, Vec<String>)>,
+    /// Containers the runtime runs now, by pod uid.
+    running: BTreeMap<String, BTreeSet<String>>,
+    waiters: Vec<RolloutWaiter>,
+    cpu: BTreeMap<String, CpuSample>,
+    next_metrics: Instant,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("node", &self.config.node_name)
+            .field("cluster", &self.cluster)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Host {
+    /// Starts the runtime (cleaning up what a previous run left), restores the persisted
+    /// objects or bootstraps a new cluster, registers this machine as the node, and listens
+    /// on the API socket.
+    pub fn start(config: HostConfig) -> Result<Host, HostError> {
+        let runtime = LinuxRuntime::new(config.runtime.clone())?;
+        let (state, recovered) = StateLog::open(&config.data_dir)?;
+        if let Some(torn) = &recovered.torn_tail {
+            eprintln!(
+                "flotilla host: dropped a torn write at the end of the state log ({torn})"
+            );
+        }
+        let cluster_config = ClusterConfig::new(config.seed);
+        let restored = !recovered.objects.is_empty();
+        let mut cluster = if restored {
+            let store = Store::restore(
+                StoreConfig {
+                    seed: config.seed,
+                    kubernetes_service: true,
+                    ..StoreConfig::default()
+                },
+                recovered.objects,
+                recovered.resource_version,
+            )?;
+            Cluster::restore(cluster_config, store)
+        } else {
+            Cluster::new(cluster_config)
+        };
+        let persisted = if restored {
+            recovered.resource_version
+        } else {
+            0
+        };
+        let gateway = config
+            .runtime
+            .network
+            .as_ref()
+            .and_then(|n| n.pod_cidr.nth(1))
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "127.0.0.1".into());
+        let now = wall_clock();
+        cluster.poll(now);
+        cluster.add_node(host_node(&config.node_name, &gateway))?;
+        let table = Arc::new(Mutex::new(cluster.proxy(BalanceMode::RoundRobin)));
+        let proxy = ServiceProxy::new(
+            table.clone(),
+            Arc::new(wall_clock),
+            ProxyConfig {
+                node_port_address: config.node_port_address,
+                ..ProxyConfig::default()
+            },
+        );
+        let (tx, calls) = std::sync::mpsc::channel();
+        let server = ApiServer::start(&config.socket, tx)?;
+        let proxy_cursor = cluster.store().resource_version();
+        let mut host = Host {
+            config,
+            cluster,
+            runtime,
+            state,
+            persisted,
+            server: Some(server),
+            calls,
+            proxy,
+            table,
+            proxy_cursor,
+            hosts_signature: Vec::new(),
+            running: BTreeMap::new(),
+            waiters: Vec::new(),
+            cpu: BTreeMap::new(),
+            next_metrics: Instant::now(),
+        };
+        host.persist()?;
+        host.sync_proxy()?;
+        Ok(host)
+    }
+
+    /// The cluster (for tests and embedding).
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// The API socket's path.
+    pub fn socket(&self) -> &Path {
+        &self.config.socket
+    }
+
+    /// Runs until `stop` is set (by SIGINT/SIGTERM in `flotilla host`), then stops every pod
+    /// gracefully and removes everything the runtime created.
+    pub fn run(mut self, stop: &AtomicBool) -> Result<(), HostError> {
+        let result = self.run_until(stop);
+        self.shutdown();
+        result
+    }
+
+    fn run_until(&mut self, stop: &AtomicBool) -> Result<(), HostError> {
+        let mut pending: Vec<(ReplySink, Output)> = Vec::new();
+        while !stop.load(Ordering::SeqCst) {
+            let now = wall_clock();
+            // Requests first, so a write is in the store before the controllers run.
+            while let Ok(call) = self.calls.try_recv() {
+                if let Some(answer) = self.handle_call(call, now) {
+                    pending.push(answer);
+                }
+            }
+            self.step(now);
+            self.collect_metrics(now);
+            // Persist, then acknowledge: an answered write is on disk.
+            self.persist()?;
+            for (mut sink, out) in pending.drain(..) {
+                for r in &out.replies {
+                    sink.send(r);
+                }
+                sink.exit(out.code);
+            }
+            self.sync_proxy()?;
+            self.check_rollouts();
+            let wait = match self.cluster.next_wakeup() {
+                Some(t) => {
+                    let now = wall_clock();
+                    StdDuration::from_nanos(t.as_nanos().saturating_sub(now.as_nanos()))
+                }
+                None => StdDuration::from_millis(50),
+            }
+            .clamp(StdDuration::from_millis(1), StdDuration::from_millis(50));
+            match self.calls.recv_timeout(wait) {
+                Ok(call) => {
+                    let now = wall_clock();
+                    if let Some(answer) = self.handle_call(call, now) {
+                        pending.push(answer);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Polls the cluster and the runtime until neither has anything more to say at `now`.
+    fn step(&mut self, now: Time) {
+        for _ in 0..16 {
+            let ready = self.cluster.poll(now);
+            let mut did = !ready.commands.is_empty();
+            for c in ready.commands {
+                if c.node != self.config.node_name {
+                    continue;
+                }
+                self.runtime.handle_command(c.command);
+            }
+            let events = self.runtime.poll_events();
+            did |= !events.is_empty();
+            for event in events {
+                self.track(&event);
+                let _ = self.cluster.handle_at(
+                    now,
+                    ClusterInput::Runtime {
+                        node: self.config.node_name.clone(),
+                        event,
+                    },
+                );
+            }
+            if !did {
+                break;
+            }
+        }
+    }
+
+    fn track(&mut self, event: &RuntimeEvent) {
+        match event {
+            RuntimeEvent::ContainerStarted {
+                pod_uid,
+                container,
+                result: Ok(_),
+            } => {
+                self.running
+                    .entry(pod_uid.clone())
+                    .or_default()
+                    .insert(container.clone());
+            }
+            RuntimeEvent::ContainerExited {
+                pod_uid, container, ..
+            } => {
+                if let Some(set) = self.running.get_mut(pod_uid) {
+                    set.remove(container);
+                    if set.is_empty() {
+                        self.running.remove(pod_uid);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Appends every store change since the last call to the state log (fsync'd), and takes a
+    /// snapshot when the log has grown enough.
+    fn persist(&mut self) -> Result<(), HostError> {
+        let store = self.cluster.store();
+        if store.resource_version() == self.persisted {
+            return Ok(());
+        }
+        match store.changes_since(self.persisted) {
+            Ok(events) => {
+                let events: Vec<_> = events.cloned().collect();
+                self.state.append(&events)?;
+            }
+            // The change log no longer reaches back that far: write everything instead.
+            Err(_) => self.state.snapshot(store)?,
+        }
+        self.persisted = store.resource_version();
+        if self.state.should_snapshot() {
+            self.state.snapshot(self.cluster.store())?;
+        }
+        Ok(())
+    }
+
+    /// Brings the proxy's routing table and listeners, and the pods' `/etc/hosts`, up to date.
+    fn sync_proxy(&mut self) -> Result<(), HostError> {
+        let store = self.cluster.store();
+        if store.resource_version() == self.proxy_cursor {
+            return Ok(());
+        }
+        let mut services_changed = false;
+        {
+            let mut table = match self.table.lock() {
+                Ok(t) => t,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            match store.changes_since(self.proxy_cursor) {
+                Ok(events) => {
+                    for event in events {
+                        if matches!(event.object.kind(), Kind::Service | Kind::EndpointSlice) {
+                            table.handle_event(event);
+                            services_changed |= event.object.kind() == Kind::Service;
+                        }
+                    }
+                }
+                Err(_) => {
+                    *table = self.cluster.proxy(BalanceMode::RoundRobin);
+                    services_changed = true;
+                }
+            }
+        }
+        self.proxy_cursor = store.resource_version();
+        if services_changed {
+            for e in self.proxy.sync() {
+                eprintln!("flotilla host: service proxy: {e}");
+            }
+            let entries = service_hosts(self.cluster.store());
+            if entries != self.hosts_signature {
+                self.runtime.set_extra_hosts(entries.clone());
+                self.hosts_signature = entries;
+            }
+        }
+        Ok(())
+    }
+
+    /// Samples every running pod's CPU and memory use from its cgroup and reports it as the
+    /// metrics server would (CPU as the rate over the last interval).
+    fn collect_metrics(&mut self, now: Time) {
+        let at = Instant::now();
+        if at < self.next_metrics {
+            return;
+        }
+        self.next_metrics = at + self.config.metrics_interval;
+        let pods: Vec<(String, String, String)> = self
+            .cluster
+            .store()
+            .iter_kind(Kind::Pod)
+            .filter_map(|o| match o.as_ref() {
+                Object::Pod(p) if p.spec.node_name == self.config.node_name => Some((
+                    p.metadata.namespace.clone(),
+                    p.metadata.name.clone(),
+                    p.metadata.uid.clone(),
+                )),
+                _ => None,
+            })
+            .filter(|(_, _, uid)| self.running.contains_key(uid))
+            .collect();
+        let mut seen = BTreeSet::new();
+        for (namespace, name, uid) in pods {
+            let dirs = self.runtime.cgroups().dirs(Path::new(&uid));
+            let Some(usage) = cpu_usage_nanos(&dirs) else {
+                continue;
+            };
+            let memory = memory_bytes(&dirs).unwrap_or(0);
+            seen.insert(uid.clone());
+            let sample = CpuSample {
+                usage_nanos: usage,
+                at,
+            };
+            if let Some(prev) = self.cpu.insert(uid, sample) {
+                let elapsed = at.duration_since(prev.at).as_nanos().max(1);
+                let used = u128::from(usage.saturating_sub(prev.usage_nanos));
+                let millis = i64::try_from(used * 1000 / elapsed).unwrap_or(i64::MAX);
+                let _ = self.cluster.handle_at(
+                    now,
+                    ClusterInput::PodMetrics {
+                        namespace,
+                        name,
+                        cpu_millis: millis,
+                        memory_bytes: i64::try_from(memory).unwrap_or(i64::MAX),
+                    },
+                );
+            }
+        }
+        self.cpu.retain(|uid, _| seen.contains(uid));
+    }
+
+    fn check_rollouts(&mut self) {
+        let mut keep = Vec::new();
+        for mut w in std::mem::take(&mut self.waiters) {
+            match rollout_status(self.cluster.store(), &w.namespace, &w.name) {
+                Err(message) => {
+                    w.sink.stderr(message);
+                    w.sink.exit(1);
+                }
+                Ok((message, done)) => {
+                    if message != w.last {
+                        if !w.sink.stdout(message.clone()) {
+                            continue;
+                        }
+                        w.last = message;
+                    }
+                    if done {
+                        w.sink.exit(0);
+                    } else if w.deadline.is_some_and(|d| Instant::now() >= d) {
+                        w.sink.stderr("error: timed out waiting for the condition\n");
+                        w.sink.exit(1);
+                    } else if w.sink.client_gone() {
+                        // The client pressed Ctrl-C.
+                    } else {
+                        keep.push(w);
+                    }
+                }
+            }
+        }
+        self.waiters = keep;
+    }
+
+    /// Answers one call: the replies to send once the state is persisted, or `None` when the
+    /// call answers by itself (a stream, or a rollout that waits).
+    fn handle_call(&mut self, call: Call, now: Time) -> Option<(ReplySink, Output)> {
+        let Call {
+            request, replies, ..
+        } = call;
+        let mut out = Output::default();
+        match request {
+            Request::Apply {
+                manifests,
+                namespace,
+            } => self.apply(&manifests, namespace.as_deref(), now, &mut out),
+            Request::Get {
+                resource,
+                names,
+                namespace,
+                all_namespaces,
+                selector,
+                output,
+            } => {
+                let namespace = if all_namespaces {
+                    None
+                } else {
+                    Some(namespace.unwrap_or_else(|| "default".into()))
+                };
+                out.result(
+                    print::resolve_resource(&resource)
+                        .and_then(|kind| {
+                            let format = print::OutputFormat::parse(&output)?;
+                            print::get(
+                                self.cluster.store(),
+                                kind,
+                                namespace.as_deref(),
+                                &names,
+                                selector.as_deref(),
+                                format,
+                                now,
+                            )
+                        })
+                        .map_err(|e| e.to_string()),
+                );
+            }
+            Request::Describe {
+                resource,
+                names,
+                namespace,
+            } => {
+                let namespace = namespace.unwrap_or_else(|| "default".into());
+                self.describe(&resource, &names, &namespace, now, &mut out);
+            }
+            Request::Delete {
+                resource,
+                names,
+                manifests,
+                namespace,
+                grace_period,
+            } => self.delete(
+                resource.as_deref(),
+                &names,
+                &manifests,
+                namespace.as_deref(),
+                grace_period,
+                &mut out,
+            ),
+            Request::Scale {
+                resource,
+                name,
+                namespace,
+                replicas,
+            } => {
+                let namespace = namespace.unwrap_or_else(|| "default".into());
+                self.scale(&resource, &name, &namespace, replicas, now, &mut out);
+            }
+            Request::RolloutStatus {
+                name,
+                namespace,
+                timeout_secs,
+            } => {
+                let namespace = namespace.unwrap_or_else(|| "default".into());
+                self.waiters.push(RolloutWaiter {
+                    namespace,
+                    name,
+                    deadline: timeout_secs.map(|s| Instant::now() + StdDuration::from_secs(s)),
+                    last: String::new(),
+                    sink: replies,
+                });
+                return None;
+            }
+            Request::RolloutUndo {
+                name,
+                namespace,
+                to_revision,
+            } => {
+                let namespace = namespace.unwrap_or_else(|| "default".into());
+                match flotilla_controllers::deployment::rollback(
+                    self.cluster.store_mut(),
+                    &namespace,
+                    &name,
+                    to_revision,
+                    now,
+                ) {
+                    Ok(outcome) => out.stdout(format!("deployment.apps/{name} {outcome}\n")),
+                    Err(e) => out.fail(format!("error: {e}\n")),
+                }
+            }
+            Request::RolloutHistory { name, namespace } => {
+                let namespace = namespace.unwrap_or_else(|| "default".into());
+                match rollout_history(self.cluster.store(), &namespace, &name) {
+                    Ok(text) => out.stdout(text),
+                    Err(e) => out.fail(format!("{e}\n")),
+                }
+            }
+            Request::Logs {
+                pod,
+                container,
+                namespace,
+                previous,
+                follow,
+            } => {
+                let namespace = namespace.unwrap_or_else(|| "default".into());
+                match self.log_target(&namespace, &pod, container.as_deref(), previous) {
+                    Ok((path, pid)) => {
+                        super::streams::logs(path, if follow { pid } else { None }, replies);
+                        return None;
+                    }
+                    Err(message) => out.fail(message),
+                }
+            }
+            Request::Exec {
+                pod,
+                container,
+                namespace,
+                command,
+            } => {
+                let namespace = namespace.unwrap_or_else(|| "default".into());
+                match self.exec_target(&namespace, &pod, container.as_deref(), command) {
+                    Ok(target) => {
+                        super::streams::exec(target, replies);
+                        return None;
+                    }
+                    Err(message) => out.fail(message),
+                }
+            }
+        }
+        Some((replies, out))
+    }
+
+    fn apply(
+        &mut self,
+        manifests: &[ManifestText],
+        namespace: Option<&str>,
+        now: Time,
+        out: &mut Output,
+    ) {
+        let _ = now;
+        // Every file is read and checked before anything is written (kubectl applies what it
+        // decoded, but a half-applied directory is what the issue asks us not to do).
+        let mut objects = Vec::new();
+        let mut failed = false;
+        for m in manifests {
+            let checked = flotilla_model::manifest::check_str(&m.file, &m.text);
+            for w in &checked.manifests.warnings {
+                out.stderr(format!("Warning: {w}\n"));
+            }
+            for e in &checked.errors {
+                out.stderr(format!("error: {e}\n"));
+                failed = true;
+            }
+            objects.extend(checked.manifests.objects.into_iter().map(|o| o.object));
+        }
+        if failed {
+            out.code = 1;
+            return;
+        }
+        if objects.is_empty() {
+            out.fail("error: no objects passed to apply\n");
+            return;
+        }
+        for mut object in objects {
+            let kind = object.kind();
+            if kind.namespaced() && object.metadata().namespace.is_empty() {
+                object.metadata_mut().namespace = namespace.unwrap_or("default").to_string();
+            }
+            let name = object.metadata().name.clone();
+            match self.cluster.apply(object) {
+                Ok(outcome) => out.stdout(format!(
+                    "{}/{} {}\n",
+                    resource_name(kind),
+                    name,
+                    outcome.as_str()
+                )),
+                Err(e) => out.fail(format!("Error from server: {e}\n")),
+            }
+        }
+    }
+
+    fn describe(
+        &mut self,
+        resource: &str,
+        names: &[String],
+        namespace: &str,
+        now: Time,
+        out: &mut Output,
+    ) {
+        let kind = match print::resolve_resource(resource) {
+            Ok(k) => k,
+            Err(e) => return out.fail(format!("{e}\n")),
+        };
+        let namespace = if kind.namespaced() { namespace } else { "" };
+        let names: Vec<String> = if names.is_empty() {
+            let mut all: Vec<String> = self
+                .cluster
+                .store()
+                .iter_kind(kind)
+                .filter(|o| o.metadata().namespace == namespace)
+                .map(|o| o.metadata().name.clone())
+                .collect();
+            all.sort();
+            all
+        } else {
+            names.to_vec()
+        };
+        let events: &EventRecorder = self.cluster.events();
+        let mut first = true;
+        for name in names {
+            match print::describe(self.cluster.store(), events, kind, namespace, &name, now) {
+                Ok(text) => {
+                    if !first {
+                        out.stdout("\n\n");
+                    }
+                    first = false;
+                    out.stdout(text);
+                }
+                Err(e) => out.fail(format!("{e}\n")),
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn delete(
+        &mut self,
+        resource: Option<&str>,
+        names: &[String],
+        manifests: &[ManifestText],
+        namespace: Option<&str>,
+        grace_period: Option<i64>,
+        out: &mut Output,
+    ) {
+        let mut targets: Vec<(Kind, String, String)> = Vec::new();
+        if let Some(resource) = resource {
+            let kind = match print::resolve_resource(resource) {
+                Ok(k) => k,
+                Err(e) => return out.fail(format!("{e}\n")),
+            };
+            let ns = if kind.namespaced() {
+                namespace.unwrap_or("default")
+            } else {
+                ""
+            };
+            if names.is_empty() {
+                return out.fail("error: resource(s) were provided, but no name was specified\n");
+            }
+            targets.extend(names.iter().map(|n| (kind, ns.to_string(), n.clone())));
+        }
+        for m in manifests {
+            match flotilla_model::manifest::parse_str(&m.file, &m.text) {
+                Ok(parsed) => {
+                    for o in parsed.objects {
+                        let kind = o.object.kind();
+                        let meta = o.object.metadata();
+                        let ns = if !kind.namespaced() {
+                            String::new()
+                        } else if meta.namespace.is_empty() {
+                            namespace.unwrap_or("default").to_string()
+                        } else {
+                            meta.namespace.clone()
+                        };
+                        targets.push((kind, ns, meta.name.clone()));
+                    }
+                }
+                Err(errors) => {
+                    for e in errors {
+                        out.stderr(format!("error: {e}\n"));
+                    }
+                    out.code = 1;
+                    return;
+                }
+            }
+        }
+        let options = DeleteOptions {
+            grace_period_seconds: grace_period,
+            ..DeleteOptions::default()
+        };
+        for (kind, ns, name) in targets {
+            match self.cluster.delete(kind, &ns, &name, &options) {
+                Ok(DeleteOutcome::Deleted(_)) | Ok(DeleteOutcome::Pending(_)) => {
+                    out.stdout(format!("{} \"{name}\" deleted\n", resource_name(kind)))
+                }
+                Err(e) => out.fail(format!("Error from server (NotFound): {e}\n")),
+            }
+        }
+    }
+
+    fn scale(
+        &mut self,
+        resource: &str,
+        name: &str,
+        namespace: &str,
+        replicas: i32,
+        now: Time,
+        out: &mut Output,
+    ) {
+        let kind = match print::resolve_resource(resource) {
+            Ok(k) => k,
+            Err(e) => return out.fail(format!("{e}\n")),
+        };
+        let store = self.cluster.store_mut();
+        let Some(current) = store.get(kind, namespace, name) else {
+            return out.fail(format!(
+                "Error from server (NotFound): {} {name:?} not found\n",
+                flotilla_model::store::qualified_resource(kind)
+            ));
+        };
+        let mut object = current.as_ref().clone();
+        match &mut object {
+            Object::Deployment(d) => d.spec.replicas = Some(replicas),
+            Object::ReplicaSet(r) => r.spec.replicas = Some(replicas),
+            Object::StatefulSet(s) => s.spec.replicas = Some(replicas),
+            _ => {
+                return out.fail(format!(
+                    "error: cannot scale {}: it has no replicas\n",
+                    resource_name(kind)
+                ))
+            }
+        }
+        match store.update(object, now) {
+            Ok(_) => out.stdout(format!("{}/{name} scaled\n", resource_name(kind))),
+            Err(e) => out.fail(format!("Error from server: {e}\n")),
+        }
+    }
+
+    fn pod(&self, namespace: &str, name: &str) -> Result<Arc<Object>, String> {
+        self.cluster
+            .store()
+            .get(Kind::Pod, namespace, name)
+            .ok_or_else(|| format!("Error from server (NotFound): pods {name:?} not found\n"))
+    }
+
+    /// The container a `logs` or `exec` names: the only one when the pod has one, as kubectl.
+    fn container_of(pod: &Pod, container: Option<&str>) -> Result<String, String> {
+        match container {
+            Some(c) => {
+                if pod.spec.containers.iter().any(|x| x.name == c)
+                    || pod.spec.init_containers.iter().any(|x| x.name == c)
+                {
+                    Ok(c.to_string())
+                } else {
+                    Err(format!(
+                        "error: container {c} is not valid for pod {}\n",
+                        pod.metadata.name
+                    ))
+                }
+            }
+            None if pod.spec.containers.len() == 1 => Ok(pod.spec.containers[0].name.clone()),
+            None => Err(format!(
+                "error: a container name must be specified for pod {}, choose one of: [{}]\n",
+                pod.metadata.name,
+                pod.spec
+                    .containers
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
+        }
+    }
+
+    /// The log file of a container's current (or previous) run, and its process while it runs.
+    fn log_target(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: Option<&str>,
+        previous: bool,
+    ) -> Result<(PathBuf, Option<i32>), String> {
+        let object = self.pod(namespace, name)?;
+        let Object::Pod(pod) = object.as_ref() else {
+            return Err("error: not a pod\n".into());
+        };
+        let container = Self::container_of(pod, container)?;
+        let status = pod
+            .status
+            .container_statuses
+            .iter()
+            .chain(pod.status.init_container_statuses.iter())
+            .find(|s| s.name == container);
+        let Some(status) = status else {
+            return Err(format!(
+                "Error from server (BadRequest): container {container:?} in pod {name:?} is waiting to start: ContainerCreating\n"
+            ));
+        };
+        let attempt = if previous {
+            if status.restart_count == 0 {
+                return Err(format!(
+                    "Error from server (BadRequest): previous terminated container {container:?} in pod {name:?} not found\n"
+                ));
+            }
+            status.restart_count - 1
+        } else {
+            status.restart_count
+        };
+        let path = self
+            .runtime
+            .log_path(&pod.metadata.uid, &container, attempt);
+        if !path.exists() {
+            return Err(format!(
+                "Error from server (BadRequest): container {container:?} in pod {name:?} is waiting to start: ContainerCreating\n"
+            ));
+        }
+        let pid = if previous {
+            None
+        } else {
+            self.runtime.container_pid(&pod.metadata.uid, &container)
+        };
+        Ok((path, pid))
+    }
+
+    fn exec_target(
+        &self,
+        namespace: &str,
+        name: &str,
+        container: Option<&str>,
+        command: Vec<String>,
+    ) -> Result<super::streams::ExecTarget, String> {
+        if command.is_empty() {
+            return Err("error: you must specify at least one command for the container\n".into());
+        }
+        let object = self.pod(namespace, name)?;
+        let Object::Pod(pod) = object.as_ref() else {
+            return Err("error: not a pod\n".into());
+        };
+        let container = Self::container_of(pod, container)?;
+        let uid = &pod.metadata.uid;
+        let Some(pid) = self.runtime.container_pid(uid, &container) else {
+            return Err(format!(
+                "error: unable to upgrade connection: container not found ({container:?})\n"
+            ));
+        };
+        let spec = pod
+            .spec
+            .containers
+            .iter()
+            .chain(pod.spec.init_containers.iter())
+            .find(|c| c.name == container)
+            .ok_or_else(|| format!("error: container {container} is not valid\n"))?;
+        let image = self
+            .runtime
+            .images()
+            .get(&spec.image)
+            .map(|i| i.config)
+            .unwrap_or_default();
+        let mut c = spec.clone();
+        c.command = command;
+        c.args.clear();
+        let env = spec
+            .env
+            .iter()
+            .filter(|e| e.value_from.is_none())
+            .map(|e| (e.name.clone(), e.value.clone()))
+            .collect();
+        let process = crate::runtime::process_spec(pod, &c, &image, env)?;
+        Ok(super::streams::ExecTarget {
+            helper: self.config.runtime.helper.clone(),
+            init_pid: pid,
+            cgroup_dirs: self
+                .runtime
+                .cgroups()
+                .dirs(&Path::new(uid.as_str()).join(&container)),
+            process,
+        })
+    }
+
+    /// Stops every container gracefully (SIGTERM, then SIGKILL after the pods' grace periods,
+    /// at most 30 s), removes every sandbox and drops the runtime, which removes what is left.
+    /// The objects stay in the persisted store: the next start runs the pods again.
+    fn shutdown(mut self) {
+        self.server = None; // stop taking requests
+        for w in std::mem::take(&mut self.waiters) {
+            let mut sink = w.sink;
+            sink.stderr("error: the flotilla host is shutting down\n");
+            sink.exit(1);
+        }
+        let _ = self.persist();
+        let grace = self
+            .cluster
+            .store()
+            .iter_kind(Kind::Pod)
+            .filter_map(|o| match o.as_ref() {
+                Object::Pod(p) if self.running.contains_key(&p.metadata.uid) => {
+                    p.spec.termination_grace_period_seconds
+                }
+                _ => None,
+            })
+            .max()
+            .unwrap_or(30)
+            .clamp(0, 30);
+        let signal_all = |runtime: &mut LinuxRuntime,
+                          running: &BTreeMap<String, BTreeSet<String>>,
+                          signal: StopSignal| {
+            for (uid, containers) in running {
+                for c in containers {
+                    runtime.handle_command(RuntimeCommand::SignalContainer {
+                        pod_uid: uid.clone(),
+                        container: c.clone(),
+                        signal,
+                    });
+                }
+            }
+        };
+        signal_all(&mut self.runtime, &self.running, StopSignal::Term);
+        let deadline = Instant::now() + StdDuration::from_secs(grace.unsigned_abs());
+        while !self.running.is_empty() && Instant::now() < deadline {
+            for e in self.runtime.poll_events() {
+                self.track(&e);
+            }
+            std::thread::sleep(StdDuration::from_millis(20));
+        }
+        if !self.running.is_empty() {
+            signal_all(&mut self.runtime, &self.running, StopSignal::Kill);
+            let deadline = Instant::now() + StdDuration::from_secs(5);
+            while !self.running.is_empty() && Instant::now() < deadline {
+                for e in self.runtime.poll_events() {
+                    self.track(&e);
+                }
+                std::thread::sleep(StdDuration::from_millis(20));
+            }
+        }
+        let uids: Vec<String> = self
+            .cluster
+            .store()
+            .iter_kind(Kind::Pod)
+            .filter_map(|o| match o.as_ref() {
+                Object::Pod(p) if p.spec.node_name == self.config.node_name => {
+                    Some(p.metadata.uid.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        for pod_uid in uids {
+            self.runtime
+                .handle_command(RuntimeCommand::RemovePodSandbox { pod_uid });
+        }
+        let _ = self.runtime.poll_events();
+        self.proxy.shutdown();
+        // Dropping the runtime removes its cgroups, network and state directory.
+    }
+}
+
+/// What a call answers, gathered before it is sent.
+#[derive(Default)]
+struct Output {
+    replies: Vec<Reply>,
+    code: i32,
+}
+
+impl Output {
+    fn stdout(&mut self, text: impl Into<String>) {
+        self.replies.push(Reply::Stdout { text: text.into() });
+    }
+
+    fn stderr(&mut self, text: impl Into<String>) {
+        self.replies.push(Reply::Stderr { text: text.into() });
+    }
+
+    fn fail(&mut self, text: impl Into<String>) {
+        self.stderr(text);
+        self.code = 1;
+    }
+
+    fn result(&mut self, r: Result<print::GetOutput, String>) {
+        match r {
+            Ok(p) => {
+                if !p.stdout.is_empty() {
+                    self.stdout(p.stdout);
+                }
+                if !p.stderr.is_empty() {
+                    self.stderr(p.stderr);
+                }
+                if p.failed {
+                    self.code = 1;
+                }
+            }
+            Err(e) => self.fail(format!("{e}\n")),
+        }
+    }
+}
+
+/// `deployment.apps`, `pod`, `service`: the resource name kubectl prints before `/name`.
+pub fn resource_name(kind: Kind) -> String {
+    let lower = kind.name().to_ascii_lowercase();
+    if kind.group().is_empty() {
+        lower
+    } else {
+        format!("{lower}.{}", kind.group())
+    }
+}
+
+/// The `/etc/hosts` entries of every Service with a ClusterIP, by address: `name`,
+/// `name.namespace`, `name.namespace.svc` and `name.namespace.svc.cluster.local`.
+pub fn service_hosts(store: &Store) -> Vec<(String, Vec<String>)> {
+    let mut entries: Vec<(String, Vec<String>)> = store
+        .iter_kind(Kind::Service)
+        .filter_map(|o| match o.as_ref() {
+            Object::Service(s) => {
+                let ip = s.spec.cluster_ip.clone().unwrap_or_default();
+                if ip.is_empty() || ip == "None" {
+                    return None;
+                }
+                let (n, ns) = (&s.metadata.name, &s.metadata.namespace);
+                Some((
+                    ip,
+                    vec![
+                        format!("{n}.{ns}.svc.cluster.local"),
+                        format!("{n}.{ns}.svc"),
+                        format!("{n}.{ns}"),
+                        n.clone(),
+                    ],
+                ))
+            }
+            _ => None,
+        })
+        .collect();
+    entries.sort();
+    entries
+}
+
+/// kubectl's `rollout status` for a Deployment (kubectl/pkg/polymorphichelpers/
+/// rollout_status.go, `DeploymentStatusViewer.Status`): the message and whether the rollout
+/// is complete, or an error.
+pub fn rollout_status(store: &Store, namespace: &str, name: &str) -> Result<(String, bool), String> {
+    let Some(object) = store.get(Kind::Deployment, namespace, name) else {
+        return Err(format!(
+            "Error from server (NotFound): deployments.apps {name:?} not found\n"
+        ));
+    };
+    let Object::Deployment(d) = object.as_ref() else {
+        return Err("error: not a deployment\n".into());
+    };
+    let generation = d.metadata.generation;
+    if generation > d.status.observed_generation {
+        return Ok(("Waiting for deployment spec update to be observed...\n".into(), false));
+    }
+    if d.status
+        .conditions
+        .iter()
+        .any(|c| {
+            c.type_ == flotilla_model::api::DeploymentConditionType::Progressing
+                && c.reason == "ProgressDeadlineExceeded"
+        })
+    {
+        return Err(format!(
+            "error: deployment {name:?} exceeded its progress deadline\n"
+        ));
+    }
+    let s = &d.status;
+    let want = d.spec.replicas.unwrap_or(1);
+    if s.updated_replicas < want {
+        return Ok((
+            format!(
+                "Waiting for deployment {name:?} rollout to finish: {} out of {want} new replicas have been updated...\n",
+                s.updated_replicas
+            ),
+            false,
+        ));
+    }
+    if s.replicas > s.updated_replicas {
+        return Ok((
+            format!(
+                "Waiting for deployment {name:?} rollout to finish: {} old replicas are pending termination...\n",
+                s.replicas - s.updated_replicas
+            ),
+            false,
+        ));
+    }
+    if s.available_replicas < s.updated_replicas {
+        return Ok((
+            format!(
+                "Waiting for deployment {name:?} rollout to finish: {} of {} updated replicas are available...\n",
+                s.available_replicas, s.updated_replicas
+            ),
+            false,
+        ));
+    }
+    Ok((format!("deployment {name:?} successfully rolled out\n"), true))
+}
+
+/// kubectl's `rollout history` table for a Deployment.
+pub fn rollout_history(store: &Store, namespace: &str, name: &str) -> Result<String, String> {
+    if store.get(Kind::Deployment, namespace, name).is_none() {
+        return Err(format!(
+            "Error from server (NotFound): deployments.apps {name:?} not found"
+        ));
+    }
+    let history =
+        flotilla_controllers::deployment::rollout_history(store, namespace, name);
+    let mut text = format!("deployment.apps/{name} \nREVISION  CHANGE-CAUSE\n");
+    for (revision, rs) in history {
+        let cause = rs
+            .metadata
+            .annotations
+            .get("kubernetes.io/change-cause")
+            .cloned()
+            .unwrap_or_else(|| "<none>".into());
+        text.push_str(&format!("{:<10}{cause}\n", revision));
+    }
+    text.push('\n');
+    Ok(text)
+}
+
+/// CPU time used by a cgroup, in nanoseconds: cgroup v2's `cpu.stat` `usage_usec`, or v1's
+/// `cpuacct.usage`.
+pub fn cpu_usage_nanos(dirs: &[PathBuf]) -> Option<u64> {
+    for dir in dirs {
+        if let Ok(text) = std::fs::read_to_string(dir.join("cpu.stat")) {
+            if let Some(usec) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("usage_usec "))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+            {
+                return Some(usec * 1000);
+            }
+        }
+        if let Ok(text) = std::fs::read_to_string(dir.join("cpuacct.usage")) {
+            if let Ok(ns) = text.trim().parse::<u64>() {
+                return Some(ns);
+            }
+        }
+    }
+    None
+}
+
+/// Memory used by a cgroup, in bytes: v2's `memory.current` or v1's `memory.usage_in_bytes`.
+pub fn memory_bytes(dirs: &[PathBuf]) -> Option<u64> {
+    for dir in dirs {
+        for file in ["memory.current", "memory.usage_in_bytes"] {
+            if let Ok(text) = std::fs::read_to_string(dir.join(file)) {
+                if let Ok(b) = text.trim().parse::<u64>() {
+                    return Some(b);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meminfo_is_read_in_kib() {
+        let text = "MemTotal:       24558320 kB\nMemFree:  1 kB\n";
+        assert_eq!(meminfo_total_bytes(text), Some(24558320 * 1024));
+        assert_eq!(meminfo_total_bytes("nothing"), None);
+    }
+
+    #[test]
+    fn cgroup_usage_files_of_both_versions() {
+        let dir = std::env::temp_dir().join(format!("flotilla-cpu-{}", std::process::id()));
+        let v2 = dir.join("v2");
+        let v1 = dir.join("v1");
+        std::fs::create_dir_all(&v2).unwrap();
+        std::fs::create_dir_all(&v1).unwrap();
+        std::fs::write(v2.join("cpu.stat"), "usage_usec 1500\nuser_usec 1000\n").unwrap();
+        std::fs::write(v1.join("cpuacct.usage"), "123456\n").unwrap();
+        std::fs::write(v1.join("memory.usage_in_bytes"), "4096\n").unwrap();
+        assert_eq!(cpu_usage_nanos(std::slice::from_ref(&v2)), Some(1_500_000));
+        assert_eq!(cpu_usage_nanos(std::slice::from_ref(&v1)), Some(123456));
+        assert_eq!(memory_bytes(&[v2.clone(), v1.clone()]), Some(4096));
+        assert_eq!(cpu_usage_nanos(&[dir.join("none")]), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn kubectl_resource_names() {
+        assert_eq!(resource_name(Kind::Deployment), "deployment.apps");
+        assert_eq!(resource_name(Kind::Pod), "pod");
+        assert_eq!(resource_name(Kind::HorizontalPodAutoscaler), "horizontalpodautoscaler.autoscaling");
+    }
+}
