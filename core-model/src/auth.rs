@@ -60,8 +60,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::api::{
-    ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject, GROUP_KIND,
-    GROUP_NAME, SERVICE_ACCOUNT_KIND, USER_KIND, WILDCARD,
+    ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject, GROUP_KIND, GROUP_NAME,
+    SERVICE_ACCOUNT_KIND, USER_KIND, WILDCARD,
 };
 use crate::meta::ObjectMeta;
 use crate::object::{Kind, Object};
@@ -351,7 +351,11 @@ fn visit_rules_for(
 
 /// `RulesFor`: every rule that applies to `user` in `namespace` (empty: cluster-wide rules only),
 /// with the resolution errors met on the way.
-pub fn rules_for(store: &Store, user: &UserInfo, namespace: &str) -> (Vec<PolicyRule>, Vec<String>) {
+pub fn rules_for(
+    store: &Store,
+    user: &UserInfo,
+    namespace: &str,
+) -> (Vec<PolicyRule>, Vec<String>) {
     let mut rules = Vec::new();
     let mut errors = Vec::new();
     visit_rules_for(store, user, namespace, &mut errors, &mut |rule| {
@@ -386,10 +390,16 @@ pub fn authorize(store: &Store, attrs: &Attributes) -> Decision {
     }
     let mut allowed = false;
     let mut errors = Vec::new();
-    visit_rules_for(store, &attrs.user, &attrs.namespace, &mut errors, &mut |rule| {
-        allowed = rule_allows(attrs, rule);
-        !allowed
-    });
+    visit_rules_for(
+        store,
+        &attrs.user,
+        &attrs.namespace,
+        &mut errors,
+        &mut |rule| {
+            allowed = rule_allows(attrs, rule);
+            !allowed
+        },
+    );
     if allowed {
         return Decision::Allow;
     }
@@ -414,7 +424,10 @@ pub fn forbidden_message(attrs: &Attributes) -> String {
     let user = &attrs.user.name;
     let verb = &attrs.verb;
     if !attrs.resource_request {
-        return format!("forbidden: User {user:?} cannot {verb} path {:?}", attrs.path);
+        return format!(
+            "forbidden: User {user:?} cannot {verb} path {:?}",
+            attrs.path
+        );
     }
     let mut resource = attrs.resource.clone();
     if !attrs.subresource.is_empty() {
@@ -708,7 +721,8 @@ pub fn check_escalation(
 fn is_only_mutating_gc_fields(new: &Object, old: &Object) -> bool {
     let mut copy = new.clone();
     let meta = copy.metadata_mut();
-    meta.owner_references.clone_from(&old.metadata().owner_references);
+    meta.owner_references
+        .clone_from(&old.metadata().owner_references);
     meta.finalizers.clone_from(&old.metadata().finalizers);
     copy == *old
 }
@@ -738,7 +752,11 @@ fn rule(verbs: &[&str], groups: &[&str], resources: &[&str]) -> PolicyRule {
 
 /// `eventsRule`: create, update and patch events (core and `events.k8s.io`).
 fn events_rule() -> PolicyRule {
-    rule(&["create", "update", "patch"], &["", "events.k8s.io"], &["events"])
+    rule(
+        &["create", "update", "patch"],
+        &["", "events.k8s.io"],
+        &["events"],
+    )
 }
 
 /// The `system:aggregate-to-view` rules for Flotilla's kinds.
@@ -791,7 +809,10 @@ fn view_rules() -> Vec<PolicyRule> {
         rule(
             READ,
             &["autoscaling"],
-            &["horizontalpodautoscalers", "horizontalpodautoscalers/status"],
+            &[
+                "horizontalpodautoscalers",
+                "horizontalpodautoscalers/status",
+            ],
         ),
         rule(
             READ,
@@ -866,11 +887,7 @@ fn edit_only_rules() -> Vec<PolicyRule> {
 
 /// The `system:aggregate-to-admin` rules for Flotilla's kinds.
 fn admin_only_rules() -> Vec<PolicyRule> {
-    vec![rule(
-        READ_WRITE,
-        &[GROUP_NAME],
-        &["roles", "rolebindings"],
-    )]
+    vec![rule(READ_WRITE, &[GROUP_NAME], &["roles", "rolebindings"])]
 }
 
 /// `NodeRules`: what a kubelet needs, for Flotilla's resources.
@@ -886,8 +903,16 @@ fn node_rules() -> Vec<PolicyRule> {
         rule(&["update", "patch"], &[""], &["pods/status"]),
         rule(&["create"], &[""], &["pods/eviction"]),
         rule(READ, &[""], &["secrets", "configmaps"]),
-        rule(&["get"], &[""], &["persistentvolumeclaims", "persistentvolumes"]),
-        rule(&["get", "update", "patch"], &[""], &["persistentvolumeclaims/status"]),
+        rule(
+            &["get"],
+            &[""],
+            &["persistentvolumeclaims", "persistentvolumes"],
+        ),
+        rule(
+            &["get", "update", "patch"],
+            &[""],
+            &["persistentvolumeclaims/status"],
+        ),
     ]
 }
 
@@ -901,7 +926,11 @@ fn scheduler_rules() -> Vec<PolicyRule> {
         rule(READ, &[""], &["services"]),
         rule(READ, &["apps"], &["replicasets", "statefulsets"]),
         rule(READ, &["policy"], &["poddisruptionbudgets"]),
-        rule(READ, &[""], &["persistentvolumeclaims", "persistentvolumes"]),
+        rule(
+            READ,
+            &[""],
+            &["persistentvolumeclaims", "persistentvolumes"],
+        ),
         // Pod affinity namespace selectors.
         rule(READ, &[""], &["namespaces"]),
     ]
@@ -933,9 +962,15 @@ fn controller_roles() -> Vec<(&'static str, Vec<PolicyRule>)> {
         (
             "cronjob-controller",
             vec![
-                rule(&["get", "list", "watch", "update"], &["batch"], &["cronjobs"]),
                 rule(
-                    &["get", "list", "watch", "create", "update", "delete", "patch"],
+                    &["get", "list", "watch", "update"],
+                    &["batch"],
+                    &["cronjobs"],
+                ),
+                rule(
+                    &[
+                        "get", "list", "watch", "create", "update", "delete", "patch",
+                    ],
                     &["batch"],
                     &["jobs"],
                 ),
@@ -952,7 +987,11 @@ fn controller_roles() -> Vec<(&'static str, Vec<PolicyRule>)> {
                 rule(&["update"], &["apps"], &["daemonsets/status"]),
                 rule(&["update"], &["apps"], &["daemonsets/finalizers"]),
                 rule(&["list", "watch"], &[""], &["nodes"]),
-                rule(&["list", "watch", "create", "delete", "patch"], &[""], &["pods"]),
+                rule(
+                    &["list", "watch", "create", "delete", "patch"],
+                    &[""],
+                    &["pods"],
+                ),
                 rule(&["create"], &[""], &["pods/binding"]),
                 events_rule(),
             ],
@@ -960,11 +999,17 @@ fn controller_roles() -> Vec<(&'static str, Vec<PolicyRule>)> {
         (
             "deployment-controller",
             vec![
-                rule(&["get", "list", "watch", "update"], &["apps"], &["deployments"]),
+                rule(
+                    &["get", "list", "watch", "update"],
+                    &["apps"],
+                    &["deployments"],
+                ),
                 rule(&["update"], &["apps"], &["deployments/status"]),
                 rule(&["update"], &["apps"], &["deployments/finalizers"]),
                 rule(
-                    &["get", "list", "watch", "create", "update", "patch", "delete"],
+                    &[
+                        "get", "list", "watch", "create", "update", "patch", "delete",
+                    ],
                     &["apps"],
                     &["replicasets"],
                 ),
@@ -975,7 +1020,11 @@ fn controller_roles() -> Vec<(&'static str, Vec<PolicyRule>)> {
         (
             "disruption-controller",
             vec![
-                rule(READ, &["apps"], &["deployments", "replicasets", "statefulsets"]),
+                rule(
+                    READ,
+                    &["apps"],
+                    &["deployments", "replicasets", "statefulsets"],
+                ),
                 rule(READ, &["policy"], &["poddisruptionbudgets"]),
                 rule(&["update"], &["policy"], &["poddisruptionbudgets/status"]),
                 rule(&["patch", "update"], &[""], &["pods/status"]),
@@ -1011,7 +1060,11 @@ fn controller_roles() -> Vec<(&'static str, Vec<PolicyRule>)> {
             "horizontal-pod-autoscaler",
             vec![
                 rule(READ, &["autoscaling"], &["horizontalpodautoscalers"]),
-                rule(&["update"], &["autoscaling"], &["horizontalpodautoscalers/status"]),
+                rule(
+                    &["update"],
+                    &["autoscaling"],
+                    &["horizontalpodautoscalers/status"],
+                ),
                 rule(&["get", "update"], &[WILDCARD], &["*/scale"]),
                 rule(&["list", "watch"], &[""], &["pods"]),
                 events_rule(),
@@ -1020,10 +1073,18 @@ fn controller_roles() -> Vec<(&'static str, Vec<PolicyRule>)> {
         (
             "job-controller",
             vec![
-                rule(&["get", "list", "watch", "update", "patch"], &["batch"], &["jobs"]),
+                rule(
+                    &["get", "list", "watch", "update", "patch"],
+                    &["batch"],
+                    &["jobs"],
+                ),
                 rule(&["update"], &["batch"], &["jobs/status"]),
                 rule(&["update"], &["batch"], &["jobs/finalizers"]),
-                rule(&["list", "watch", "create", "delete", "patch"], &[""], &["pods"]),
+                rule(
+                    &["list", "watch", "create", "delete", "patch"],
+                    &[""],
+                    &["pods"],
+                ),
                 events_rule(),
             ],
         ),
@@ -1031,7 +1092,11 @@ fn controller_roles() -> Vec<(&'static str, Vec<PolicyRule>)> {
             "namespace-controller",
             vec![
                 rule(&["get", "list", "watch", "delete"], &[""], &["namespaces"]),
-                rule(&["update"], &[""], &["namespaces/finalize", "namespaces/status"]),
+                rule(
+                    &["update"],
+                    &[""],
+                    &["namespaces/finalize", "namespaces/status"],
+                ),
                 rule(
                     &["get", "list", "watch", "delete", "deletecollection"],
                     &[WILDCARD],
@@ -1062,9 +1127,17 @@ fn controller_roles() -> Vec<(&'static str, Vec<PolicyRule>)> {
                     &["persistentvolumes"],
                 ),
                 rule(&["update"], &[""], &["persistentvolumes/status"]),
-                rule(&["get", "list", "watch", "update"], &[""], &["persistentvolumeclaims"]),
+                rule(
+                    &["get", "list", "watch", "update"],
+                    &[""],
+                    &["persistentvolumeclaims"],
+                ),
                 rule(&["update"], &[""], &["persistentvolumeclaims/status"]),
-                rule(&["list", "watch", "get", "create", "delete"], &[""], &["pods"]),
+                rule(
+                    &["list", "watch", "get", "create", "delete"],
+                    &[""],
+                    &["pods"],
+                ),
                 rule(READ, &["storage.k8s.io"], &["storageclasses"]),
                 rule(&["list", "watch"], &[""], &["nodes"]),
                 events_rule(),
@@ -1081,10 +1154,18 @@ fn controller_roles() -> Vec<(&'static str, Vec<PolicyRule>)> {
         (
             "replicaset-controller",
             vec![
-                rule(&["get", "list", "watch", "update"], &["apps"], &["replicasets"]),
+                rule(
+                    &["get", "list", "watch", "update"],
+                    &["apps"],
+                    &["replicasets"],
+                ),
                 rule(&["update"], &["apps"], &["replicasets/status"]),
                 rule(&["update"], &["apps"], &["replicasets/finalizers"]),
-                rule(&["list", "watch", "patch", "create", "delete"], &[""], &["pods"]),
+                rule(
+                    &["list", "watch", "patch", "create", "delete"],
+                    &[""],
+                    &["pods"],
+                ),
                 events_rule(),
             ],
         ),
@@ -1103,7 +1184,11 @@ fn controller_roles() -> Vec<(&'static str, Vec<PolicyRule>)> {
                 rule(READ, &["apps"], &["statefulsets"]),
                 rule(&["update"], &["apps"], &["statefulsets/status"]),
                 rule(&["update"], &["apps"], &["statefulsets/finalizers"]),
-                rule(&["get", "create", "delete", "update", "patch"], &[""], &["pods"]),
+                rule(
+                    &["get", "create", "delete", "update", "patch"],
+                    &[""],
+                    &["pods"],
+                ),
                 rule(
                     &["get", "create", "list", "watch"],
                     &[""],
@@ -1221,7 +1306,11 @@ pub fn bootstrap_policy() -> Vec<Object> {
                 rule(&["list", "watch"], &[""], &["services"]),
                 rule(READ, &[""], &["nodes"]),
                 events_rule(),
-                rule(&["list", "watch"], &["discovery.k8s.io"], &["endpointslices"]),
+                rule(
+                    &["list", "watch"],
+                    &["discovery.k8s.io"],
+                    &["endpointslices"],
+                ),
             ],
         ),
         cluster_role("system:kube-scheduler", scheduler_rules()),

@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::Time;
 use crate::validation::{
     check_syntax, is_dns1123_label, is_dns1123_subdomain, is_label_value, is_qualified_name,
-    is_valid_path_segment_name,
-    ErrorList, FieldError, FieldPath, TOTAL_ANNOTATION_SIZE_LIMIT,
+    is_valid_path_segment_name, ErrorList, FieldError, FieldPath, TOTAL_ANNOTATION_SIZE_LIMIT,
 };
 
 /// Labels or annotations: string keys to string values, kept sorted so that iteration (and so

@@ -555,7 +555,13 @@ fn serve(
     counters: &PortCounters,
     shared: &Shared,
 ) {
-    let _ = client.set_nonblocking(false);
+    // An accepted socket inherits the listener's SO_RCVTIMEO (the accept wake-up): clear it,
+    // or an idle connection would be cut after `accept_wake`.
+    if client.set_nonblocking(false).is_err() || client.set_read_timeout(None).is_err() {
+        counters.failed.fetch_add(1, Ordering::Relaxed);
+        reject(client);
+        return;
+    }
     let Some(backend) = dial(name, &peer.ip().to_string(), counters, shared) else {
         counters.failed.fetch_add(1, Ordering::Relaxed);
         reject(client);
@@ -646,6 +652,8 @@ mod tests {
                     };
                     let id = id.clone();
                     std::thread::spawn(move || {
+                        // Not the listener's inherited 20 ms accept timeout.
+                        conn.set_read_timeout(None).unwrap();
                         let mut got = Vec::new();
                         if conn.read_to_end(&mut got).is_ok() {
                             let answer = format!("{id}:{}", String::from_utf8_lossy(&got));
@@ -810,6 +818,36 @@ mod tests {
                 dial_failures: 0
             }
         );
+    }
+
+    #[test]
+    fn an_idle_connection_is_not_cut() {
+        let (_servers, port) = servers(&["127.0.9.10"]);
+        let svc_port = free_port("127.0.9.2");
+        let config = ProxyConfig {
+            accept_wake: Duration::from_millis(5),
+            ..ProxyConfig::default()
+        };
+        let (proxy, _) = proxy(
+            vec![
+                service("127.0.9.2", svc_port, ""),
+                slice(port, &[("127.0.9.10", true)]),
+            ],
+            config,
+        );
+        let address: SocketAddr = format!("127.0.9.2:{svc_port}").parse().unwrap();
+        let mut conn = TcpStream::connect(address).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        // Quiet for many times the listener's wake-up interval (which accepted sockets must
+        // not inherit as a read timeout).
+        std::thread::sleep(Duration::from_millis(200));
+        conn.write_all(b"late").unwrap();
+        conn.shutdown(Shutdown::Write).unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).unwrap();
+        assert_eq!(answer, "b10:late");
+        assert_eq!(proxy.counters(&web()).forwarded, 1);
     }
 
     #[test]

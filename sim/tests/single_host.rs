@@ -32,7 +32,9 @@ fn prerequisites() -> Option<PathBuf> {
         .map(PathBuf::from)
         .find(|p| p.exists());
     if busybox.is_none() {
-        eprintln!("SKIPPED: busybox not found; install it with `apt-get install -y busybox-static`");
+        eprintln!(
+            "SKIPPED: busybox not found; install it with `apt-get install -y busybox-static`"
+        );
     }
     busybox
 }
@@ -92,7 +94,11 @@ impl Env {
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         while !self.socket.exists() {
-            assert!(Instant::now() < deadline, "host did not start: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "host did not start: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         child
@@ -132,10 +138,18 @@ impl Env {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = host.try_wait().unwrap() {
-                assert!(status.success(), "host exited with {status}: {}", self.log());
+                assert!(
+                    status.success(),
+                    "host exited with {status}: {}",
+                    self.log()
+                );
                 return;
             }
-            assert!(Instant::now() < deadline, "host did not stop: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "host did not stop: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -253,7 +267,9 @@ fn single_host_end_to_end() {
         std::fs::create_dir_all(rootfs.join(d)).unwrap();
     }
     std::fs::copy(&busybox, rootfs.join("bin/busybox")).unwrap();
-    for applet in ["sh", "httpd", "hostname", "mkdir", "echo", "cat", "kill", "sleep"] {
+    for applet in [
+        "sh", "httpd", "hostname", "mkdir", "echo", "cat", "kill", "sleep",
+    ] {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
     }
     let images = env.base.join("images");
@@ -265,20 +281,27 @@ fn single_host_end_to_end() {
         .arg(&images)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let host = env.host();
     let file = env.base.join("web.yaml");
     std::fs::write(&file, manifest("v1")).unwrap();
     let applied = env.ok(&["apply", "-f", file.to_str().unwrap()]);
     assert_eq!(
-        applied,
-        "deployment.apps/web created\nservice/web created\n",
+        applied, "deployment.apps/web created\nservice/web created\n",
         "{applied}"
     );
     env.ok(&["rollout", "status", "deployment/web", "--timeout", "120"]);
     let pods = env.ok(&["get", "pods", "-l", "app=web"]);
-    assert_eq!(pods.lines().filter(|l| l.contains("Running")).count(), 3, "{pods}");
+    assert_eq!(
+        pods.lines().filter(|l| l.contains("Running")).count(),
+        3,
+        "{pods}"
+    );
 
     // All three backends answer through the Service's virtual IP.
     let ip = cluster_ip(&env);
@@ -287,7 +310,14 @@ fn single_host_end_to_end() {
     assert!(seen.iter().all(|b| b.ends_with(" v1")), "{seen:?}");
 
     // Logs and exec.
-    let pod = seen.iter().next().unwrap().split(' ').next().unwrap().to_string();
+    let pod = seen
+        .iter()
+        .next()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
     let hosts = env.ok(&["exec", &pod, "--", "cat", "/etc/hosts"]);
     assert!(hosts.contains("web.default.svc.cluster.local"), "{hosts}");
 
@@ -306,7 +336,11 @@ fn single_host_end_to_end() {
                     .is_ok_and(|c| c.contains("httpd"))
         })
         .expect("the victim's httpd process");
-    Command::new("kill").arg("-KILL").arg(victim.to_string()).status().unwrap();
+    Command::new("kill")
+        .arg("-KILL")
+        .arg(victim.to_string())
+        .status()
+        .unwrap();
     let mut answered = 0;
     for _ in 0..20 {
         if fetch(&ip).is_ok() {
@@ -314,7 +348,10 @@ fn single_host_end_to_end() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(answered, 20, "the Service kept answering while a backend restarted");
+    assert_eq!(
+        answered, 20,
+        "the Service kept answering while a backend restarted"
+    );
     wait_until("the killed container's restart", 60, || {
         let out = env.ok(&["get", "pod", &pod, "-o", "json"]);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -328,7 +365,10 @@ fn single_host_end_to_end() {
     env.ok(&["delete", "pod", &pod]);
     wait_until("a replacement pod", 60, || {
         let out = env.ok(&["get", "pods", "-l", "app=web"]);
-        out.lines().filter(|l| l.contains("Running") && !l.contains(&pod)).count() == 3
+        out.lines()
+            .filter(|l| l.contains("Running") && !l.contains(&pod))
+            .count()
+            == 3
     });
 
     // Roll out v2, then back to v1.
@@ -338,12 +378,19 @@ fn single_host_end_to_end() {
         "deployment.apps/web configured\nservice/web unchanged\n"
     );
     env.ok(&["rollout", "status", "deployment/web", "--timeout", "120"]);
-    wait_until("v2 everywhere", 30, || bodies(&ip, 9).iter().all(|b| b.ends_with(" v2")));
+    wait_until("v2 everywhere", 30, || {
+        bodies(&ip, 9).iter().all(|b| b.ends_with(" v2"))
+    });
     let history = env.ok(&["rollout", "history", "deployment/web"]);
-    assert!(history.contains("\n1 ") && history.contains("\n2 "), "{history}");
+    assert!(
+        history.contains("\n1 ") && history.contains("\n2 "),
+        "{history}"
+    );
     env.ok(&["rollout", "undo", "deployment/web"]);
     env.ok(&["rollout", "status", "deployment/web", "--timeout", "120"]);
-    wait_until("v1 again", 30, || bodies(&ip, 9).iter().all(|b| b.ends_with(" v1")));
+    wait_until("v1 again", 30, || {
+        bodies(&ip, 9).iter().all(|b| b.ends_with(" v1"))
+    });
 
     // Restart the host: every object is still there and the pods run again.
     env.stop(host);
@@ -358,7 +405,11 @@ fn single_host_end_to_end() {
     assert_eq!(cluster_ip(&env), ip, "the Service keeps its ClusterIP");
     env.ok(&["rollout", "status", "deployment/web", "--timeout", "120"]);
     wait_until("answers after the restart", 60, || {
-        (0..9).filter_map(|_| fetch(&ip).ok()).collect::<BTreeSet<_>>().len() == 3
+        (0..9)
+            .filter_map(|_| fetch(&ip).ok())
+            .collect::<BTreeSet<_>>()
+            .len()
+            == 3
     });
 
     // Shut down: nothing left.
@@ -371,7 +422,13 @@ fn single_host_end_to_end() {
         "mounts left under {}:\n{mounts}",
         state.display()
     );
-    for root in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/pids"] {
+    for root in [
+        "/sys/fs/cgroup",
+        "/sys/fs/cgroup/unified",
+        "/sys/fs/cgroup/memory",
+        "/sys/fs/cgroup/cpu,cpuacct",
+        "/sys/fs/cgroup/pids",
+    ] {
         let dir = Path::new(root).join(format!("flotilla-{}", env.node));
         assert!(!dir.exists(), "cgroup left: {}", dir.display());
     }

@@ -142,6 +142,7 @@ impl ContainerRecord {
         } else if let Some(t) = exited {
             if t.finished_at.is_some() {
                 self.instance = Some(Instance::Exited(t.clone()));
+                self.image_id.clone_from(&status.image_id);
                 if state.terminated.is_some() {
                     self.previous = status.last_state.terminated.clone();
                 }

@@ -640,3 +640,67 @@ fn registration_reports_allocatable_and_a_ready_node() {
         ConditionStatus::False
     );
 }
+
+/// A new kubelet (after a restart of the node's agent, with a runtime that lost every
+/// container) takes over a pod from its stored status: what was running starts again as the
+/// next attempt with a `ContainerStatusUnknown` last state, what had completed stays completed.
+#[test]
+fn a_new_kubelet_restarts_what_ran_and_keeps_what_completed() {
+    let mut rt = FakeRuntime::default();
+    rt.exits.insert("setup".into(), vec![(secs(1), 0)]);
+    let mut sim = Sim::new(rt);
+    sim.add(pod(
+        "web",
+        vec![
+            container("setup", "busybox:1"),
+            container("web", "nginx:1.27"),
+        ],
+        RestartPolicy::OnFailure,
+    ));
+    sim.run_for(secs(20));
+    let before = sim.pod("web").unwrap();
+    assert_eq!(before.phase(), PodPhase::Running);
+    let status = |p: &flotilla_model::api::Pod, name: &str| {
+        p.status
+            .container_statuses
+            .iter()
+            .find(|c| c.name == name)
+            .cloned()
+            .unwrap()
+    };
+    assert!(status(&before, "setup").state.terminated.is_some());
+    assert!(status(&before, "web").state.running.is_some());
+
+    // The node's agent restarts: a new kubelet, an empty runtime.
+    sim.kubelet = super::Kubelet::new(super::testing::NODE, super::KubeletConfig::default());
+    sim.kubelet
+        .register(super::testing::node(), &mut sim.store, sim.now)
+        .unwrap();
+    sim.runtime = FakeRuntime::default();
+    sim.commands.clear();
+    let stored = sim.store.get(Kind::Pod, "default", "web").unwrap();
+    let added = flotilla_model::store::WatchEvent {
+        event_type: flotilla_model::store::WatchEventType::Added,
+        object: stored,
+        resource_version: sim.store.resource_version(),
+    };
+    sim.kubelet.handle_pod_event(&added, sim.now);
+    sim.run_for(secs(20));
+
+    assert_eq!(
+        sim.command_names(),
+        ["Sandbox", "Pull nginx:1.27", "Start web#1"]
+    );
+    let after = sim.pod("web").unwrap();
+    assert_eq!(after.phase(), PodPhase::Running);
+    assert_eq!(after.status.start_time, before.status.start_time);
+    let web = status(&after, "web");
+    assert!(web.state.running.is_some());
+    assert_eq!(web.restart_count, 1);
+    let last = web.last_state.terminated.unwrap();
+    assert_eq!(
+        (last.reason.as_str(), last.exit_code),
+        ("ContainerStatusUnknown", 137)
+    );
+    assert_eq!(status(&after, "setup"), status(&before, "setup"));
+}

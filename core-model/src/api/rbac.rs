@@ -641,7 +641,12 @@ impl Validate for ClusterRole {
 impl Validate for RoleBinding {
     /// `ValidateRoleBinding`: roleRef kind `Role` or `ClusterRole`; subjects.
     fn validate(&self) -> ErrorList {
-        validate_binding(&self.role_ref, &self.subjects, true, &["Role", "ClusterRole"])
+        validate_binding(
+            &self.role_ref,
+            &self.subjects,
+            true,
+            &["Role", "ClusterRole"],
+        )
     }
 
     /// `ValidateRoleBindingUpdate`: roleRef is immutable.
@@ -660,5 +665,215 @@ impl Validate for ClusterRoleBinding {
     /// `ValidateClusterRoleBindingUpdate`: roleRef is immutable.
     fn validate_update(&self, old: &Self) -> ErrorList {
         validate_role_ref_update(&self.role_ref, &old.role_ref)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest;
+    use crate::object::{Kind, Object};
+
+    fn messages(errs: &ErrorList) -> Vec<String> {
+        errs.iter().map(ToString::to_string).collect()
+    }
+
+    const MANIFEST: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pod-reader, namespace: team-a}
+rules:
+- apiGroups: [""]
+  resources: ["pods", "pods/log"]
+  verbs: ["get", "list", "watch"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "system:health"}
+rules:
+- nonResourceURLs: ["/healthz", "/api/*"]
+  verbs: ["get"]
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels: {example.com/aggregate: "true"}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: read-pods, namespace: team-a}
+subjects:
+- {kind: User, name: alice}
+- {kind: ServiceAccount, name: builder}
+roleRef: {kind: Role, name: pod-reader}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: health}
+subjects:
+- {kind: Group, name: "system:authenticated", apiGroup: rbac.authorization.k8s.io}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:health"}
+"#;
+
+    #[test]
+    fn manifests_parse_default_and_validate() {
+        let parsed = manifest::parse_str("rbac.yaml", MANIFEST).expect("parses");
+        assert!(parsed.check().is_empty(), "{:?}", parsed.check());
+        let kinds: Vec<Kind> = parsed.objects.iter().map(|m| m.object.kind()).collect();
+        assert_eq!(
+            kinds,
+            [
+                Kind::Role,
+                Kind::ClusterRole,
+                Kind::RoleBinding,
+                Kind::ClusterRoleBinding
+            ]
+        );
+        let Object::ClusterRole(cr) = &parsed.objects[1].object else {
+            unreachable!()
+        };
+        assert_eq!(cr.rules[0].non_resource_urls, ["/healthz", "/api/*"]);
+        assert_eq!(
+            cr.aggregation_rule
+                .as_ref()
+                .map(|a| a.cluster_role_selectors.len()),
+            Some(1)
+        );
+        let Object::RoleBinding(rb) = &parsed.objects[2].object else {
+            unreachable!()
+        };
+        let mut rb = rb.clone();
+        rb.set_defaults();
+        assert_eq!(rb.role_ref.api_group, GROUP_NAME);
+        assert_eq!(rb.subjects[0].api_group, GROUP_NAME);
+        assert_eq!(rb.subjects[1].api_group, "");
+        let json = serde_json::to_value(cr).expect("serializable");
+        assert_eq!(json["rules"][0]["nonResourceURLs"][0], "/healthz");
+        assert_eq!(
+            Kind::from_resource_name("clusterrolebindings"),
+            Some(Kind::ClusterRoleBinding)
+        );
+        assert_eq!(Kind::RoleBinding.group(), GROUP_NAME);
+    }
+
+    #[test]
+    fn rules_are_validated_with_field_paths() {
+        let role = Role::new(
+            "team-a",
+            "bad",
+            vec![
+                PolicyRule::new(&[]).groups(&[""]).resources(&["pods"]),
+                PolicyRule::new(&["get"]).resources(&["pods"]),
+                PolicyRule::new(&["get"]).groups(&[""]),
+                PolicyRule::new(&["get"])
+                    .groups(&[""])
+                    .resources(&["pods", "secrets"])
+                    .names(&["x"]),
+                PolicyRule::new(&["get"]).urls(&["/healthz"]),
+            ],
+        );
+        assert_eq!(
+            messages(&role.validate()),
+            [
+                "rules[0].verbs: Required value: verbs must contain at least one value",
+                "rules[1].apiGroups: Required value: resource rules must supply at least one api group",
+                "rules[2].resources: Required value: resource rules must supply at least one resource",
+                "rules[3].resourceNames: Required value: resource names cannot apply to multiple resources",
+                "rules[4].nonResourceURLs: Invalid value: []string{\"/healthz\"}: namespaced rules cannot apply to non-resource URLs",
+            ]
+        );
+        let mixed = ClusterRole::new(
+            "mixed",
+            vec![PolicyRule::new(&["get"]).urls(&["/healthz"]).groups(&[""])],
+        );
+        assert_eq!(
+            messages(&mixed.validate()),
+            ["rules[0].nonResourceURLs: Invalid value: []string{\"/healthz\"}: rules cannot apply to both regular resources and non-resource URLs"]
+        );
+        assert!(
+            ClusterRole::new("ok", vec![PolicyRule::new(&["get"]).urls(&["/healthz"])])
+                .validate()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn bindings_are_validated_with_field_paths() {
+        let mut rb = RoleBinding::new(
+            "team-a",
+            "b",
+            RoleRef {
+                api_group: "example.com".into(),
+                kind: "Secret".into(),
+                name: "a/b".into(),
+            },
+            vec![
+                Subject {
+                    kind: "Robot".into(),
+                    name: "r".into(),
+                    ..Subject::default()
+                },
+                Subject {
+                    api_group: "x".into(),
+                    ..Subject::service_account("", "Not_Valid")
+                },
+                Subject {
+                    api_group: "".into(),
+                    ..Subject::user("")
+                },
+            ],
+        );
+        assert_eq!(
+            messages(&rb.validate()),
+            [
+                "roleRef.apiGroup: Unsupported value: \"example.com\": supported values: \"rbac.authorization.k8s.io\"",
+                "roleRef.kind: Unsupported value: \"Secret\": supported values: \"Role\", \"ClusterRole\"",
+                "roleRef.name: Invalid value: \"a/b\": may not contain '/'",
+                "subjects[0].kind: Unsupported value: \"Robot\": supported values: \"ServiceAccount\", \"User\", \"Group\"",
+                "subjects[1].name: Invalid value: \"Not_Valid\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+                "subjects[1].apiGroup: Unsupported value: \"x\": supported values: \"\"",
+                "subjects[2].name: Required value",
+                "subjects[2].name: Invalid value: \"\": user name cannot be empty",
+                "subjects[2].apiGroup: Unsupported value: \"\": supported values: \"rbac.authorization.k8s.io\"",
+            ]
+        );
+        rb.set_defaults();
+        assert!(messages(&rb.validate())
+            .iter()
+            .all(|m| !m.starts_with("subjects[2].apiGroup")));
+
+        let crb = ClusterRoleBinding {
+            role_ref: RoleRef::role("local"),
+            ..ClusterRoleBinding::new("c", "x", vec![Subject::service_account("", "builder")])
+        };
+        assert_eq!(
+            messages(&crb.validate()),
+            [
+                "roleRef.kind: Unsupported value: \"Role\": supported values: \"ClusterRole\"",
+                "subjects[0].namespace: Required value",
+            ]
+        );
+    }
+
+    #[test]
+    fn role_ref_is_immutable_and_names_may_hold_colons() {
+        let old = ClusterRoleBinding::new(
+            "system:nodes",
+            "system:node",
+            vec![Subject::group("system:nodes")],
+        );
+        let mut new = old.clone();
+        new.subjects.push(Subject::user("kubelet"));
+        assert!(new.validate_update(&old).is_empty());
+        new.role_ref = RoleRef::cluster_role("cluster-admin");
+        assert_eq!(
+            messages(&new.validate_update(&old)),
+            ["roleRef: Invalid value: rbac.RoleRef{APIGroup:\"rbac.authorization.k8s.io\", Kind:\"ClusterRole\", Name:\"cluster-admin\"}: cannot change roleRef"]
+        );
+        let object: Object = old.into();
+        assert!(object.validate().is_empty());
+        let dots: Object = ClusterRole::new("..", vec![]).into();
+        assert_eq!(
+            messages(&dots.validate()),
+            ["metadata.name: Invalid value: \"..\": may not be '..'"]
+        );
     }
 }

@@ -24,7 +24,11 @@ pub struct ManifestText {
 
 /// What a client asks the host to do: kubectl's verbs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "verb", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "verb",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Request {
     /// `apply -f FILE…`: create or update every object in the files.
     Apply {
@@ -248,7 +252,10 @@ mod tests {
             Err(WireError::Closed)
         ));
         let text = String::from_utf8(wire).unwrap();
-        assert!(text.starts_with(r#"{"verb":"get","resource":"pods""#), "{text}");
+        assert!(
+            text.starts_with(r#"{"verb":"get","resource":"pods""#),
+            "{text}"
+        );
         assert!(text.contains(r#""allNamespaces":false"#), "{text}");
     }
 

@@ -114,7 +114,7 @@ pub fn host_node(name: &str, internal_ip: &str) -> Node {
         ("pods", "110".to_string()),
     ] {
         if let Ok(q) = Quantity::parse(&v) {
-            node.status.capacity.insert(k.into(), q.clone());
+            node.status.capacity.insert(k.into(), q);
             node.status.allocatable.insert(k.into(), q);
         }
     }
@@ -215,9 +215,7 @@ impl Host {
         let runtime = LinuxRuntime::new(config.runtime.clone())?;
         let (state, recovered) = StateLog::open(&config.data_dir)?;
         if let Some(torn) = &recovered.torn_tail {
-            eprintln!(
-                "flotilla host: dropped a torn write at the end of the state log ({torn})"
-            );
+            eprintln!("flotilla host: dropped a torn write at the end of the state log ({torn})");
         }
         let cluster_config = ClusterConfig::new(config.seed);
         let restored = !recovered.objects.is_empty();
@@ -280,7 +278,13 @@ impl Host {
             next_metrics: Instant::now(),
         };
         host.persist()?;
-        host.sync_proxy()?;
+        // The restored Services: listeners and hosts entries from the start.
+        for e in host.proxy.sync() {
+            eprintln!("flotilla host: service proxy: {e}");
+        }
+        let entries = service_hosts(host.cluster.store());
+        host.runtime.set_extra_hosts(entries.clone());
+        host.hosts_signature = entries;
         Ok(host)
     }
 
@@ -534,7 +538,8 @@ impl Host {
                     if done {
                         w.sink.exit(0);
                     } else if w.deadline.is_some_and(|d| Instant::now() >= d) {
-                        w.sink.stderr("error: timed out waiting for the condition\n");
+                        w.sink
+                            .stderr("error: timed out waiting for the condition\n");
                         w.sink.exit(1);
                     } else if w.sink.client_gone() {
                         // The client pressed Ctrl-C.
@@ -1186,7 +1191,11 @@ pub fn service_hosts(store: &Store) -> Vec<(String, Vec<String>)> {
 /// kubectl's `rollout status` for a Deployment (kubectl/pkg/polymorphichelpers/
 /// rollout_status.go, `DeploymentStatusViewer.Status`): the message and whether the rollout
 /// is complete, or an error.
-pub fn rollout_status(store: &Store, namespace: &str, name: &str) -> Result<(String, bool), String> {
+pub fn rollout_status(
+    store: &Store,
+    namespace: &str,
+    name: &str,
+) -> Result<(String, bool), String> {
     let Some(object) = store.get(Kind::Deployment, namespace, name) else {
         return Err(format!(
             "Error from server (NotFound): deployments.apps {name:?} not found\n"
@@ -1197,16 +1206,15 @@ pub fn rollout_status(store: &Store, namespace: &str, name: &str) -> Result<(Str
     };
     let generation = d.metadata.generation;
     if generation > d.status.observed_generation {
-        return Ok(("Waiting for deployment spec update to be observed...\n".into(), false));
+        return Ok((
+            "Waiting for deployment spec update to be observed...\n".into(),
+            false,
+        ));
     }
-    if d.status
-        .conditions
-        .iter()
-        .any(|c| {
-            c.type_ == flotilla_model::api::DeploymentConditionType::Progressing
-                && c.reason == "ProgressDeadlineExceeded"
-        })
-    {
+    if d.status.conditions.iter().any(|c| {
+        c.type_ == flotilla_model::api::DeploymentConditionType::Progressing
+            && c.reason == "ProgressDeadlineExceeded"
+    }) {
         return Err(format!(
             "error: deployment {name:?} exceeded its progress deadline\n"
         ));
@@ -1240,7 +1248,10 @@ pub fn rollout_status(store: &Store, namespace: &str, name: &str) -> Result<(Str
             false,
         ));
     }
-    Ok((format!("deployment {name:?} successfully rolled out\n"), true))
+    Ok((
+        format!("deployment {name:?} successfully rolled out\n"),
+        true,
+    ))
 }
 
 /// kubectl's `rollout history` table for a Deployment.
@@ -1250,8 +1261,7 @@ pub fn rollout_history(store: &Store, namespace: &str, name: &str) -> Result<Str
             "Error from server (NotFound): deployments.apps {name:?} not found"
         ));
     }
-    let history =
-        flotilla_controllers::deployment::rollout_history(store, namespace, name);
+    let history = flotilla_controllers::deployment::rollout_history(store, namespace, name);
     let mut text = format!("deployment.apps/{name} \nREVISION  CHANGE-CAUSE\n");
     for (revision, rs) in history {
         let cause = rs
@@ -1334,6 +1344,9 @@ mod tests {
     fn kubectl_resource_names() {
         assert_eq!(resource_name(Kind::Deployment), "deployment.apps");
         assert_eq!(resource_name(Kind::Pod), "pod");
-        assert_eq!(resource_name(Kind::HorizontalPodAutoscaler), "horizontalpodautoscaler.autoscaling");
+        assert_eq!(
+            resource_name(Kind::HorizontalPodAutoscaler),
+            "horizontalpodautoscaler.autoscaling"
+        );
     }
 }

@@ -25,7 +25,7 @@ use flotilla_model::api::{
 };
 use flotilla_model::store::{qualified_resource, ListOptions, ObjectKey, Store, StoreError};
 use flotilla_model::{
-    IntOrString, LabelSelector, Labels, Kind, Object, Quantity, ResourceList, Selector, Time,
+    IntOrString, Kind, LabelSelector, Labels, Object, Quantity, ResourceList, Selector, Time,
 };
 use serde_json::Value;
 
@@ -62,7 +62,9 @@ pub enum PrintError {
     )]
     UnknownFormat(String),
     /// Names were given together with a label selector (kubectl refuses the combination).
-    #[error("error: selectors and the all flag cannot be used when passing resource/name arguments")]
+    #[error(
+        "error: selectors and the all flag cannot be used when passing resource/name arguments"
+    )]
     NamesWithSelector,
     /// Names were given with all namespaces (`-A`), which kubectl refuses.
     #[error("error: a resource cannot be retrieved by name across all namespaces")]
@@ -422,7 +424,14 @@ fn layout_columns(
         }
         stack.push(width);
         layout_columns(
-            lines, column + 1, start, this, min_width, padding, stack, result,
+            lines,
+            column + 1,
+            start,
+            this,
+            min_width,
+            padding,
+            stack,
+            result,
         );
         stack.pop();
         start = this;
@@ -705,9 +714,9 @@ fn yaml_style(s: &str) -> YamlStyle {
 /// infinities and NaN, base-60 numbers, timestamps, and the merge key.
 fn resolves_to_non_string(s: &str) -> bool {
     const WORDS: [&str; 34] = [
-        "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No",
-        "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off",
-        "OFF", ".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN", "<<",
+        "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+        "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+        ".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN", "<<",
     ];
     if WORDS.contains(&s) {
         return true;
@@ -758,9 +767,8 @@ fn is_go_float(s: &str) -> bool {
     };
     let digits = mantissa.chars().filter(char::is_ascii_digit).count();
     let dots = mantissa.chars().filter(|&c| c == '.').count();
-    let mantissa_ok = digits > 0
-        && dots <= 1
-        && mantissa.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let mantissa_ok =
+        digits > 0 && dots <= 1 && mantissa.chars().all(|c| c.is_ascii_digit() || c == '.');
     let exponent_ok = exponent.is_none_or(|e| {
         let e = e.strip_prefix(['+', '-']).unwrap_or(e);
         !e.is_empty() && e.chars().all(|c| c.is_ascii_digit())
@@ -813,7 +821,9 @@ fn is_timestamp(s: &str) -> bool {
     let num = |p: &str| !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit());
     num(month)
         && num(day)
-        && time.is_none_or(|t| t.split(':').count() >= 3 && t.starts_with(|c: char| c.is_ascii_digit()))
+        && time.is_none_or(|t| {
+            t.split(':').count() >= 3 && t.starts_with(|c: char| c.is_ascii_digit())
+        })
 }
 
 /// Whether go-yaml's emitter may write `s` as a plain scalar in block context.
@@ -876,13 +886,7 @@ fn yaml_single(out: &mut String, s: &str, col: usize, indent: usize, fold: bool)
     let mut spaces = false;
     for (i, &c) in chars.iter().enumerate() {
         if c == ' ' {
-            if fold
-                && !spaces
-                && col > 80
-                && i > 0
-                && i + 1 < chars.len()
-                && chars[i + 1] != ' '
-            {
+            if fold && !spaces && col > 80 && i > 0 && i + 1 < chars.len() && chars[i + 1] != ' ' {
                 out.push('\n');
                 indent_to(out, indent);
                 col = indent;
@@ -950,9 +954,6 @@ fn yaml_literal(out: &mut String, s: &str, indent: usize) {
             out.push_str(line);
         }
     }
-    if s.ends_with("\n\n") {
-        // The kept trailing newline: the body above ends with an empty line already.
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1006,7 +1007,14 @@ fn headers(kind: Kind) -> (&'static [&'static str], &'static [&'static str]) {
             &["CONTAINERS", "IMAGES", "SELECTOR"],
         ),
         Kind::Service => (
-            &["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
+            &[
+                "NAME",
+                "TYPE",
+                "CLUSTER-IP",
+                "EXTERNAL-IP",
+                "PORT(S)",
+                "AGE",
+            ],
             &["SELECTOR"],
         ),
         Kind::Node => (
@@ -1375,7 +1383,11 @@ pub fn pod_summary(pod: &Pod, now: Time) -> PodSummary {
     for (i, status) in pod.status.init_container_statuses.iter().enumerate() {
         let spec = init_specs.get(status.name.as_str()).copied();
         restarts += i64::from(status.restart_count);
-        let finished = status.last_state.terminated.as_ref().and_then(|t| t.finished_at);
+        let finished = status
+            .last_state
+            .terminated
+            .as_ref()
+            .and_then(|t| t.finished_at);
         last_restart = later(last_restart, finished);
         if is_restartable_init(spec) {
             sidecar_restarts += i64::from(status.restart_count);
@@ -1421,7 +1433,11 @@ pub fn pod_summary(pod: &Pod, now: Time) -> PodSummary {
         let mut has_running = false;
         for status in pod.status.container_statuses.iter().rev() {
             restarts += i64::from(status.restart_count);
-            let finished = status.last_state.terminated.as_ref().and_then(|t| t.finished_at);
+            let finished = status
+                .last_state
+                .terminated
+                .as_ref()
+                .and_then(|t| t.finished_at);
             last_restart = later(last_restart, finished);
             let state = &status.state;
             if let Some(w) = state.waiting.as_ref().filter(|w| !w.reason.is_empty()) {
@@ -1572,13 +1588,7 @@ fn job_row(job: &Job, name: String, created: String, wide: bool, now: Time) -> V
     cells
 }
 
-fn cron_job_row(
-    cj: &CronJob,
-    name: String,
-    created: String,
-    wide: bool,
-    now: Time,
-) -> Vec<String> {
+fn cron_job_row(cj: &CronJob, name: String, created: String, wide: bool, now: Time) -> Vec<String> {
     let last = match cj.status.last_schedule_time {
         Some(t) => age(Some(t), now),
         None => "<none>".into(),
@@ -1586,13 +1596,11 @@ fn cron_job_row(
     let mut cells = vec![
         name,
         cj.spec.schedule.clone(),
-        cj.spec
-            .time_zone
-            .clone()
-            .unwrap_or_else(|| "<none>".into()),
-        cj.spec
-            .suspend
-            .map_or_else(|| "<unset>".into(), |s| if s { "True" } else { "False" }.into()),
+        cj.spec.time_zone.clone().unwrap_or_else(|| "<none>".into()),
+        cj.spec.suspend.map_or_else(
+            || "<unset>".into(),
+            |s| if s { "True" } else { "False" }.into(),
+        ),
         cj.status.active.len().to_string(),
         last,
         created,
@@ -1802,9 +1810,7 @@ fn hpa_targets(hpa: &HorizontalPodAutoscaler, wide: bool) -> String {
                     (Some(r), _) => (
                         &r.name,
                         &r.target,
-                        status
-                            .and_then(|s| s.resource.as_ref())
-                            .map(|s| &s.current),
+                        status.and_then(|s| s.resource.as_ref()).map(|s| &s.current),
                     ),
                     (None, Some(r)) => (
                         &r.name,
@@ -2274,7 +2280,10 @@ fn describe_pod(w: &mut Describer, pod: &Pod, now: Time) {
         .as_ref()
         .and_then(|s| s.seccomp_profile.as_ref())
     {
-        w.line(0, &format!("SeccompProfile:\t{}\n", enum_str(&profile.r#type)));
+        w.line(
+            0,
+            &format!("SeccompProfile:\t{}\n", enum_str(&profile.r#type)),
+        );
     }
     w.line(0, &format!("IP:\t{}\n", pod.status.pod_ip));
     if pod.status.pod_ips.is_empty() {
@@ -2286,7 +2295,10 @@ fn describe_pod(w: &mut Describer, pod: &Pod, now: Time) {
         }
     }
     if let Some(owner) = meta.controller_ref() {
-        w.line(0, &format!("Controlled By:\t{}/{}\n", owner.kind, owner.name));
+        w.line(
+            0,
+            &format!("Controlled By:\t{}/{}\n", owner.kind, owner.name),
+        );
     }
     if !pod.status.nominated_node_name.is_empty() {
         w.line(
@@ -2484,7 +2496,12 @@ fn describe_state(w: &mut Describer, title: &str, state: &ContainerState) {
 }
 
 /// describe.go `describeResources`.
-fn describe_resources(w: &mut Describer, limits: &ResourceList, requests: &ResourceList, level: usize) {
+fn describe_resources(
+    w: &mut Describer,
+    limits: &ResourceList,
+    requests: &ResourceList,
+    level: usize,
+) {
     for (title, list) in [("Limits", limits), ("Requests", requests)] {
         if !list.is_empty() {
             w.line(level, &format!("{title}:\n"));
@@ -2771,7 +2788,14 @@ fn describe_pod_template(w: &mut Describer, template: &PodTemplateSpec) {
         );
     }
     if !spec.init_containers.is_empty() {
-        describe_containers(w, "Init Containers", &spec.init_containers, None, None, "  ");
+        describe_containers(
+            w,
+            "Init Containers",
+            &spec.init_containers,
+            None,
+            None,
+            "  ",
+        );
     }
     describe_containers(w, "Containers", &spec.containers, None, None, "  ");
     describe_volumes(w, &spec.volumes, "  ");
@@ -2797,7 +2821,10 @@ fn describe_deployment(w: &mut Describer, store: &Store, d: &Deployment) {
     w.line(0, &format!("Namespace:\t{}\n", meta.namespace));
     w.line(
         0,
-        &format!("CreationTimestamp:\t{}\n", rfc1123z(meta.creation_timestamp)),
+        &format!(
+            "CreationTimestamp:\t{}\n",
+            rfc1123z(meta.creation_timestamp)
+        ),
     );
     labels_multiline(w, "Labels", &meta.labels);
     annotations_multiline(w, "Annotations", &meta.annotations);
@@ -2825,7 +2852,10 @@ fn describe_deployment(w: &mut Describer, store: &Store, d: &Deployment) {
     w.line(0, &replicas);
     let strategy = d.spec.strategy.type_.unwrap_or_default();
     w.line(0, &format!("StrategyType:\t{}\n", enum_str(&strategy)));
-    w.line(0, &format!("MinReadySeconds:\t{}\n", d.spec.min_ready_seconds));
+    w.line(
+        0,
+        &format!("MinReadySeconds:\t{}\n", d.spec.min_ready_seconds),
+    );
     if let Some(ru) = &d.spec.strategy.rolling_update {
         let show = |v: &Option<IntOrString>| v.as_ref().map_or("<nil>".into(), |v| v.to_string());
         w.line(
@@ -2961,7 +2991,12 @@ fn describe_service(w: &mut Describer, store: &Store, svc: &Service) {
     if let Some(p) = &svc.spec.ip_family_policy {
         w.line(0, &format!("IP Family Policy:\t{}\n", enum_str(p)));
     }
-    let families: Vec<String> = svc.spec.ip_families.iter().map(|f: &IpFamily| enum_str(f)).collect();
+    let families: Vec<String> = svc
+        .spec
+        .ip_families
+        .iter()
+        .map(|f: &IpFamily| enum_str(f))
+        .collect();
     w.line(
         0,
         &format!("IP Families:\t{}\n", or_none(&families.join(","))),
@@ -2990,7 +3025,10 @@ fn describe_service(w: &mut Describer, store: &Store, svc: &Service) {
         .filter_map(|i| i.ip.clone().or_else(|| i.hostname.clone()))
         .collect();
     if !ingress.is_empty() {
-        w.line(0, &format!("LoadBalancer Ingress:\t{}\n", ingress.join(", ")));
+        w.line(
+            0,
+            &format!("LoadBalancer Ingress:\t{}\n", ingress.join(", ")),
+        );
     }
     let slices: Vec<&EndpointSlice> = store
         .iter_namespace(Kind::EndpointSlice, &meta.namespace)
@@ -3064,7 +3102,10 @@ fn describe_node(w: &mut Describer, store: &Store, node: &Node, now: Time) {
     annotations_multiline(w, "Annotations", &meta.annotations);
     w.line(
         0,
-        &format!("CreationTimestamp:\t{}\n", rfc1123z(meta.creation_timestamp)),
+        &format!(
+            "CreationTimestamp:\t{}\n",
+            rfc1123z(meta.creation_timestamp)
+        ),
     );
     // describe.go printTaintsMultilineWithIndent: sorted by effect, then key.
     w.line(0, "Taints:\t");
@@ -3144,7 +3185,10 @@ fn describe_node(w: &mut Describer, store: &Store, node: &Node, now: Time) {
         w.line(0, &format!("PodCIDR:\t{}\n", node.spec.pod_cidr));
     }
     if !node.spec.pod_cidrs.is_empty() {
-        w.line(0, &format!("PodCIDRs:\t{}\n", node.spec.pod_cidrs.join(",")));
+        w.line(
+            0,
+            &format!("PodCIDRs:\t{}\n", node.spec.pod_cidrs.join(",")),
+        );
     }
     if !node.spec.provider_id.is_empty() {
         w.line(0, &format!("ProviderID:\t{}\n", node.spec.provider_id));
@@ -3166,7 +3210,10 @@ fn describe_node(w: &mut Describer, store: &Store, node: &Node, now: Time) {
     let alloc_milli = |r: &str| allocatable.get(r).map_or(0, Quantity::milli_value);
     let alloc_value = |r: &str| allocatable.get(r).map_or(0, Quantity::value);
     let q = |list: &ResourceList, r: &str| list.get(r).cloned().unwrap_or_default();
-    w.line(0, &format!("Non-terminated Pods:\t({} in total)\n", pods.len()));
+    w.line(
+        0,
+        &format!("Non-terminated Pods:\t({} in total)\n", pods.len()),
+    );
     w.line(
         1,
         "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge\n",
@@ -3450,7 +3497,10 @@ mod tests {
     #[test]
     fn rfc1123z_matches_go() {
         assert_eq!(rfc1123z(Some(t(0))), "Tue, 14 Nov 2023 22:13:20 +0000");
-        assert_eq!(rfc1123z(Some(Time::ZERO)), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(
+            rfc1123z(Some(Time::ZERO)),
+            "Thu, 01 Jan 1970 00:00:00 +0000"
+        );
         assert_eq!(rfc1123z(None), "Mon, 01 Jan 0001 00:00:00 +0000");
     }
 
@@ -3464,7 +3514,11 @@ mod tests {
         assert_eq!(align_tabs("A\tB\nx\ty\n", 6, 3), "A     B\nx     y\n");
         // Describe settings: a line without a tab ends the column block.
         assert_eq!(
-            align_tabs("Name:\tx\nNamespace:\tdefault\nIPs:\n  IP:\t1.2.3.4\nAfter:\ty\n", 0, 2),
+            align_tabs(
+                "Name:\tx\nNamespace:\tdefault\nIPs:\n  IP:\t1.2.3.4\nAfter:\ty\n",
+                0,
+                2
+            ),
             "Name:       x\nNamespace:  default\nIPs:\n  IP:   1.2.3.4\nAfter:  y\n"
         );
         // Nested columns: a second column is aligned only across the lines that have it.
@@ -3537,7 +3591,10 @@ mod tests {
         let one = "spec:\n  containers: [{name: app, image: busybox}]\n";
         // No status yet: the phase.
         let s = status_of(&format!("{one}status: {{phase: Pending}}\n"));
-        assert_eq!((s.ready.as_str(), s.status.as_str(), s.restarts.as_str()), ("0/1", "Pending", "0"));
+        assert_eq!(
+            (s.ready.as_str(), s.status.as_str(), s.restarts.as_str()),
+            ("0/1", "Pending", "0")
+        );
         // A waiting container's reason.
         let s = status_of(&format!(
             "{one}status:\n  phase: Pending\n  containerStatuses:\n  - name: app\n    state: {{waiting: {{reason: ContainerCreating}}}}\n"
@@ -3552,10 +3609,16 @@ mod tests {
         let s = status_of(&format!(
             "{one}status:\n  phase: Running\n  containerStatuses:\n  - name: app\n    restartCount: 4\n    state: {{waiting: {{reason: CrashLoopBackOff}}}}\n    lastState: {{terminated: {{exitCode: 1, reason: Error, finishedAt: '2023-11-14T22:22:40Z'}}}}\n"
         ));
-        assert_eq!((s.ready.as_str(), s.status.as_str(), s.restarts.as_str()), ("0/1", "CrashLoopBackOff", "4 (40s ago)"));
+        assert_eq!(
+            (s.ready.as_str(), s.status.as_str(), s.restarts.as_str()),
+            ("0/1", "CrashLoopBackOff", "4 (40s ago)")
+        );
         // Terminated: the reason, else the exit code or signal.
         for (state, want) in [
-            ("{terminated: {exitCode: 0, reason: Completed}}", "Completed"),
+            (
+                "{terminated: {exitCode: 0, reason: Completed}}",
+                "Completed",
+            ),
             ("{terminated: {exitCode: 1, reason: Error}}", "Error"),
             ("{terminated: {exitCode: 3}}", "ExitCode:3"),
             ("{terminated: {exitCode: 137, signal: 9}}", "Signal:9"),
@@ -3588,18 +3651,34 @@ mod tests {
         };
         assert_eq!(init("{running: {}}"), "Init:0/1");
         assert_eq!(init("{waiting: {reason: PodInitializing}}"), "Init:0/1");
-        assert_eq!(init("{waiting: {reason: CrashLoopBackOff}}"), "Init:CrashLoopBackOff");
-        assert_eq!(init("{terminated: {exitCode: 1, reason: Error}}"), "Init:Error");
+        assert_eq!(
+            init("{waiting: {reason: CrashLoopBackOff}}"),
+            "Init:CrashLoopBackOff"
+        );
+        assert_eq!(
+            init("{terminated: {exitCode: 1, reason: Error}}"),
+            "Init:Error"
+        );
         assert_eq!(init("{terminated: {exitCode: 2}}"), "Init:ExitCode:2");
-        assert_eq!(init("{terminated: {exitCode: 2, signal: 15}}"), "Init:Signal:15");
+        assert_eq!(
+            init("{terminated: {exitCode: 2, signal: 15}}"),
+            "Init:Signal:15"
+        );
         // Init done: the app container's state decides.
-        assert_eq!(init("{terminated: {exitCode: 0, reason: Completed}}"), "PodInitializing");
+        assert_eq!(
+            init("{terminated: {exitCode: 0, reason: Completed}}"),
+            "PodInitializing"
+        );
         // A started sidecar (restartable init container) counts in READY and does not block.
         let sidecar = status_of(
             "spec:\n  initContainers: [{name: proxy, image: x, restartPolicy: Always}]\n  containers: [{name: app, image: x}]\nstatus:\n  phase: Running\n  conditions: [{type: Initialized, status: 'True'}]\n  initContainerStatuses:\n  - {name: proxy, started: true, ready: true, restartCount: 2, state: {running: {}}}\n  containerStatuses:\n  - {name: app, ready: true, restartCount: 5, state: {running: {}}}\n",
         );
         assert_eq!(
-            (sidecar.ready.as_str(), sidecar.status.as_str(), sidecar.restarts.as_str()),
+            (
+                sidecar.ready.as_str(),
+                sidecar.status.as_str(),
+                sidecar.restarts.as_str()
+            ),
             ("2/2", "Running", "7")
         );
     }
@@ -3619,7 +3698,9 @@ mod tests {
             "{one}status:\n  phase: Pending\n  conditions: [{{type: PodScheduled, status: 'False', reason: SchedulingGated}}]\n"
         ));
         assert_eq!(gated.status, "SchedulingGated");
-        let evicted = status_of(&format!("{one}status: {{phase: Failed, reason: Evicted}}\n"));
+        let evicted = status_of(&format!(
+            "{one}status: {{phase: Failed, reason: Evicted}}\n"
+        ));
         assert_eq!(evicted.status, "Evicted");
     }
 
@@ -3660,7 +3741,16 @@ status: {phase: Pending}
     fn get_pods_prints_kubectl_tables() {
         let store = store_with(PODS, t(0));
         let now = t(185);
-        let out = get(&store, Kind::Pod, Some("default"), &[], None, OutputFormat::Table, now).unwrap();
+        let out = get(
+            &store,
+            Kind::Pod,
+            Some("default"),
+            &[],
+            None,
+            OutputFormat::Table,
+            now,
+        )
+        .unwrap();
         assert_eq!(
             out.stdout,
             "NAME    READY   STATUS    RESTARTS   AGE\n\
@@ -3668,7 +3758,16 @@ status: {phase: Pending}
              web-2   0/1     Pending   0          3m5s\n"
         );
         assert_eq!((out.stderr.as_str(), out.failed), ("", false));
-        let wide = get(&store, Kind::Pod, Some("default"), &[], None, OutputFormat::Wide, now).unwrap();
+        let wide = get(
+            &store,
+            Kind::Pod,
+            Some("default"),
+            &[],
+            None,
+            OutputFormat::Wide,
+            now,
+        )
+        .unwrap();
         assert_eq!(
             wide.stdout,
             "NAME    READY   STATUS    RESTARTS   AGE    IP           NODE     NOMINATED NODE   READINESS GATES\n\
@@ -3689,19 +3788,46 @@ status: {phase: Pending}
     fn get_filters_by_label_selector() {
         let store = store_with(PODS, t(0));
         let names_of = |selector: &str| {
-            get(&store, Kind::Pod, None, &[], Some(selector), OutputFormat::Name, t(1))
-                .unwrap()
-                .stdout
+            get(
+                &store,
+                Kind::Pod,
+                None,
+                &[],
+                Some(selector),
+                OutputFormat::Name,
+                t(1),
+            )
+            .unwrap()
+            .stdout
         };
         assert_eq!(names_of("app=web,tier!=db"), "pod/web-1\n");
-        assert_eq!(names_of("app in (web,worker)"), "pod/web-1\npod/web-2\npod/worker\n");
+        assert_eq!(
+            names_of("app in (web,worker)"),
+            "pod/web-1\npod/web-2\npod/worker\n"
+        );
         assert_eq!(names_of("tier"), "pod/web-1\npod/web-2\n");
         assert_eq!(names_of("!tier"), "pod/worker\n");
-        let err = get(&store, Kind::Pod, None, &[], Some("app in web"), OutputFormat::Name, t(1))
-            .unwrap_err();
+        let err = get(
+            &store,
+            Kind::Pod,
+            None,
+            &[],
+            Some("app in web"),
+            OutputFormat::Name,
+            t(1),
+        )
+        .unwrap_err();
         assert!(matches!(err, PrintError::InvalidSelector { .. }), "{err:?}");
-        let none = get(&store, Kind::Pod, Some("default"), &[], Some("app=nope"), OutputFormat::Table, t(1))
-            .unwrap();
+        let none = get(
+            &store,
+            Kind::Pod,
+            Some("default"),
+            &[],
+            Some("app=nope"),
+            OutputFormat::Table,
+            t(1),
+        )
+        .unwrap();
         assert_eq!(none.stdout, "");
         assert_eq!(none.stderr, "No resources found in default namespace.\n");
         assert!(!none.failed);
@@ -3721,24 +3847,71 @@ status: {phase: Pending}
         )
         .unwrap();
         assert_eq!(out.stdout, "pod/web-1\n");
-        assert_eq!(out.stderr, "Error from server (NotFound): pods \"nope\" not found\n");
-        assert!(out.failed);
-        let out = get(&store, Kind::Deployment, Some("default"), &names(&["x"]), None, OutputFormat::Yaml, t(1))
-            .unwrap();
-        assert_eq!(out.stdout, "");
-        assert_eq!(out.stderr, "Error from server (NotFound): deployments.apps \"x\" not found\n");
         assert_eq!(
-            get(&store, Kind::Pod, None, &names(&["web-1"]), None, OutputFormat::Table, t(1)),
+            out.stderr,
+            "Error from server (NotFound): pods \"nope\" not found\n"
+        );
+        assert!(out.failed);
+        let out = get(
+            &store,
+            Kind::Deployment,
+            Some("default"),
+            &names(&["x"]),
+            None,
+            OutputFormat::Yaml,
+            t(1),
+        )
+        .unwrap();
+        assert_eq!(out.stdout, "");
+        assert_eq!(
+            out.stderr,
+            "Error from server (NotFound): deployments.apps \"x\" not found\n"
+        );
+        assert_eq!(
+            get(
+                &store,
+                Kind::Pod,
+                None,
+                &names(&["web-1"]),
+                None,
+                OutputFormat::Table,
+                t(1)
+            ),
             Err(PrintError::NamesAcrossNamespaces)
         );
         assert_eq!(
-            get(&store, Kind::Pod, Some("default"), &names(&["web-1"]), Some("a=b"), OutputFormat::Table, t(1)),
+            get(
+                &store,
+                Kind::Pod,
+                Some("default"),
+                &names(&["web-1"]),
+                Some("a=b"),
+                OutputFormat::Table,
+                t(1)
+            ),
             Err(PrintError::NamesWithSelector)
         );
-        let empty = get(&store, Kind::Deployment, None, &[], None, OutputFormat::Table, t(1)).unwrap();
+        let empty = get(
+            &store,
+            Kind::Deployment,
+            None,
+            &[],
+            None,
+            OutputFormat::Table,
+            t(1),
+        )
+        .unwrap();
         assert_eq!(empty.stderr, "No resources found\n");
-        let cluster = get(&store, Kind::PersistentVolume, Some("default"), &[], None, OutputFormat::Table, t(1))
-            .unwrap();
+        let cluster = get(
+            &store,
+            Kind::PersistentVolume,
+            Some("default"),
+            &[],
+            None,
+            OutputFormat::Table,
+            t(1),
+        )
+        .unwrap();
         assert_eq!(cluster.stderr, "No resources found\n");
     }
 
@@ -3746,8 +3919,16 @@ status: {phase: Pending}
     fn get_cluster_scoped_kinds_ignore_the_namespace() {
         let store = store_with("", t(0));
         let three_days = Time::from_secs(3 * 86_400 + 7200);
-        let out = get(&store, Kind::Namespace, Some("default"), &[], None, OutputFormat::Table, three_days)
-            .unwrap();
+        let out = get(
+            &store,
+            Kind::Namespace,
+            Some("default"),
+            &[],
+            None,
+            OutputFormat::Table,
+            three_days,
+        )
+        .unwrap();
         assert_eq!(
             out.stdout,
             "NAME              STATUS   AGE\n\
@@ -3756,8 +3937,16 @@ status: {phase: Pending}
              kube-public       Active   3d2h\n\
              kube-system       Active   3d2h\n"
         );
-        let pcs = get(&store, Kind::PriorityClass, None, &[], None, OutputFormat::Table, Time::from_secs(60))
-            .unwrap();
+        let pcs = get(
+            &store,
+            Kind::PriorityClass,
+            None,
+            &[],
+            None,
+            OutputFormat::Table,
+            Time::from_secs(60),
+        )
+        .unwrap();
         assert_eq!(
             pcs.stdout,
             "NAME                      VALUE        GLOBAL-DEFAULT   AGE   PREEMPTIONPOLICY\n\
@@ -3849,7 +4038,9 @@ status:
              edge   NodePort    10.96.73.1      <none>        80:30080/TCP,53:30888/UDP   121m   app=web\n\
              web    ClusterIP   10.99.237.141   <none>        80/TCP                      121m   app=web\n"
         );
-        let nodes = get(&store, Kind::Node, None, &[], None, OutputFormat::Wide, now).unwrap().stdout;
+        let nodes = get(&store, Kind::Node, None, &[], None, OutputFormat::Wide, now)
+            .unwrap()
+            .stdout;
         assert_eq!(
             nodes,
             "NAME     STATUS   ROLES           AGE    VERSION            INTERNAL-IP    EXTERNAL-IP   OS-IMAGE              KERNEL-VERSION   CONTAINER-RUNTIME\n\
@@ -3916,34 +4107,109 @@ status:
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: default}\ndata: {port: \"8080\", mode: fast}\n",
             t(0),
         );
-        let one = get(&store, Kind::ConfigMap, Some("default"), &names(&["cfg"]), None, OutputFormat::Yaml, t(5))
-            .unwrap();
-        let uid = store.get(Kind::ConfigMap, "default", "cfg").unwrap().metadata().uid.clone();
-        let rv = store.get(Kind::ConfigMap, "default", "cfg").unwrap().metadata().resource_version.clone();
+        let one = get(
+            &store,
+            Kind::ConfigMap,
+            Some("default"),
+            &names(&["cfg"]),
+            None,
+            OutputFormat::Yaml,
+            t(5),
+        )
+        .unwrap();
+        let uid = store
+            .get(Kind::ConfigMap, "default", "cfg")
+            .unwrap()
+            .metadata()
+            .uid
+            .clone();
+        let rv = store
+            .get(Kind::ConfigMap, "default", "cfg")
+            .unwrap()
+            .metadata()
+            .resource_version
+            .clone();
         assert_eq!(
             one.stdout,
             format!(
                 "apiVersion: v1\ndata:\n  mode: fast\n  port: \"8080\"\nkind: ConfigMap\nmetadata:\n  creationTimestamp: \"2023-11-14T22:13:20Z\"\n  generation: 1\n  name: cfg\n  namespace: default\n  resourceVersion: \"{rv}\"\n  uid: {uid}\n"
             )
         );
-        let list = get(&store, Kind::ConfigMap, Some("default"), &[], None, OutputFormat::Yaml, t(5)).unwrap();
-        assert!(list.stdout.starts_with("apiVersion: v1\nitems:\n- apiVersion: v1\n  data:\n"), "{}", list.stdout);
-        assert!(list.stdout.ends_with("kind: List\nmetadata:\n  resourceVersion: \"\"\n"), "{}", list.stdout);
-        let json = get(&store, Kind::ConfigMap, Some("default"), &[], None, OutputFormat::Json, t(5)).unwrap();
+        let list = get(
+            &store,
+            Kind::ConfigMap,
+            Some("default"),
+            &[],
+            None,
+            OutputFormat::Yaml,
+            t(5),
+        )
+        .unwrap();
+        assert!(
+            list.stdout
+                .starts_with("apiVersion: v1\nitems:\n- apiVersion: v1\n  data:\n"),
+            "{}",
+            list.stdout
+        );
+        assert!(
+            list.stdout
+                .ends_with("kind: List\nmetadata:\n  resourceVersion: \"\"\n"),
+            "{}",
+            list.stdout
+        );
+        let json = get(
+            &store,
+            Kind::ConfigMap,
+            Some("default"),
+            &[],
+            None,
+            OutputFormat::Json,
+            t(5),
+        )
+        .unwrap();
         let parsed: Value = serde_json::from_str(&json.stdout).unwrap();
         assert_eq!(parsed["kind"], "List");
         assert_eq!(parsed["items"][0]["data"]["port"], "8080");
-        assert!(json.stdout.starts_with("{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n        {\n"), "{}", json.stdout);
-        let empty = get(&store, Kind::Secret, Some("default"), &[], None, OutputFormat::Json, t(5)).unwrap();
+        assert!(
+            json.stdout
+                .starts_with("{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n        {\n"),
+            "{}",
+            json.stdout
+        );
+        let empty = get(
+            &store,
+            Kind::Secret,
+            Some("default"),
+            &[],
+            None,
+            OutputFormat::Json,
+            t(5),
+        )
+        .unwrap();
         assert_eq!(
             empty.stdout,
             "{\n    \"apiVersion\": \"v1\",\n    \"items\": [],\n    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n"
         );
-        assert_eq!(to_json(&serde_json::json!({"a": "<none> & co"})), "{\n    \"a\": \"\\u003cnone\\u003e \\u0026 co\"\n}\n");
-        let names_out = get(&store, Kind::ConfigMap, None, &[], None, OutputFormat::Name, t(5)).unwrap();
+        assert_eq!(
+            to_json(&serde_json::json!({"a": "<none> & co"})),
+            "{\n    \"a\": \"\\u003cnone\\u003e \\u0026 co\"\n}\n"
+        );
+        let names_out = get(
+            &store,
+            Kind::ConfigMap,
+            None,
+            &[],
+            None,
+            OutputFormat::Name,
+            t(5),
+        )
+        .unwrap();
         assert_eq!(names_out.stdout, "configmap/cfg\n");
         assert_eq!(name_prefix(Kind::Deployment), "deployment.apps");
-        assert_eq!(name_prefix(Kind::EndpointSlice), "endpointslice.discovery.k8s.io");
+        assert_eq!(
+            name_prefix(Kind::EndpointSlice),
+            "endpointslice.discovery.k8s.io"
+        );
     }
 
     #[test]
@@ -3953,10 +4219,25 @@ status:
             t(0),
         );
         let table = table_of(&store, Kind::Secret, OutputFormat::Table, t(5));
-        assert_eq!(table, "NAME   TYPE     DATA   AGE\ndb     Opaque   1      5s\n");
-        let shown = get(&store, Kind::Secret, Some("default"), &names(&["db"]), None, OutputFormat::Yaml, t(5))
-            .unwrap();
-        assert!(shown.stdout.contains("  password: aHVudGVyMg==\n"), "{}", shown.stdout);
+        assert_eq!(
+            table,
+            "NAME   TYPE     DATA   AGE\ndb     Opaque   1      5s\n"
+        );
+        let shown = get(
+            &store,
+            Kind::Secret,
+            Some("default"),
+            &names(&["db"]),
+            None,
+            OutputFormat::Yaml,
+            t(5),
+        )
+        .unwrap();
+        assert!(
+            shown.stdout.contains("  password: aHVudGVyMg==\n"),
+            "{}",
+            shown.stdout
+        );
         let request = GetRequest {
             kind: Kind::Secret,
             namespace: Some("default"),
@@ -3967,8 +4248,20 @@ status:
         };
         let hidden = get_with(&store, &request, t(5)).unwrap();
         assert!(!hidden.stdout.contains("aHVudGVyMg"), "{}", hidden.stdout);
-        assert!(hidden.stdout.contains("\"password\": \"\""), "{}", hidden.stdout);
-        let described = describe(&store, &EventRecorder::default(), Kind::Secret, "default", "db", t(5)).unwrap();
+        assert!(
+            hidden.stdout.contains("\"password\": \"\""),
+            "{}",
+            hidden.stdout
+        );
+        let described = describe(
+            &store,
+            &EventRecorder::default(),
+            Kind::Secret,
+            "default",
+            "db",
+            t(5),
+        )
+        .unwrap();
         assert_eq!(
             described,
             "Name:         db\nNamespace:    default\nLabels:       <none>\nAnnotations:  <none>\n\nType:  Opaque\n\nData\n====\npassword:  7 bytes\n"
@@ -4028,15 +4321,50 @@ status:
     #[test]
     fn describe_pod_follows_kubectl_layout() {
         let store = store_with(WEB_POD, t(0));
-        let key = ObjectKey { kind: Kind::Pod, namespace: "default".into(), name: "web-abc".into() };
+        let key = ObjectKey {
+            kind: Kind::Pod,
+            namespace: "default".into(),
+            name: "web-abc".into(),
+        };
         let mut events = EventRecorder::default();
-        events.record(t(1), key.clone(), EventType::Normal, "Scheduled", "Successfully assigned default/web-abc to node-1".into(), "default-scheduler");
+        events.record(
+            t(1),
+            key.clone(),
+            EventType::Normal,
+            "Scheduled",
+            "Successfully assigned default/web-abc to node-1".into(),
+            "default-scheduler",
+        );
         for at in [t(2), t(40)] {
-            events.record(at, key.clone(), EventType::Normal, "Pulled", "Container image \"nginx:1.27\" already present on machine".into(), "kubelet");
+            events.record(
+                at,
+                key.clone(),
+                EventType::Normal,
+                "Pulled",
+                "Container image \"nginx:1.27\" already present on machine".into(),
+                "kubelet",
+            );
         }
-        events.record(t(39), key.clone(), EventType::Warning, "BackOff", "Back-off restarting failed container web".into(), "kubelet");
-        let other = ObjectKey { name: "other".into(), ..key };
-        events.record(t(3), other, EventType::Normal, "Scheduled", "elsewhere".into(), "default-scheduler");
+        events.record(
+            t(39),
+            key.clone(),
+            EventType::Warning,
+            "BackOff",
+            "Back-off restarting failed container web".into(),
+            "kubelet",
+        );
+        let other = ObjectKey {
+            name: "other".into(),
+            ..key
+        };
+        events.record(
+            t(3),
+            other,
+            EventType::Normal,
+            "Scheduled",
+            "elsewhere".into(),
+            "default-scheduler",
+        );
         let text = describe(&store, &events, Kind::Pod, "default", "web-abc", t(100)).unwrap();
         let expected = "\
 Name:         web-abc
@@ -4114,7 +4442,9 @@ Events:
 ";
         assert_eq!(text, expected);
         assert_eq!(
-            describe(&store, &events, Kind::Pod, "default", "nope", t(100)).unwrap_err().to_string(),
+            describe(&store, &events, Kind::Pod, "default", "nope", t(100))
+                .unwrap_err()
+                .to_string(),
             "Error from server (NotFound): pods \"nope\" not found"
         );
     }
@@ -4131,18 +4461,35 @@ Events:
             ),
             t(1),
         );
-        let Object::Deployment(d) = deployment.as_ref() else { unreachable!() };
+        let Object::Deployment(d) = deployment.as_ref() else {
+            unreachable!()
+        };
         let mut new_rs = format!(
             "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: web-new\n  namespace: default\n  ownerReferences: [{{apiVersion: apps/v1, kind: Deployment, name: web, uid: {uid}, controller: true}}]\nspec:\n  replicas: 3\n  selector: {{matchLabels: {{app: web}}}}\nstatus: {{replicas: 2}}\n"
         );
         let _ = &mut new_rs;
-        let mut rs = match objects(&new_rs).remove(0) { Object::ReplicaSet(rs) => rs, _ => unreachable!() };
+        let mut rs = match objects(&new_rs).remove(0) {
+            Object::ReplicaSet(rs) => rs,
+            _ => unreachable!(),
+        };
         rs.spec.template = d.spec.template.clone();
-        rs.spec.template.metadata.labels.insert(POD_TEMPLATE_HASH_LABEL.into(), "new".into());
+        rs.spec
+            .template
+            .metadata
+            .labels
+            .insert(POD_TEMPLATE_HASH_LABEL.into(), "new".into());
         let created = store.create(rs.clone().into(), t(2)).unwrap();
         rs.metadata = created.metadata().clone();
         store.update_status(rs.into(), t(2)).unwrap();
-        let text = describe(&store, &EventRecorder::default(), Kind::Deployment, "default", "web", t(60)).unwrap();
+        let text = describe(
+            &store,
+            &EventRecorder::default(),
+            Kind::Deployment,
+            "default",
+            "web",
+            t(60),
+        )
+        .unwrap();
         let expected = "\
 Name:                   web
 Namespace:              default
@@ -4162,9 +4509,6 @@ Pod Template:
     Port:       80/TCP
     Host Port:  0/TCP
     Limits:
-      cpu:     500m
-      memory:  128Mi
-    Requests:
       cpu:        500m
       memory:     128Mi
     Readiness:    http-get http://:8080/healthz delay=0s timeout=1s period=10s #success=1 #failure=3
@@ -4195,7 +4539,15 @@ Events:          <none>
             "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-x1\n  namespace: default\n  labels: {kubernetes.io/service-name: web}\naddressType: IPv4\nports: [{name: \"\", port: 8080, protocol: TCP}]\nendpoints:\n- addresses: [10.244.0.5]\n- addresses: [10.244.0.6]\n",
             t(3),
         );
-        let svc = describe(&store, &EventRecorder::default(), Kind::Service, "default", "web", t(60)).unwrap();
+        let svc = describe(
+            &store,
+            &EventRecorder::default(),
+            Kind::Service,
+            "default",
+            "web",
+            t(60),
+        )
+        .unwrap();
         let ip = match store.get(Kind::Service, "default", "web").unwrap().as_ref() {
             Object::Service(s) => s.spec.cluster_ip.clone().unwrap(),
             _ => unreachable!(),
@@ -4222,10 +4574,66 @@ Events:          <none>
             )
         );
 
-        let node = describe(&store, &EventRecorder::default(), Kind::Node, "", "node-1", t(60)).unwrap();
-        println!("{node}");
-        assert_eq!(node, "NODE");
+        add(&mut store, WEB_POD, t(0));
+        let node = describe(
+            &store,
+            &EventRecorder::default(),
+            Kind::Node,
+            "",
+            "node-1",
+            t(60),
+        )
+        .unwrap();
+        assert_eq!(node, NODE_DESCRIBED);
     }
+
+    const NODE_DESCRIBED: &str = "\
+Name:               node-1
+Roles:              control-plane
+Labels:             kubernetes.io/hostname=node-1
+                    node-role.kubernetes.io/control-plane=
+Annotations:        <none>
+CreationTimestamp:  Tue, 14 Nov 2023 22:13:20 +0000
+Taints:             node-role.kubernetes.io/control-plane:NoSchedule
+Unschedulable:      false
+Conditions:
+  Type    Status  LastHeartbeatTime                 LastTransitionTime                Reason         Message
+  ----    ------  -----------------                 ------------------                ------         -------
+  Ready   True    Mon, 01 Jan 0001 00:00:00 +0000   Mon, 01 Jan 0001 00:00:00 +0000   KubeletReady   kubelet is posting ready status
+Addresses:
+  InternalIP:  192.168.1.10
+  Hostname:    node-1
+Capacity:
+  cpu:     4
+  memory:  8Gi
+  pods:    110
+Allocatable:
+  cpu:     4
+  memory:  8Gi
+  pods:    110
+System Info:
+  Machine ID:                 
+  System UUID:                
+  Boot ID:                    
+  Kernel Version:             6.1.0
+  OS Image:                   Debian GNU/Linux 12
+  Operating System:           linux
+  Architecture:               amd64
+  Container Runtime Version:  flotilla://0.1.0
+  Kubelet Version:            v1.34.0-flotilla
+Non-terminated Pods:          (1 in total)
+  Namespace                   Name       CPU Requests  CPU Limits  Memory Requests  Memory Limits  Age
+  ---------                   ----       ------------  ----------  ---------------  -------------  ---
+  default                     web-abc    500m (12%)    500m (12%)  128Mi (1%)       128Mi (1%)     60s
+Allocated resources:
+  (Total limits may be over 100 percent, i.e., overcommitted.)
+  Resource           Requests    Limits
+  --------           --------    ------
+  cpu                500m (12%)  500m (12%)
+  memory             128Mi (1%)  128Mi (1%)
+  ephemeral-storage  0 (0%)      0 (0%)
+Events:              <none>
+";
 
     #[test]
     fn describe_other_kinds_prints_yaml() {
@@ -4233,10 +4641,171 @@ Events:          <none>
             "apiVersion: v1\nkind: LimitRange\nmetadata: {name: limits, namespace: default, labels: {team: a}}\nspec:\n  limits: [{type: Container, default: {cpu: 500m}}]\n",
             t(0),
         );
-        let text = describe(&store, &EventRecorder::default(), Kind::LimitRange, "default", "limits", t(9)).unwrap();
+        let text = describe(
+            &store,
+            &EventRecorder::default(),
+            Kind::LimitRange,
+            "default",
+            "limits",
+            t(9),
+        )
+        .unwrap();
         assert!(text.starts_with("Name:         limits\nNamespace:    default\nLabels:       team=a\nAnnotations:  <none>\nAPI Version:  v1\nKind:         LimitRange\nspec:\n  limits:\n  - default:\n      cpu: 500m\n"), "{text}");
-        assert!(text.ends_with("    type: Container\nEvents:  <none>\n"), "{text}");
+        assert!(
+            text.ends_with("    type: Container\nEvents:  <none>\n"),
+            "{text}"
+        );
         let table = table_of(&store, Kind::LimitRange, OutputFormat::Table, t(9));
-        assert_eq!(table, "NAME     CREATED AT\nlimits   2023-11-14T22:13:20Z\n");
+        assert_eq!(
+            table,
+            "NAME     CREATED AT\nlimits   2023-11-14T22:13:20Z\n"
+        );
+    }
+
+    fn row_of(yaml: &str, wide: bool, now: Time) -> Vec<String> {
+        let mut object = objects(yaml).remove(0);
+        object.metadata_mut().creation_timestamp = Some(t(0));
+        row(&object, wide, now)
+    }
+
+    #[test]
+    fn rows_of_other_kinds_follow_printers() {
+        let now = t(3600);
+        let job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: pi}\nspec:\n  completions: 3\n  template: {spec: {restartPolicy: Never, containers: [{name: pi, image: perl}]}}\nstatus:\n  succeeded: 1\n  startTime: '2023-11-14T22:13:30Z'\n";
+        assert_eq!(
+            row_of(job, false, now),
+            ["pi", "Running", "1/3", "59m", "60m"]
+        );
+        let done = job.replace("succeeded: 1\n", "succeeded: 3\n  completionTime: '2023-11-14T22:15:00Z'\n  conditions: [{type: Complete, status: 'True'}]\n");
+        assert_eq!(
+            row_of(&done, false, now),
+            ["pi", "Complete", "3/3", "90s", "60m"]
+        );
+        let parallel = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: w}\nspec:\n  parallelism: 4\n  template: {spec: {restartPolicy: Never, containers: [{name: w, image: x}]}}\nstatus:\n  conditions: [{type: Failed, status: 'True'}]\n";
+        assert_eq!(
+            row_of(parallel, false, now),
+            ["w", "Failed", "0/1 of 4", "", "60m"]
+        );
+        let cron = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\nspec:\n  schedule: '0 3 * * *'\n  suspend: false\n  jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}}\nstatus: {lastScheduleTime: '2023-11-14T22:43:20Z'}\n";
+        assert_eq!(
+            row_of(cron, true, now),
+            [
+                "nightly",
+                "0 3 * * *",
+                "<none>",
+                "False",
+                "0",
+                "30m",
+                "60m",
+                "c",
+                "busybox",
+                "<none>"
+            ]
+        );
+        let hpa = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 2\n  maxReplicas: 10\n  metrics:\n  - type: Resource\n    resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}\n  - type: Resource\n    resource: {name: memory, target: {type: AverageValue, averageValue: 100Mi}}\nstatus:\n  currentReplicas: 3\n  currentMetrics:\n  - type: Resource\n    resource: {name: cpu, current: {averageUtilization: 42, averageValue: 210m}}\n";
+        assert_eq!(
+            row_of(hpa, false, now),
+            [
+                "web",
+                "Deployment/web",
+                "cpu: 42%/80%, memory: <unknown>/100Mi",
+                "2",
+                "10",
+                "3",
+                "60m"
+            ]
+        );
+        let pvc = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n  storageClassName: local\n  volumeName: pv-1\n  resources: {requests: {storage: 1Gi}}\nstatus:\n  phase: Bound\n  accessModes: [ReadWriteOnce, ReadOnlyMany]\n  capacity: {storage: 2Gi}\n";
+        assert_eq!(
+            row_of(pvc, true, now),
+            ["data", "Bound", "pv-1", "2Gi", "RWO,ROX", "local", "<unset>", "60m", "<unset>"]
+        );
+        let pv = "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: pv-1}\nspec:\n  capacity: {storage: 2Gi}\n  accessModes: [ReadWriteOnce]\n  persistentVolumeReclaimPolicy: Retain\n  storageClassName: local\n  hostPath: {path: /srv}\n  claimRef: {namespace: default, name: data}\nstatus: {phase: Bound}\n";
+        assert_eq!(
+            row_of(pv, false, now),
+            [
+                "pv-1",
+                "2Gi",
+                "RWO",
+                "Retain",
+                "Bound",
+                "default/data",
+                "local",
+                "<unset>",
+                "",
+                "60m"
+            ]
+        );
+        let sc = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: local\n  annotations: {storageclass.kubernetes.io/is-default-class: 'true'}\nprovisioner: flotilla.io/local\nvolumeBindingMode: WaitForFirstConsumer\n";
+        assert_eq!(
+            row_of(sc, false, now),
+            [
+                "local (default)",
+                "flotilla.io/local",
+                "Delete",
+                "WaitForFirstConsumer",
+                "false",
+                "60m"
+            ]
+        );
+        let slice = "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-1}\naddressType: IPv4\nports: [{port: 80}, {name: dns}]\nendpoints: [{addresses: [10.0.0.1]}, {addresses: [10.0.0.2]}, {addresses: [10.0.0.3]}, {addresses: [10.0.0.4]}, {addresses: [10.0.0.5]}]\n";
+        assert_eq!(
+            row_of(slice, false, now),
+            [
+                "web-1",
+                "IPv4",
+                "80,dns",
+                "10.0.0.1,10.0.0.2,10.0.0.3 + 2 more...",
+                "60m"
+            ]
+        );
+        let quota = "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q}\nspec: {hard: {pods: '10', limits.cpu: '4'}}\nstatus:\n  hard: {pods: '10', limits.cpu: '4', requests.memory: 1Gi}\n  used: {pods: '2', limits.cpu: 500m}\n";
+        assert_eq!(
+            row_of(quota, false, now),
+            [
+                "q",
+                "60m",
+                "pods: 2/10, requests.memory: 0/1Gi",
+                "limits.cpu: 500m/4"
+            ]
+        );
+        let pdb = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web}\nspec: {minAvailable: 50%, selector: {matchLabels: {app: web}}}\nstatus: {disruptionsAllowed: 1}\n";
+        assert_eq!(row_of(pdb, false, now), ["web", "50%", "N/A", "1", "60m"]);
+        let ds = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\nspec:\n  selector: {matchLabels: {app: agent}}\n  template:\n    metadata: {labels: {app: agent}}\n    spec: {nodeSelector: {disk: ssd}, containers: [{name: a, image: agent:1}]}\nstatus: {desiredNumberScheduled: 2, currentNumberScheduled: 2, numberReady: 1, updatedNumberScheduled: 2, numberAvailable: 1}\n";
+        assert_eq!(
+            row_of(ds, true, now),
+            [
+                "agent",
+                "2",
+                "2",
+                "1",
+                "2",
+                "1",
+                "disk=ssd",
+                "60m",
+                "a",
+                "agent:1",
+                "app=agent"
+            ]
+        );
+        let sts = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  replicas: 3\n  serviceName: db\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n    spec: {containers: [{name: pg, image: postgres}]}\nstatus: {readyReplicas: 2}\n";
+        assert_eq!(row_of(sts, false, now), ["db", "2/3", "60m"]);
+        let rs = "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: web-1}\nspec:\n  replicas: 2\n  selector: {matchExpressions: [{key: env, operator: In, values: [a, b]}]}\n  template:\n    metadata: {labels: {env: a}}\n    spec: {containers: [{name: w, image: nginx}]}\nstatus: {replicas: 2, readyReplicas: 1}\n";
+        assert_eq!(
+            row_of(rs, true, now),
+            ["web-1", "2", "2", "1", "60m", "w", "nginx", "env in (a,b)"]
+        );
+        let lb = "apiVersion: v1\nkind: Service\nmetadata: {name: lb}\nspec:\n  type: LoadBalancer\n  clusterIPs: [10.96.0.9]\n  ports: [{port: 443, nodePort: 31443}]\n";
+        assert_eq!(
+            row_of(lb, false, now),
+            [
+                "lb",
+                "LoadBalancer",
+                "10.96.0.9",
+                "<pending>",
+                "443:31443/TCP",
+                "60m"
+            ]
+        );
     }
 }

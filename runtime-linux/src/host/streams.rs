@@ -53,7 +53,8 @@ fn stream_log(path: PathBuf, follow_pid: Option<i32>, mut sink: ReplySink) {
             }
             continue;
         }
-        let alive = follow_pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+        let alive =
+            follow_pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
         if !alive || sink.client_gone() {
             break;
         }
