@@ -25,7 +25,7 @@ pub struct ManifestText {
 /// What a client asks the host to do: kubectl's verbs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(
-    tag = "verb",
+    tag = "request",
     rename_all = "camelCase",
     rename_all_fields = "camelCase"
 )]
@@ -133,6 +133,24 @@ pub enum Request {
         name: String,
         /// `-n`.
         namespace: Option<String>,
+    },
+    /// `auth can-i VERB RESOURCE [NAME]`: whether the caller (or, with `--as`, another user)
+    /// may do it.
+    AuthCanI {
+        /// The verb (`create`, `get`, `*`, …).
+        verb: String,
+        /// The resource, optionally with a subresource (`pods/log`), or `*`.
+        resource: String,
+        /// The object's name; empty for any.
+        name: String,
+        /// `-n`.
+        namespace: Option<String>,
+        /// `-A`.
+        all_namespaces: bool,
+        /// `--as`: ask for this user instead (needs `impersonate`).
+        as_user: Option<String>,
+        /// `--as-group`: with `--as`, these groups.
+        as_groups: Vec<String>,
     },
 }
 
@@ -253,7 +271,7 @@ mod tests {
         ));
         let text = String::from_utf8(wire).unwrap();
         assert!(
-            text.starts_with(r#"{"verb":"get","resource":"pods""#),
+            text.starts_with(r#"{"request":"get","resource":"pods""#),
             "{text}"
         );
         assert!(text.contains(r#""allNamespaces":false"#), "{text}");

@@ -17,10 +17,12 @@ use flotilla_controllers::controller::EventRecorder;
 use flotilla_controllers::kubelet::runtime::{RuntimeCommand, RuntimeEvent, StopSignal};
 use flotilla_controllers::proxy::{BalanceMode, ProxyTable};
 use flotilla_model::api::{Node, NodeAddress, NodeAddressType, NodeSystemInfo, Pod};
+use flotilla_model::auth::{self, Attributes, Decision, UserInfo};
 use flotilla_model::store::{DeleteOptions, DeleteOutcome, Store, StoreConfig};
 use flotilla_model::{Kind, Object, ObjectMeta, Quantity, Time};
 
 use super::api::{ManifestText, Reply, Request};
+use super::authz;
 use super::persist::StateLog;
 use super::print;
 use super::server::{ApiServer, Call, ReplySink};
@@ -45,6 +47,8 @@ pub struct HostConfig {
     pub metrics_interval: StdDuration,
     /// Where the NodePorts listen.
     pub node_port_address: std::net::IpAddr,
+    /// The group the API socket is opened to (mode 0660); `None`: root only (0600).
+    pub socket_group: Option<u32>,
 }
 
 impl HostConfig {
@@ -61,6 +65,7 @@ impl HostConfig {
             seed: 1,
             metrics_interval: StdDuration::from_secs(15),
             node_port_address: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            socket_group: None,
         }
     }
 }
@@ -247,6 +252,18 @@ impl Host {
             .unwrap_or_else(|| "127.0.0.1".into());
         let now = wall_clock();
         cluster.poll(now);
+        // The bootstrap RBAC policy (cluster-admin for system:masters, admin/edit/view, the
+        // components' roles), as the API server's RBAC post-start hook creates it.
+        for object in auth::bootstrap_policy() {
+            let meta = object.metadata();
+            if cluster
+                .store()
+                .get(object.kind(), &meta.namespace, &meta.name)
+                .is_none()
+            {
+                cluster.apply(object)?;
+            }
+        }
         cluster.add_node(host_node(&config.node_name, &gateway))?;
         let table = Arc::new(Mutex::new(cluster.proxy(BalanceMode::RoundRobin)));
         let proxy = ServiceProxy::new(
@@ -258,7 +275,7 @@ impl Host {
             },
         );
         let (tx, calls) = std::sync::mpsc::channel();
-        let server = ApiServer::start(&config.socket, tx)?;
+        let server = ApiServer::start(&config.socket, config.socket_group, tx)?;
         let proxy_cursor = cluster.store().resource_version();
         let mut host = Host {
             config,
@@ -553,17 +570,22 @@ impl Host {
     }
 
     /// Answers one call: the replies to send once the state is persisted, or `None` when the
-    /// call answers by itself (a stream, or a rollout that waits).
+    /// call answers by itself (a stream, or a rollout that waits). Every request is authorized
+    /// for the caller first, as the API server's authorization filter does.
     fn handle_call(&mut self, call: Call, now: Time) -> Option<(ReplySink, Output)> {
         let Call {
-            request, replies, ..
+            request,
+            replies,
+            peer,
         } = call;
+        let user = authz::identity(&peer, &authz::SystemAccounts);
         let mut out = Output::default();
+        let default_ns = |ns: Option<String>| ns.unwrap_or_else(|| "default".into());
         match request {
             Request::Apply {
                 manifests,
                 namespace,
-            } => self.apply(&manifests, namespace.as_deref(), now, &mut out),
+            } => self.apply(&user, &manifests, namespace.as_deref(), &mut out),
             Request::Get {
                 resource,
                 names,
@@ -572,36 +594,30 @@ impl Host {
                 selector,
                 output,
             } => {
-                let namespace = if all_namespaces {
-                    None
-                } else {
-                    Some(namespace.unwrap_or_else(|| "default".into()))
-                };
-                out.result(
-                    print::resolve_resource(&resource)
-                        .and_then(|kind| {
-                            let format = print::OutputFormat::parse(&output)?;
-                            print::get(
-                                self.cluster.store(),
-                                kind,
-                                namespace.as_deref(),
-                                &names,
-                                selector.as_deref(),
-                                format,
-                                now,
-                            )
-                        })
-                        .map_err(|e| e.to_string()),
+                let namespace = (!all_namespaces).then(|| default_ns(namespace));
+                self.get(
+                    &user,
+                    &resource,
+                    &names,
+                    namespace.as_deref(),
+                    selector.as_deref(),
+                    &output,
+                    now,
+                    &mut out,
                 );
             }
             Request::Describe {
                 resource,
                 names,
                 namespace,
-            } => {
-                let namespace = namespace.unwrap_or_else(|| "default".into());
-                self.describe(&resource, &names, &namespace, now, &mut out);
-            }
+            } => self.describe(
+                &user,
+                &resource,
+                &names,
+                &default_ns(namespace),
+                now,
+                &mut out,
+            ),
             Request::Delete {
                 resource,
                 names,
@@ -609,6 +625,7 @@ impl Host {
                 namespace,
                 grace_period,
             } => self.delete(
+                &user,
                 resource.as_deref(),
                 &names,
                 &manifests,
@@ -621,47 +638,80 @@ impl Host {
                 name,
                 namespace,
                 replicas,
-            } => {
-                let namespace = namespace.unwrap_or_else(|| "default".into());
-                self.scale(&resource, &name, &namespace, replicas, now, &mut out);
-            }
+            } => self.scale(
+                &user,
+                &resource,
+                &name,
+                &default_ns(namespace),
+                replicas,
+                now,
+                &mut out,
+            ),
             Request::RolloutStatus {
                 name,
                 namespace,
                 timeout_secs,
             } => {
-                let namespace = namespace.unwrap_or_else(|| "default".into());
-                self.waiters.push(RolloutWaiter {
-                    namespace,
-                    name,
-                    deadline: timeout_secs.map(|s| Instant::now() + StdDuration::from_secs(s)),
-                    last: String::new(),
-                    sink: replies,
-                });
-                return None;
+                let namespace = default_ns(namespace);
+                let store = self.cluster.store();
+                match authz::check(store, &user, "get", Kind::Deployment, "", &namespace, &name) {
+                    Ok(()) => {
+                        self.waiters.push(RolloutWaiter {
+                            namespace,
+                            name,
+                            deadline: timeout_secs
+                                .map(|s| Instant::now() + StdDuration::from_secs(s)),
+                            last: String::new(),
+                            sink: replies,
+                        });
+                        return None;
+                    }
+                    Err(message) => out.fail(message),
+                }
             }
             Request::RolloutUndo {
                 name,
                 namespace,
                 to_revision,
             } => {
-                let namespace = namespace.unwrap_or_else(|| "default".into());
-                match flotilla_controllers::deployment::rollback(
-                    self.cluster.store_mut(),
+                let namespace = default_ns(namespace);
+                let store = self.cluster.store();
+                if let Err(message) = authz::check(
+                    store,
+                    &user,
+                    "patch",
+                    Kind::Deployment,
+                    "",
                     &namespace,
                     &name,
-                    to_revision,
-                    now,
                 ) {
-                    Ok(outcome) => out.stdout(format!("deployment.apps/{name} {outcome}\n")),
-                    Err(e) => out.fail(format!("error: {e}\n")),
+                    out.fail(message);
+                } else {
+                    match flotilla_controllers::deployment::rollback(
+                        self.cluster.store_mut(),
+                        &namespace,
+                        &name,
+                        to_revision,
+                        now,
+                    ) {
+                        Ok(outcome) => out.stdout(format!("deployment.apps/{name} {outcome}\n")),
+                        Err(e) => out.fail(format!("error: {e}\n")),
+                    }
                 }
             }
             Request::RolloutHistory { name, namespace } => {
-                let namespace = namespace.unwrap_or_else(|| "default".into());
-                match rollout_history(self.cluster.store(), &namespace, &name) {
+                let namespace = default_ns(namespace);
+                let store = self.cluster.store();
+                let allowed =
+                    authz::check(store, &user, "get", Kind::Deployment, "", &namespace, &name)
+                        .and_then(|()| {
+                            authz::check(store, &user, "list", Kind::ReplicaSet, "", &namespace, "")
+                        });
+                match allowed.and_then(|()| {
+                    rollout_history(store, &namespace, &name).map_err(|e| format!("{e}\n"))
+                }) {
                     Ok(text) => out.stdout(text),
-                    Err(e) => out.fail(format!("{e}\n")),
+                    Err(e) => out.fail(e),
                 }
             }
             Request::Logs {
@@ -671,8 +721,12 @@ impl Host {
                 previous,
                 follow,
             } => {
-                let namespace = namespace.unwrap_or_else(|| "default".into());
-                match self.log_target(&namespace, &pod, container.as_deref(), previous) {
+                let namespace = default_ns(namespace);
+                let store = self.cluster.store();
+                match authz::check(store, &user, "get", Kind::Pod, "log", &namespace, &pod)
+                    .and_then(|()| {
+                        self.log_target(&namespace, &pod, container.as_deref(), previous)
+                    }) {
                     Ok((path, pid)) => {
                         super::streams::logs(path, if follow { pid } else { None }, replies);
                         return None;
@@ -686,8 +740,12 @@ impl Host {
                 namespace,
                 command,
             } => {
-                let namespace = namespace.unwrap_or_else(|| "default".into());
-                match self.exec_target(&namespace, &pod, container.as_deref(), command) {
+                let namespace = default_ns(namespace);
+                let store = self.cluster.store();
+                match authz::check(store, &user, "create", Kind::Pod, "exec", &namespace, &pod)
+                    .and_then(|()| {
+                        self.exec_target(&namespace, &pod, container.as_deref(), command)
+                    }) {
                     Ok(target) => {
                         super::streams::exec(target, replies);
                         return None;
@@ -695,18 +753,193 @@ impl Host {
                     Err(message) => out.fail(message),
                 }
             }
+            Request::AuthCanI {
+                verb,
+                resource,
+                name,
+                namespace,
+                all_namespaces,
+                as_user,
+                as_groups,
+            } => {
+                let namespace = if all_namespaces {
+                    String::new()
+                } else {
+                    default_ns(namespace)
+                };
+                self.can_i(
+                    &user, &verb, &resource, &name, &namespace, as_user, as_groups, &mut out,
+                );
+            }
         }
         Some((replies, out))
     }
 
-    fn apply(
-        &mut self,
-        manifests: &[ManifestText],
+    /// `auth can-i`: `yes` (exit 0) or `no` (exit 1), for the caller or, with `--as`, for a user
+    /// it may impersonate.
+    #[allow(clippy::too_many_arguments)]
+    fn can_i(
+        &self,
+        caller: &UserInfo,
+        verb: &str,
+        resource: &str,
+        name: &str,
+        namespace: &str,
+        as_user: Option<String>,
+        as_groups: Vec<String>,
+        out: &mut Output,
+    ) {
+        let store = self.cluster.store();
+        let subject = match as_user {
+            Some(as_user) => {
+                // Impersonation needs `impersonate` on the user and each group
+                // (staging/src/k8s.io/apiserver/pkg/endpoints/filters/impersonation.go).
+                let mut checks = vec![Attributes::resource(
+                    caller,
+                    "impersonate",
+                    "",
+                    "users",
+                    "",
+                    &as_user,
+                )];
+                for g in &as_groups {
+                    checks.push(Attributes::resource(
+                        caller,
+                        "impersonate",
+                        "",
+                        "groups",
+                        "",
+                        g,
+                    ));
+                }
+                for attrs in checks {
+                    if let Decision::Deny(message) = auth::authorize(store, &attrs) {
+                        return out.fail(format!("Error from server (Forbidden): {message}\n"));
+                    }
+                }
+                let mut groups: Vec<&str> = as_groups.iter().map(String::as_str).collect();
+                groups.push(auth::SYSTEM_AUTHENTICATED);
+                UserInfo::new(&as_user, &groups)
+            }
+            None => caller.clone(),
+        };
+        let (attrs, warning) = authz::can_i_attributes(&subject, verb, resource, name, namespace);
+        if let Some(w) = warning {
+            out.stderr(w);
+        }
+        match auth::authorize(store, &attrs) {
+            Decision::Allow => out.stdout("yes\n"),
+            Decision::Deny(_) => {
+                out.stdout("no\n");
+                out.code = 1;
+            }
+        }
+    }
+
+    /// `get`: one or more resource types (`deployments,services`), each printed by
+    /// [`print::get_with`] after the caller is allowed to `get` (names) or `list` (no names)
+    /// them; a Secret's data is blanked for a caller who may not `get` secrets there.
+    #[allow(clippy::too_many_arguments)]
+    fn get(
+        &self,
+        user: &UserInfo,
+        resources: &str,
+        names: &[String],
         namespace: Option<&str>,
+        selector: Option<&str>,
+        output: &str,
         now: Time,
         out: &mut Output,
     ) {
-        let _ = now;
+        let format = match print::OutputFormat::parse(output) {
+            Ok(f) => f,
+            Err(e) => return out.fail(format!("{e}\n")),
+        };
+        let store = self.cluster.store();
+        let wanted: Vec<&str> = resources.split(',').filter(|r| !r.is_empty()).collect();
+        let mut kinds = Vec::new();
+        for r in &wanted {
+            if matches!(*r, "events" | "event" | "ev") {
+                kinds.push(None);
+                continue;
+            }
+            match print::resolve_resource(r) {
+                Ok(k) => kinds.push(Some(k)),
+                Err(e) => return out.fail(format!("{e}\n")),
+            }
+        }
+        let several = kinds.len() > 1;
+        let mut printed_any = false;
+        for kind in kinds {
+            let Some(kind) = kind else {
+                let ns = namespace.unwrap_or("");
+                if let Err(message) = authz::check_events(store, user, ns) {
+                    out.fail(message);
+                    continue;
+                }
+                let text = events_table(self.cluster.events(), namespace, now);
+                if text.is_empty() {
+                    out.stderr(no_resources(namespace));
+                } else {
+                    if several && printed_any {
+                        out.stdout("\n");
+                    }
+                    printed_any = true;
+                    out.stdout(text);
+                }
+                continue;
+            };
+            let ns = if kind.namespaced() {
+                namespace.unwrap_or("")
+            } else {
+                ""
+            };
+            let checks: Vec<Result<(), String>> = if names.is_empty() {
+                vec![authz::check(store, user, "list", kind, "", ns, "")]
+            } else {
+                names
+                    .iter()
+                    .map(|n| authz::check(store, user, "get", kind, "", ns, n))
+                    .collect()
+            };
+            if let Some(Err(message)) = checks.into_iter().find(Result::is_err) {
+                out.fail(message);
+                continue;
+            }
+            let redact = kind == Kind::Secret && !authz::may_read_secrets(store, user, ns);
+            let request = print::GetRequest {
+                kind,
+                namespace,
+                names,
+                selector,
+                format,
+                redact_secret_data: redact,
+            };
+            match print::get_with(store, &request, now) {
+                Ok(mut p) => {
+                    if several && format == print::OutputFormat::Table {
+                        p.stdout = prefix_names(&p.stdout, &print::name_prefix(kind));
+                    }
+                    if !p.stdout.is_empty() {
+                        if several && printed_any {
+                            out.stdout("\n");
+                        }
+                        printed_any = true;
+                    }
+                    out.result(Ok(p));
+                }
+                Err(e) => out.fail(format!("{e}\n")),
+            }
+        }
+    }
+
+    fn apply(
+        &mut self,
+        user: &UserInfo,
+        manifests: &[ManifestText],
+        namespace: Option<&str>,
+        out: &mut Output,
+    ) {
         // Every file is read and checked before anything is written (kubectl applies what it
         // decoded, but a half-applied directory is what the issue asks us not to do).
         let mut objects = Vec::new();
@@ -736,6 +969,27 @@ impl Host {
                 object.metadata_mut().namespace = namespace.unwrap_or("default").to_string();
             }
             let name = object.metadata().name.clone();
+            let ns = object.metadata().namespace.clone();
+            // kubectl apply creates the object or patches it (after reading it).
+            let store = self.cluster.store();
+            let verb = if store.get(kind, &ns, &name).is_some() {
+                "patch"
+            } else {
+                "create"
+            };
+            let target = if verb == "create" { "" } else { name.as_str() };
+            let allowed = authz::check(store, user, verb, kind, "", &ns, target)
+                .and_then(|()| authz::check(store, user, "get", kind, "", &ns, &name))
+                .and_then(|()| {
+                    // Granting RBAC permissions needs them held (or `escalate`/`bind`).
+                    let old = store.get(kind, &ns, &name);
+                    auth::check_escalation(store, user, &object, old.as_deref())
+                        .map_err(|m| format!("Error from server (Forbidden): {m}\n"))
+                });
+            if let Err(message) = allowed {
+                out.fail(message);
+                continue;
+            }
             match self.cluster.apply(object) {
                 Ok(outcome) => out.stdout(format!(
                     "{}/{} {}\n",
@@ -743,13 +997,14 @@ impl Host {
                     name,
                     outcome.as_str()
                 )),
-                Err(e) => out.fail(format!("Error from server: {e}\n")),
+                Err(e) => out.fail(server_error(&e)),
             }
         }
     }
 
     fn describe(
         &mut self,
+        user: &UserInfo,
         resource: &str,
         names: &[String],
         namespace: &str,
@@ -761,10 +1016,12 @@ impl Host {
             Err(e) => return out.fail(format!("{e}\n")),
         };
         let namespace = if kind.namespaced() { namespace } else { "" };
+        let store = self.cluster.store();
         let names: Vec<String> = if names.is_empty() {
-            let mut all: Vec<String> = self
-                .cluster
-                .store()
+            if let Err(message) = authz::check(store, user, "list", kind, "", namespace, "") {
+                return out.fail(message);
+            }
+            let mut all: Vec<String> = store
                 .iter_kind(kind)
                 .filter(|o| o.metadata().namespace == namespace)
                 .map(|o| o.metadata().name.clone())
@@ -777,7 +1034,11 @@ impl Host {
         let events: &EventRecorder = self.cluster.events();
         let mut first = true;
         for name in names {
-            match print::describe(self.cluster.store(), events, kind, namespace, &name, now) {
+            if let Err(message) = authz::check(store, user, "get", kind, "", namespace, &name) {
+                out.fail(message);
+                continue;
+            }
+            match print::describe(store, events, kind, namespace, &name, now) {
                 Ok(text) => {
                     if !first {
                         out.stdout("\n\n");
@@ -793,6 +1054,7 @@ impl Host {
     #[allow(clippy::too_many_arguments)]
     fn delete(
         &mut self,
+        user: &UserInfo,
         resource: Option<&str>,
         names: &[String],
         manifests: &[ManifestText],
@@ -846,17 +1108,25 @@ impl Host {
             ..DeleteOptions::default()
         };
         for (kind, ns, name) in targets {
+            if let Err(message) =
+                authz::check(self.cluster.store(), user, "delete", kind, "", &ns, &name)
+            {
+                out.fail(message);
+                continue;
+            }
             match self.cluster.delete(kind, &ns, &name, &options) {
                 Ok(DeleteOutcome::Deleted(_)) | Ok(DeleteOutcome::Pending(_)) => {
                     out.stdout(format!("{} \"{name}\" deleted\n", resource_name(kind)))
                 }
-                Err(e) => out.fail(format!("Error from server (NotFound): {e}\n")),
+                Err(e) => out.fail(server_error(&e)),
             }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn scale(
         &mut self,
+        user: &UserInfo,
         resource: &str,
         name: &str,
         namespace: &str,
@@ -868,6 +1138,18 @@ impl Host {
             Ok(k) => k,
             Err(e) => return out.fail(format!("{e}\n")),
         };
+        // kubectl scale patches the scale subresource.
+        if let Err(message) = authz::check(
+            self.cluster.store(),
+            user,
+            "patch",
+            kind,
+            "scale",
+            namespace,
+            name,
+        ) {
+            return out.fail(message);
+        }
         let store = self.cluster.store_mut();
         let Some(current) = store.get(kind, namespace, name) else {
             return out.fail(format!(
@@ -889,7 +1171,9 @@ impl Host {
         }
         match store.update(object, now) {
             Ok(_) => out.stdout(format!("{}/{name} scaled\n", resource_name(kind))),
-            Err(e) => out.fail(format!("Error from server: {e}\n")),
+            Err(e) => out.fail(server_error(
+                &flotilla_controllers::cluster::ClusterError::Store(e),
+            )),
         }
     }
 
@@ -1147,6 +1431,106 @@ impl Output {
             Err(e) => self.fail(format!("{e}\n")),
         }
     }
+}
+
+/// kubectl's line for a refused request: `Error from server (<Reason>): <message>`.
+fn server_error(e: &flotilla_controllers::cluster::ClusterError) -> String {
+    use flotilla_controllers::cluster::ClusterError;
+    use flotilla_model::store::StoreError;
+    let reason = match e {
+        ClusterError::Store(StoreError::NotFound { .. }) => "NotFound",
+        ClusterError::Store(StoreError::AlreadyExists { .. }) => "AlreadyExists",
+        ClusterError::Store(StoreError::Conflict { .. }) => "Conflict",
+        ClusterError::Store(StoreError::Invalid { .. }) => "Invalid",
+        ClusterError::Store(StoreError::Forbidden(_)) => "Forbidden",
+        _ => "BadRequest",
+    };
+    format!("Error from server ({reason}): {e}\n")
+}
+
+/// kubectl's notice for an empty list.
+fn no_resources(namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) => format!("No resources found in {ns} namespace.\n"),
+        None => "No resources found\n".to_string(),
+    }
+}
+
+/// A table with `prefix/` before every name (kubectl's form when several types are listed:
+/// `deployment.apps/web`), realigned.
+fn prefix_names(table: &str, prefix: &str) -> String {
+    let mut lines = table.lines();
+    let Some(header) = lines.next() else {
+        return String::new();
+    };
+    let header_cells: Vec<&str> = header.split_whitespace().collect();
+    let name_col = header_cells.iter().position(|c| *c == "NAME").unwrap_or(0);
+    let mut rows: Vec<Vec<String>> = vec![split_row(header, header)];
+    for line in lines {
+        let mut cells = split_row(header, line);
+        if let Some(c) = cells.get_mut(name_col) {
+            *c = format!("{prefix}/{c}");
+        }
+        rows.push(cells);
+    }
+    let tabbed: String = rows.iter().map(|r| format!("{}\n", r.join("\t"))).collect();
+    print::align_tabs(&tabbed, 0, 3)
+}
+
+/// Splits a row of an aligned table at the header's column starts.
+fn split_row(header: &str, line: &str) -> Vec<String> {
+    let mut starts = Vec::new();
+    let bytes = header.as_bytes();
+    for i in 0..bytes.len() {
+        if bytes[i] != b' ' && (i == 0 || bytes[i - 1] == b' ') {
+            starts.push(i);
+        }
+    }
+    let mut cells = Vec::new();
+    for (k, &start) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(usize::MAX);
+        let cell = line
+            .get(start.min(line.len())..end.min(line.len()))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        cells.push(cell);
+    }
+    cells
+}
+
+/// `kubectl get events`: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE, oldest first (with a
+/// NAMESPACE column for every namespace).
+fn events_table(events: &EventRecorder, namespace: Option<&str>, now: Time) -> String {
+    let mut text = String::new();
+    if namespace.is_none() {
+        text.push_str("NAMESPACE\t");
+    }
+    text.push_str("LAST SEEN\tTYPE\tREASON\tOBJECT\tMESSAGE\n");
+    let mut rows = 0;
+    for e in events.events() {
+        if namespace.is_some_and(|ns| e.object.namespace != ns) {
+            continue;
+        }
+        if namespace.is_none() {
+            text.push_str(&e.object.namespace);
+            text.push('\t');
+        }
+        text.push_str(&format!(
+            "{}\t{}\t{}\t{}/{}\t{}\n",
+            print::age(Some(e.time), now),
+            e.event_type.as_str(),
+            e.reason,
+            e.object.kind.name().to_ascii_lowercase(),
+            e.object.name,
+            e.message
+        ));
+        rows += 1;
+    }
+    if rows == 0 {
+        return String::new();
+    }
+    print::align_tabs(&text, 0, 3)
 }
 
 /// `deployment.apps`, `pod`, `service`: the resource name kubectl prints before `/name`.

@@ -4,6 +4,7 @@
 //! Service proxy.
 
 pub mod api;
+pub mod authz;
 pub mod client;
 pub mod driver;
 pub mod persist;

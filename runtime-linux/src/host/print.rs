@@ -317,8 +317,9 @@ pub fn object_value(object: &Object, redact_secret_data: bool) -> Value {
     value
 }
 
-/// Blanks the values (keeping the keys) of `data` and `stringData` when `value` is a Secret;
-/// leaves anything else alone.
+/// Blanks the values (keeping the keys) of `data` and `stringData` when `value` is a Secret,
+/// and drops its `kubectl.kubernetes.io/last-applied-configuration` annotation, which holds the
+/// applied manifest's values too; leaves anything else alone.
 pub fn redact_secret_data_value(value: &mut Value) {
     if value.get("kind").and_then(Value::as_str) != Some("Secret") {
         return;
@@ -330,7 +331,21 @@ pub fn redact_secret_data_value(value: &mut Value) {
             }
         }
     }
+    if let Some(Value::Object(annotations)) = value
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("annotations"))
+    {
+        annotations.remove(LAST_APPLIED_ANNOTATION);
+        if annotations.is_empty() {
+            if let Some(Value::Object(meta)) = value.get_mut("metadata") {
+                meta.remove("annotations");
+            }
+        }
+    }
 }
+
+/// The annotation `kubectl apply` (and `flotilla apply`) keeps the applied manifest in.
+pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Several objects as kubectl wraps them: `{apiVersion: v1, kind: List, items: […],
 /// metadata: {resourceVersion: ""}}`.
@@ -4248,6 +4263,24 @@ status:
         };
         let hidden = get_with(&store, &request, t(5)).unwrap();
         assert!(!hidden.stdout.contains("aHVudGVyMg"), "{}", hidden.stdout);
+        // The applied manifest (kept in an annotation by `apply`) holds the values too.
+        let mut applied =
+            serde_json::to_value(store.get(Kind::Secret, "default", "db").unwrap().to_value())
+                .unwrap();
+        applied["metadata"]["annotations"] = serde_json::json!({
+            LAST_APPLIED_ANNOTATION: "{\"stringData\":{\"password\":\"hunter2\"}}",
+            "team": "a"
+        });
+        redact_secret_data_value(&mut applied);
+        let text = applied.to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("aHVudGVyMg"),
+            "{text}"
+        );
+        assert_eq!(
+            applied["metadata"]["annotations"],
+            serde_json::json!({"team": "a"})
+        );
         assert!(
             hidden.stdout.contains("\"password\": \"\""),
             "{}",

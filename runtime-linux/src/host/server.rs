@@ -2,8 +2,9 @@
 //! socket peer's credentials (`SO_PEERCRED`), reads one [`Request`] and hands it, with a
 //! [`ReplySink`] for the answer, to the host's main loop over a channel.
 //!
-//! The socket is created with mode 0600, owned by root; a caller that is not root is refused
-//! before its request is read.
+//! The socket is created with mode 0600, owned by root, and a caller that is not root is
+//! refused before its request is read; or, opened to a group, with mode 0660 and that group,
+//! and every caller is served as the identity its credentials give it (see [`super::authz`]).
 
 use std::io::BufReader;
 use std::os::unix::fs::PermissionsExt;
@@ -120,9 +121,15 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    /// Listens on `path` (mode 0600) and sends every root caller's request to `calls`.
-    /// A stale socket file (no one answering) is replaced.
-    pub fn start(path: &Path, calls: Sender<Call>) -> Result<ApiServer, ServerError> {
+    /// Listens on `path` and sends every request to `calls`. Without `group` the socket has
+    /// mode 0600 and a caller that is not root is refused; with it the socket belongs to that
+    /// group with mode 0660, and every caller that can connect is served (what it may do is
+    /// for RBAC to decide). A stale socket file (no one answering) is replaced.
+    pub fn start(
+        path: &Path,
+        group: Option<u32>,
+        calls: Sender<Call>,
+    ) -> Result<ApiServer, ServerError> {
         let socket_err = |source| ServerError::Socket {
             path: path.to_path_buf(),
             source,
@@ -137,7 +144,11 @@ impl ApiServer {
             std::fs::remove_file(path).map_err(socket_err)?;
         }
         let listener = UnixListener::bind(path).map_err(socket_err)?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        let mode = if group.is_some() { 0o660 } else { 0o600 };
+        if let Some(gid) = group {
+            std::os::unix::fs::chown(path, Some(0), Some(gid)).map_err(socket_err)?;
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
             .map_err(socket_err)?;
         listener.set_nonblocking(true).map_err(socket_err)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -145,7 +156,7 @@ impl ApiServer {
             let stop = stop.clone();
             std::thread::Builder::new()
                 .name("api-accept".into())
-                .spawn(move || accept_loop(listener, calls, stop))
+                .spawn(move || accept_loop(listener, calls, stop, group.is_some()))
                 .map_err(socket_err)?
         };
         Ok(ApiServer {
@@ -171,14 +182,19 @@ impl Drop for ApiServer {
     }
 }
 
-fn accept_loop(listener: UnixListener, calls: Sender<Call>, stop: Arc<AtomicBool>) {
+fn accept_loop(
+    listener: UnixListener,
+    calls: Sender<Call>,
+    stop: Arc<AtomicBool>,
+    open_to_group: bool,
+) {
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
                 let calls = calls.clone();
                 let _ = std::thread::Builder::new()
                     .name("api-conn".into())
-                    .spawn(move || serve_connection(stream, calls));
+                    .spawn(move || serve_connection(stream, calls, open_to_group));
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(20));
@@ -199,7 +215,7 @@ pub fn peer_of(stream: &UnixStream) -> std::io::Result<Peer> {
     })
 }
 
-fn serve_connection(stream: UnixStream, calls: Sender<Call>) {
+fn serve_connection(stream: UnixStream, calls: Sender<Call>, open_to_group: bool) {
     let _ = stream.set_nonblocking(false);
     let Ok(peer) = peer_of(&stream) else {
         return;
@@ -208,7 +224,7 @@ fn serve_connection(stream: UnixStream, calls: Sender<Call>) {
         return;
     };
     let mut sink = ReplySink::new(write_half);
-    if peer.uid != 0 {
+    if peer.uid != 0 && !open_to_group {
         sink.stderr(format!(
             "error: you must be root to use this socket (uid {} refused)\n",
             peer.uid

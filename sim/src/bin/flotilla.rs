@@ -152,6 +152,10 @@ enum Command {
         /// The seed of the cluster's random streams.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Open the socket to this group (name or gid; mode 0660): its members may connect,
+        /// and RBAC alone decides what they may do. Without it only root may connect.
+        #[arg(long)]
+        socket_group: Option<String>,
     },
     /// Create or update objects from manifest files (a running `flotilla host`).
     Apply {
@@ -262,6 +266,11 @@ enum Command {
         #[arg(long, global = true, default_value = "/var/lib/flotilla/images")]
         images: PathBuf,
     },
+    /// Inspect authorization: `flotilla auth can-i create deployments -n team-a`.
+    Auth {
+        #[command(subcommand)]
+        action: AuthAction,
+    },
     /// Manage a Deployment's rollout: `status`, `undo`, `history`.
     Rollout {
         #[command(subcommand)]
@@ -269,15 +278,43 @@ enum Command {
     },
 }
 
+/// `flotilla auth …`.
+#[derive(Subcommand, Debug)]
+enum AuthAction {
+    /// Whether an action is allowed: prints `yes` (exit 0) or `no` (exit 1).
+    CanI {
+        /// The verb (`get`, `list`, `create`, `update`, `patch`, `delete`, `*`, …).
+        verb: String,
+        /// The resource (`pods`, `deployments.apps`, `pods/log`, `*`), or TYPE/NAME.
+        resource: String,
+        /// The object's name.
+        name: Option<String>,
+        /// The namespace (default: `default`).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// In every namespace.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+        /// Ask for this user instead (needs the `impersonate` verb on users).
+        #[arg(long = "as")]
+        as_user: Option<String>,
+        /// With --as: a group of that user (repeat for several).
+        #[arg(long = "as-group")]
+        as_groups: Vec<String>,
+    },
+}
+
 /// `flotilla image …`.
 #[derive(Subcommand, Debug)]
 enum ImageAction {
-    /// Import a root filesystem (a directory or a tar file, optionally gzip-compressed) as
-    /// NAME:TAG.
+    /// Import an image as NAME[:TAG]: an OCI image layout (a directory or a tar, plain, gzip
+    /// or zstd; the manifest for this host's platform), a `docker save` archive, or a root
+    /// filesystem directory or tar. Every blob is checked against its digest.
     Import {
-        /// The directory or tar file.
+        /// The OCI layout, docker archive, or root filesystem directory or tar file.
         source: PathBuf,
-        /// The image's reference (`busybox:1`).
+        /// The image's reference (`busybox:1.36`). When the source holds several images, its
+        /// tag picks the one that `org.opencontainers.image.ref.name` (or `RepoTags`) names.
         reference: String,
     },
     /// List the images.
@@ -410,6 +447,7 @@ fn main() -> ExitCode {
             images,
             node_name,
             seed,
+            socket_group,
         } => host(HostArgs {
             socket,
             data_dir,
@@ -417,6 +455,7 @@ fn main() -> ExitCode {
             images,
             node_name,
             seed,
+            socket_group,
         }),
         Command::Image { action, images } => image(action, &images),
         other => client(&socket, other),
@@ -430,6 +469,7 @@ struct HostArgs {
     images: Option<PathBuf>,
     node_name: Option<String>,
     seed: u64,
+    socket_group: Option<String>,
 }
 
 fn host(args: HostArgs) -> ExitCode {
@@ -445,6 +485,15 @@ fn host(args: HostArgs) -> ExitCode {
     config.socket = args.socket;
     config.data_dir = args.data_dir;
     config.seed = args.seed;
+    if let Some(group) = args.socket_group {
+        match flotilla_runtime_linux::host::authz::group_id(&group) {
+            Some(gid) => config.socket_group = Some(gid),
+            None => {
+                eprintln!("error: --socket-group: no group {group:?} on this host");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if let Some(dir) = args.state_dir {
         config.runtime.state_dir = dir;
     }
@@ -626,6 +675,40 @@ fn client(socket: &Path, command: Command) -> ExitCode {
                 }),
                 _ => Err("error: scale needs one TYPE/NAME".into()),
             }
+        }
+        Command::Auth {
+            action:
+                AuthAction::CanI {
+                    verb,
+                    resource,
+                    name,
+                    namespace,
+                    all_namespaces,
+                    as_user,
+                    as_groups,
+                },
+        } => {
+            // `TYPE/NAME` names an object unless the part after `/` is a subresource.
+            let (resource, name) = match (resource.split_once('/'), name) {
+                (Some((kind, object)), None)
+                    if !matches!(
+                        object,
+                        "log" | "exec" | "status" | "scale" | "binding" | "eviction"
+                    ) =>
+                {
+                    (kind.to_string(), object.to_string())
+                }
+                (_, name) => (resource.clone(), name.unwrap_or_default()),
+            };
+            Ok(Request::AuthCanI {
+                verb,
+                resource,
+                name,
+                namespace,
+                all_namespaces,
+                as_user,
+                as_groups,
+            })
         }
         Command::Rollout { action } => match action {
             RolloutAction::Status {
