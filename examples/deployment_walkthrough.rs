@@ -261,6 +261,11 @@ impl Driver {
                 kind,
                 ..
             } => format!("RunProbe {}/{container} {kind:?}", self.name_of(pod_uid)),
+            RuntimeCommand::SetPodVolumes { pod_uid, volumes } => format!(
+                "SetPodVolumes {} ({} volumes)",
+                self.name_of(pod_uid),
+                volumes.len()
+            ),
             RuntimeCommand::RemovePodSandbox { pod_uid } => {
                 format!("RemovePodSandbox {}", self.name_of(pod_uid))
             }
@@ -306,6 +311,18 @@ impl Driver {
                 ..
             } => format!(
                 "ProbeResult {}/{container} {kind:?} success={success}",
+                self.name_of(pod_uid)
+            ),
+            RuntimeEvent::PodVolumesSet { pod_uid, result } => {
+                format!("PodVolumesSet {} {result:?}", self.name_of(pod_uid))
+            }
+            RuntimeEvent::ContainerCreateFailed {
+                pod_uid,
+                container,
+                reason,
+                ..
+            } => format!(
+                "ContainerCreateFailed {}/{container} {reason}",
                 self.name_of(pod_uid)
             ),
             RuntimeEvent::SandboxRemoved { pod_uid } => {

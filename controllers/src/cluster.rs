@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use flotilla_model::api::{ConditionStatus, Node, PodCondition};
+use flotilla_model::auth::{self, UserInfo};
 use flotilla_model::store::{
     DeleteOptions, DeleteOutcome, ObjectKey, Store, StoreConfig, StoreError, WatchEvent,
     WatchEventType,
@@ -55,6 +56,15 @@ pub struct ClusterConfig {
     /// How long a silent node keeps its heartbeat deadline (kube-controller-manager's
     /// `--node-monitor-grace-period`, 50 s by default since v1.32).
     pub node_monitor_grace_period: Duration,
+    /// Authorize every component's writes with RBAC, as a Kubernetes control plane does
+    /// (off by default, so simulations are unchanged): [`Cluster::new`] creates the bootstrap
+    /// roles and bindings ([`auth::bootstrap_policy`]), the store authorizes writes
+    /// ([`StoreConfig::authorization`]), and each component writes as its own identity: each
+    /// controller as its service account `kube-system/<name>`
+    /// ([`service_account_name`](crate::manager::service_account_name)), the scheduler as
+    /// `system:kube-scheduler`, each kubelet as `system:node:<node>`. Users write through
+    /// [`Cluster::apply_as`] and [`Cluster::delete_as`].
+    pub rbac: bool,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -63,6 +73,7 @@ impl std::fmt::Debug for ClusterConfig {
             .field("seed", &self.seed)
             .field("controllers", &self.controllers.len())
             .field("event_limit", &self.event_limit)
+            .field("rbac", &self.rbac)
             .finish_non_exhaustive()
     }
 }
@@ -80,6 +91,7 @@ impl ClusterConfig {
             controllers: default_controllers(),
             event_limit: 100_000,
             node_monitor_grace_period: DEFAULT_NODE_MONITOR_GRACE_PERIOD,
+            rbac: false,
         }
     }
 }
@@ -238,13 +250,24 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     /// A new cluster at time zero: a bootstrapped store (the initial namespaces and system
-    /// priority classes), the scheduler and the controllers, no nodes yet.
+    /// priority classes, and with [`rbac`](ClusterConfig::rbac) the bootstrap RBAC policy), the
+    /// scheduler and the controllers, no nodes yet.
     pub fn new(config: ClusterConfig) -> Cluster {
-        let store = Store::new(StoreConfig {
+        let mut store = Store::new(StoreConfig {
             seed: config.seed,
             kubernetes_service: true,
+            authorization: config.rbac,
             ..StoreConfig::default()
         });
+        if config.rbac {
+            // The API server's RBAC post-start hook (rest/storage_rbac.go
+            // `EnsureRBACPolicy`) writes the bootstrap policy before any component starts.
+            for object in auth::bootstrap_policy() {
+                store
+                    .create(object, Time::ZERO)
+                    .expect("the bootstrap policy is valid");
+            }
+        }
         let mut cluster = Cluster {
             scheduler: Scheduler::new(config.scheduler, config.seed),
             manager: ControllerManager::new(config.seed, config.controllers),
@@ -275,7 +298,13 @@ impl Cluster {
     /// [`add_node`](Cluster::add_node), whose fresh kubelet takes over the stored Node and the
     /// pods bound to it. The clock starts at zero, as for [`new`](Cluster::new); the first
     /// [`poll`](Cluster::poll) sets it.
-    pub fn restore(config: ClusterConfig, store: Store) -> Cluster {
+    ///
+    /// With [`rbac`](ClusterConfig::rbac) the store authorizes writes from now on; the RBAC
+    /// objects are whatever was persisted (no bootstrap policy is written again).
+    pub fn restore(config: ClusterConfig, mut store: Store) -> Cluster {
+        if config.rbac {
+            store.set_authorization(true);
+        }
         let mut cluster = Cluster {
             scheduler: Scheduler::new(config.scheduler, config.seed),
             manager: ControllerManager::new(config.seed, config.controllers),
@@ -372,7 +401,10 @@ impl Cluster {
             }
         }
         let mut kubelet = Kubelet::new(&name, self.kubelet_config.clone());
-        let registered = kubelet.register(node, &mut self.store, self.now)?;
+        let previous = self.begin_as(|| UserInfo::node(&name));
+        let registered = kubelet.register(node, &mut self.store, self.now);
+        self.end_as(previous);
+        let registered = registered?;
         // The kubelet's pod informer lists the pods bound to it (field selector
         // spec.nodeName) before it watches; later changes come through `deliver`.
         let resource_version = self.store.resource_version();
@@ -508,6 +540,63 @@ impl Cluster {
             .delete(kind, namespace, name, options, self.now)?)
     }
 
+    /// [`apply`](Cluster::apply) as `user` would through the API: with
+    /// [`rbac`](ClusterConfig::rbac), the create or patch is authorized for `user` (and an RBAC
+    /// object must not grant more than `user` holds) before anything changes, and a refusal
+    /// is [`StoreError::Forbidden`] with the API server's message. A Node needs `create
+    /// nodes`; its kubelet then registers it. Without `rbac` this is [`apply`](Cluster::apply).
+    pub fn apply_as(
+        &mut self,
+        user: &UserInfo,
+        object: Object,
+    ) -> Result<ApplyOutcome, ClusterError> {
+        if let (true, Object::Node(node)) = (self.store.authorization(), &object) {
+            let attrs =
+                auth::Attributes::for_kind(user, "create", Kind::Node, "", &node.metadata.name);
+            if let auth::Decision::Deny(message) = auth::authorize(&self.store, &attrs) {
+                return Err(StoreError::Forbidden(message).into());
+            }
+        }
+        let previous = self.begin_as(|| user.clone());
+        let result = self.apply(object);
+        self.end_as(previous);
+        result
+    }
+
+    /// [`delete`](Cluster::delete) as `user` would through the API, authorized like
+    /// [`apply_as`](Cluster::apply_as).
+    pub fn delete_as(
+        &mut self,
+        user: &UserInfo,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+        options: &DeleteOptions,
+    ) -> Result<DeleteOutcome, ClusterError> {
+        let previous = self.begin_as(|| user.clone());
+        let result = self.delete(kind, namespace, name, options);
+        self.end_as(previous);
+        result
+    }
+
+    /// Makes `user` the store's actor when writes are authorized, and returns what
+    /// [`end_as`](Cluster::end_as) needs to put the previous one back (nothing, and no
+    /// allocation, when they are not).
+    fn begin_as(&mut self, user: impl FnOnce() -> UserInfo) -> Option<Option<UserInfo>> {
+        if self.store.authorization() {
+            Some(self.store.set_actor(Some(user())))
+        } else {
+            None
+        }
+    }
+
+    /// Puts back the actor [`begin_as`](Cluster::begin_as) replaced.
+    fn end_as(&mut self, previous: Option<Option<UserInfo>>) {
+        if let Some(previous) = previous {
+            self.store.set_actor(previous);
+        }
+    }
+
     /// Takes one thing that happened outside the cluster at `now` (time never goes back: an
     /// earlier `now` counts as the current time). Call [`poll`](Cluster::poll) afterwards to
     /// let the cluster react.
@@ -590,7 +679,11 @@ impl Cluster {
                 continue;
             }
             if let Some(outcome) = self.scheduler.schedule_next(now) {
+                let previous = self.begin_as(|| {
+                    UserInfo::new(auth::KUBE_SCHEDULER, &[auth::SYSTEM_AUTHENTICATED])
+                });
                 self.carry_out(outcome);
+                self.end_as(previous);
                 continue;
             }
             // The kubelets, in node order: each syncs when something reached it since its last
@@ -624,7 +717,17 @@ impl Cluster {
                 }
                 agent.last_sync = Some(now);
                 synced_any = true;
-                for command in agent.kubelet.sync(&mut self.store, &mut self.recorder, now) {
+                // Each kubelet writes as `system:node:<node>` when writes are authorized.
+                let previous = if self.store.authorization() {
+                    Some(self.store.set_actor(Some(UserInfo::node(&name))))
+                } else {
+                    None
+                };
+                let synced = agent.kubelet.sync(&mut self.store, &mut self.recorder, now);
+                if let Some(previous) = previous {
+                    self.store.set_actor(previous);
+                }
+                for command in synced {
                     commands.push(NodeCommand {
                         node: name.clone(),
                         command,
@@ -717,10 +820,22 @@ impl Cluster {
                         self.dirty.insert(node.metadata.name.clone());
                     }
                 }
+                Object::ConfigMap(_) | Object::Secret(_) => self.deliver_config(event),
                 _ => {}
             }
         }
         self.cursor = self.cursor.max(self.store.resource_version());
+    }
+
+    /// Delivers a ConfigMap or Secret event to the kubelets whose pods' volumes use it (the
+    /// kubelet's configMap and secret managers watch the objects their pods reference,
+    /// pkg/kubelet/util/manager/watch_based_manager.go); only those sync for it.
+    fn deliver_config(&mut self, event: &WatchEvent) {
+        for (name, agent) in &mut self.nodes {
+            if agent.kubelet.handle_config_event(event) {
+                self.dirty.insert(name.clone());
+            }
+        }
     }
 
     /// Writes what the scheduler decided (the DefaultBinder's binding, or the
@@ -732,16 +847,45 @@ impl Cluster {
                 namespace,
                 name,
                 node,
-            } => match self.store.bind(&namespace, &name, &node, now) {
-                Ok(_) => self.record_pod(
-                    &namespace,
-                    &name,
-                    EventType::Normal,
-                    "Scheduled",
-                    format!("Successfully assigned {namespace}/{name} to {node}"),
-                ),
-                Err(_) => self.scheduler.binding_failed(&namespace, &name, now),
-            },
+            } => {
+                // The GPUs the scheduler assumed the pod on (its cache charged them when the
+                // pod was assumed) go onto the pod before the binding, as a GPU-sharing
+                // scheduler extender writes its device choice before it binds
+                // (gpushare-scheduler-extender `Bind`: update the pod's GPU index annotation,
+                // then create the Binding), so the kubelet finds them on the bound pod and
+                // the scheduler places the bound pod on the same GPUs. An update of a pod
+                // whose binding is on its way does not requeue it (Scheduler::handle_event).
+                // Written as the control plane (no actor): kube-scheduler's role may not
+                // update pods, the extender's service account may.
+                let key = format!("{namespace}/{name}");
+                let devices = self.scheduler.snapshot().node(&node).and_then(|n| {
+                    n.gpus
+                        .devices_of(&key)
+                        .map(flotilla_scheduler::gpu::format_index)
+                });
+                let pod = self.store.get(Kind::Pod, &namespace, &name);
+                if let (Some(devices), Some(Object::Pod(pod))) = (devices, pod.as_deref()) {
+                    let annotation = flotilla_scheduler::gpu::GPU_INDEX_ANNOTATION;
+                    if pod.metadata.annotations.get(annotation) != Some(&devices) {
+                        let mut pod = pod.clone();
+                        pod.metadata.annotations.insert(annotation.into(), devices);
+                        let actor = self.store.set_actor(None);
+                        // A failed update leaves the pod unannotated; the bind below decides.
+                        let _ = self.store.update(pod.into(), now);
+                        self.store.set_actor(actor);
+                    }
+                }
+                match self.store.bind(&namespace, &name, &node, now) {
+                    Ok(_) => self.record_pod(
+                        &namespace,
+                        &name,
+                        EventType::Normal,
+                        "Scheduled",
+                        format!("Successfully assigned {namespace}/{name} to {node}"),
+                    ),
+                    Err(_) => self.scheduler.binding_failed(&namespace, &name, now),
+                }
+            }
             SchedulingOutcome::Unschedulable {
                 namespace,
                 name,

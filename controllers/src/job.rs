@@ -903,12 +903,25 @@ fn remove_finalizer(ctx: &mut Context<'_>, pod: &Pod) -> Result<(), ReconcileErr
     if fresh.metadata.uid != meta.uid || !has_finalizer(fresh) {
         return Ok(());
     }
-    let mut fresh = fresh.clone();
-    fresh
+    // A patch of the finalizers with the resourceVersion as a precondition, as
+    // job_controller.go `removeTrackingFinalizerPatch` sends (the job controller's role may
+    // patch pods, not update them).
+    let finalizers: Vec<&String> = fresh
         .metadata
         .finalizers
-        .retain(|f| f != JOB_TRACKING_FINALIZER);
-    match ctx.store.update(fresh.into(), ctx.now) {
+        .iter()
+        .filter(|f| *f != JOB_TRACKING_FINALIZER)
+        .collect();
+    let patch = serde_json::json!({
+        "metadata": {
+            "finalizers": finalizers,
+            "resourceVersion": fresh.metadata.resource_version,
+        }
+    });
+    match ctx
+        .store
+        .patch(Kind::Pod, &meta.namespace, &meta.name, &patch, ctx.now)
+    {
         Ok(_) | Err(StoreError::NotFound { .. }) => Ok(()),
         Err(e) => Err(e.into()),
     }

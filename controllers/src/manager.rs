@@ -4,7 +4,15 @@
 //! controller derives from the event; [`ControllerManager::reconcile_next`] runs one ready key
 //! of the next controller in turn (round-robin, so no controller starves another), requeues it
 //! as its [`Action`](crate::controller::Action) asks, and retries failures with the work queue's back-off.
+//!
+//! When the store authorizes writes ([`Store::authorization`]), each reconcile writes as its
+//! controller's own identity, as kube-controller-manager does with
+//! `--use-service-account-credentials`: the service account `kube-system/<name>`
+//! ([`service_account_name`]), bound to the bootstrap role `system:controller:<name>`. A write
+//! the role does not allow fails the reconcile with the API server's 403, which is recorded as
+//! a `ReconcileError` warning event and retried with back-off.
 
+use flotilla_model::auth::{self, UserInfo};
 use flotilla_model::rng::component_rng;
 use flotilla_model::store::{ObjectKey, Store, WatchEvent};
 use flotilla_model::Time;
@@ -19,6 +27,33 @@ struct Slot {
     controller: Box<dyn Controller>,
     queue: WorkQueue<ObjectKey>,
     rng: ChaCha8Rng,
+    /// Who the controller writes as when the store authorizes writes.
+    user: UserInfo,
+}
+
+/// The name of the service account (in `kube-system`) whose credentials the controller named
+/// `controller` uses, and so the `<name>` of its bootstrap role `system:controller:<name>`
+/// (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/controller_policy.go). Most controllers
+/// use their own name; these differ in kube-controller-manager
+/// (cmd/kube-controller-manager/app/*.go, the `ClientOrDie` argument of each start function):
+///
+/// - `daemonset-controller` → `daemon-set-controller`;
+/// - `garbage-collector-controller` → `generic-garbage-collector`;
+/// - `node-lifecycle-controller` → `node-controller`, and `taint-eviction-controller` too
+///   ("taint-manager uses existing cluster role from node-controller", core.go
+///   `startTaintEvictionController`);
+/// - `persistentvolume-binder-controller` → `persistent-volume-binder`;
+/// - `service-lb-controller` → `service-controller` (the cloud controller manager's service
+///   controller, whose role the bootstrap policy still defines).
+pub fn service_account_name(controller: &str) -> &str {
+    match controller {
+        "daemonset-controller" => "daemon-set-controller",
+        "garbage-collector-controller" => "generic-garbage-collector",
+        "node-lifecycle-controller" | "taint-eviction-controller" => "node-controller",
+        "persistentvolume-binder-controller" => "persistent-volume-binder",
+        "service-lb-controller" => "service-controller",
+        other => other,
+    }
 }
 
 /// The controllers and their queues. See the [module docs](self).
@@ -55,6 +90,7 @@ impl ControllerManager {
                 .into_iter()
                 .map(|controller| Slot {
                     rng: component_rng(seed, controller.name()),
+                    user: auth::controller_user(service_account_name(controller.name())),
                     controller,
                     queue: WorkQueue::new(),
                 })
@@ -64,6 +100,16 @@ impl ControllerManager {
             turn: 0,
             reconciles: 0,
         }
+    }
+
+    /// Who the controller named `controller` writes as when the store authorizes writes
+    /// (`system:serviceaccount:kube-system:<`[`service_account_name`]`>`), if the manager runs
+    /// it.
+    pub fn user_of(&self, controller: &str) -> Option<&UserInfo> {
+        self.slots
+            .iter()
+            .find(|s| s.controller.name() == controller)
+            .map(|s| &s.user)
     }
 
     /// The names of the controllers, in turn order.
@@ -145,6 +191,13 @@ impl ControllerManager {
             self.turn = (at + 1) % n;
             self.reconciles += 1;
             let source = slot.controller.name();
+            // The controller's own credentials, only when they are checked (the simulator's
+            // store does not authorize and pays nothing here).
+            let previous = if store.authorization() {
+                Some(store.set_actor(Some(slot.user.clone())))
+            } else {
+                None
+            };
             let mut ctx = Context {
                 store,
                 index: &self.index,
@@ -154,7 +207,11 @@ impl ControllerManager {
                 rng: &mut slot.rng,
                 source,
             };
-            match slot.controller.reconcile(&key, &mut ctx) {
+            let result = slot.controller.reconcile(&key, &mut ctx);
+            if let Some(previous) = previous {
+                store.set_actor(previous);
+            }
+            match result {
                 Ok(action) => {
                     slot.queue.forget(&key);
                     if let Some(after) = action.requeue_after {

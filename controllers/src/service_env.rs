@@ -360,6 +360,12 @@ pub fn container_env(
             order.push(k);
         }
     };
+    // The device plugins' variables come first (kubelet_pods.go `GenerateRunContainerOptions`:
+    // the container manager's `Envs`, then `makeEnvironmentVariables`): the GPUs the pod was
+    // bound with (flotilla_scheduler::gpu::device_env).
+    if let Some((k, v)) = flotilla_scheduler::gpu::device_env(pod, container) {
+        set(&mut order, &mut values, k, v);
+    }
     for from in &c.env_from {
         let (data, optional) = if let Some(r) = &from.config_map_ref {
             let optional = r.optional == Some(true);

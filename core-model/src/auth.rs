@@ -1178,6 +1178,15 @@ fn controller_roles() -> Vec<(&'static str, Vec<PolicyRule>)> {
             ],
         ),
         (
+            "service-controller",
+            vec![
+                rule(READ, &[""], &["services"]),
+                rule(&["patch", "update"], &[""], &["services/status"]),
+                rule(&["list", "watch"], &[""], &["nodes"]),
+                events_rule(),
+            ],
+        ),
+        (
             "statefulset-controller",
             vec![
                 rule(&["list", "watch"], &[""], &["pods"]),
@@ -1196,6 +1205,13 @@ fn controller_roles() -> Vec<(&'static str, Vec<PolicyRule>)> {
                 ),
                 rule(&["update", "delete"], &[""], &["persistentvolumeclaims"]),
                 rule(&["update"], &[""], &["pods/finalizers"]),
+                events_rule(),
+            ],
+        ),
+        (
+            "ttl-after-finished-controller",
+            vec![
+                rule(&["get", "list", "watch", "delete"], &["batch"], &["jobs"]),
                 events_rule(),
             ],
         ),

@@ -1,5 +1,24 @@
 //! [`LinuxRuntime`]: executes the kubelet's [`RuntimeCommand`]s on this host and reports
 //! [`RuntimeEvent`]s.
+//!
+//! Volumes live in the pod's directory, `<state_dir>/pods/<uid>/volumes/<name>`, and are
+//! bound into each container that mounts them (see [`crate::rootfs::mount_volume`]):
+//! - `emptyDir`: a directory shared by the pod's containers; `medium: Memory` makes it a
+//!   tmpfs of `sizeLimit` (or the pod's memory limit) bytes (emptydir/empty_dir.go).
+//! - `configMap`, `secret`, `downwardAPI`, `projected`: the files the kubelet sent with
+//!   `SetPodVolumes`, written as the kubelet's AtomicWriter does
+//!   (pkg/volume/util/atomic_writer.go): a timestamped `..<time>` directory holds the files, a
+//!   `..data` symbolic link names it and is replaced with one `rename(2)`, and each top-level
+//!   name is a link through `..data`; a running container, bound to the volume's directory,
+//!   sees the new set at once and never a mix. Secret and projected volumes are on a tmpfs,
+//!   never on disk (secret.go wraps an emptyDir of medium `Memory`).
+//! - `hostPath` and a claim's `hostPath` volume: only under
+//!   [`RuntimeConfig::allowed_host_paths`]; types checked as hostpath/host_path.go
+//!   `checkType` does. A claim's `local` volume is used as it is.
+//!
+//! A mount the runtime refuses is reported as `ContainerCreateFailed` with
+//! `CreateContainerConfigError`. Removing the pod unmounts everything under its directory
+//! before deleting it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs;
@@ -9,8 +28,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flotilla_controllers::kubelet::runtime::{ProbeKind, RuntimeCommand, RuntimeEvent, StopSignal};
-use flotilla_model::api::{Container, Pod, Probe};
+use flotilla_controllers::kubelet::runtime::{
+    PodVolumeContent, ProbeKind, RuntimeCommand, RuntimeEvent, StopSignal, VolumeContent,
+    VolumeFile,
+};
+use flotilla_model::api::{Container, HostPathType, HostPathVolumeSource, Pod, Probe};
 use flotilla_model::IntOrString;
 use nix::sys::signal::Signal;
 
@@ -20,8 +42,13 @@ use crate::image::{copy_tree, ImageStore};
 use crate::network::{self, HostEntries, IpCommand, NetworkConfig, NetworkError, PodNetwork};
 use crate::spec::{
     ContainerSpec, ProbeAction, ProbeSpec, ProcessSpec, RootfsSource, RootfsSpec, SandboxSpec,
+    VolumeMountSpec,
 };
-use crate::sys::process;
+use crate::sys::{process, LinuxSyscall, MntFlags, MsFlags, Syscall};
+
+/// The reason of a container whose mounts the runtime refuses (kuberuntime_container.go:
+/// `generateContainerConfig` failing).
+pub const CREATE_CONTAINER_CONFIG_ERROR: &str = "CreateContainerConfigError";
 
 /// How containers get their root filesystem.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +87,10 @@ pub struct RuntimeConfig {
     /// reports `127.0.0.1` as its IP; it is the default, because the network changes the
     /// host's interfaces and routes and needs iproute2. Single-host mode opts in.
     pub network: Option<NetworkConfig>,
+    /// The host directories `hostPath` volumes (and claims bound to `hostPath`
+    /// PersistentVolumes) may use, with everything beneath them. Empty by default: no
+    /// `hostPath` at all, as a restricted PodSecurity profile would have it.
+    pub allowed_host_paths: Vec<PathBuf>,
 }
 
 impl RuntimeConfig {
@@ -76,6 +107,7 @@ impl RuntimeConfig {
             rootfs_mode: RootfsMode::Auto,
             cgroups: None,
             network: None,
+            allowed_host_paths: Vec::new(),
         }
     }
 }
@@ -122,6 +154,15 @@ struct PodState {
     init_pids: BTreeMap<String, i32>,
 }
 
+/// What a pod's volumes hold on this host.
+#[derive(Debug, Default)]
+struct PodVolumes {
+    /// The content the kubelet sent last, by volume name.
+    contents: BTreeMap<String, VolumeContent>,
+    /// The pod's volume directories that are tmpfs mounts.
+    tmpfs: std::collections::BTreeSet<String>,
+}
+
 struct PendingProbe {
     pod_uid: String,
     container: String,
@@ -156,6 +197,9 @@ pub struct LinuxRuntime {
     network: Option<(PodNetwork, IpCommand)>,
     /// Extra `/etc/hosts` entries of every pod (the driver's Service names).
     extra_hosts: HostEntries,
+    /// The pods' volumes, by pod uid (present from `SetPodVolumes` or the first container
+    /// with a volume, until the pod is removed).
+    volumes: BTreeMap<String, PodVolumes>,
 }
 
 const SANDBOX_LEAF: &str = "_sandbox";
@@ -188,6 +232,8 @@ impl LinuxRuntime {
         cgroups.remove_all()?;
         let pods_dir = config.state_dir.join("pods");
         if pods_dir.exists() {
+            // Volumes an earlier run left mounted (tmpfs) first, or the removal fails.
+            unmount_under(&pods_dir);
             fs::remove_dir_all(&pods_dir).map_err(state_err(&pods_dir))?;
         }
         fs::create_dir_all(&pods_dir).map_err(state_err(&pods_dir))?;
@@ -232,6 +278,7 @@ impl LinuxRuntime {
             events: VecDeque::new(),
             network,
             extra_hosts: Vec::new(),
+            volumes: BTreeMap::new(),
         })
     }
 
@@ -336,7 +383,19 @@ impl LinuxRuntime {
                 env,
             } => {
                 let pod_uid = pod.metadata.uid.clone();
-                let result = self.start_container(&pod, &container, attempt, env);
+                let mounts = match self.container_mounts(&pod, &container) {
+                    Ok(m) => m,
+                    Err(message) => {
+                        self.events.push_back(RuntimeEvent::ContainerCreateFailed {
+                            pod_uid,
+                            container,
+                            reason: CREATE_CONTAINER_CONFIG_ERROR.into(),
+                            message,
+                        });
+                        return;
+                    }
+                };
+                let result = self.start_container(&pod, &container, attempt, env, mounts);
                 self.events.push_back(RuntimeEvent::ContainerStarted {
                     pod_uid,
                     container,
@@ -379,6 +438,11 @@ impl LinuxRuntime {
                         message,
                     });
                 }
+            }
+            RuntimeCommand::SetPodVolumes { pod_uid, volumes } => {
+                let result = self.set_pod_volumes(&pod_uid, volumes);
+                self.events
+                    .push_back(RuntimeEvent::PodVolumesSet { pod_uid, result });
             }
             RuntimeCommand::RemovePodSandbox { pod_uid } => {
                 self.remove_pod(&pod_uid);
@@ -466,7 +530,10 @@ impl LinuxRuntime {
                     let _ = net.release(ops, &uid);
                 }
                 let _ = self.cgroups.remove(Path::new(&uid));
-                let _ = fs::remove_dir_all(&dir);
+                // The volumes the kubelet sent stay for the next try of the sandbox.
+                if !self.volumes.contains_key(&uid) {
+                    let _ = fs::remove_dir_all(&dir);
+                }
                 Err(e)
             }
         }
@@ -550,6 +617,7 @@ impl LinuxRuntime {
         name: &str,
         attempt: i32,
         env: Vec<(String, String)>,
+        mounts: Vec<VolumeMountSpec>,
     ) -> Result<String, String> {
         let uid = pod.metadata.uid.clone();
         let state = self
@@ -611,6 +679,7 @@ impl LinuxRuntime {
                 readonly,
                 host_dev: PathBuf::from("/dev"),
                 etc_hosts: Some(self.hosts_path(&uid)),
+                mounts,
             },
             process: process.clone(),
         };
@@ -823,16 +892,516 @@ impl LinuxRuntime {
             let _ = pod.sandbox.kill();
             let _ = pod.sandbox.wait();
         }
+        self.volumes.remove(uid);
         if cgroup::check_name(uid).is_ok() {
             let _ = self.cgroups.remove(Path::new(uid));
-            let _ = fs::remove_dir_all(self.pod_dir(uid));
+            let dir = self.pod_dir(uid);
+            unmount_under(&dir);
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+
+    /// The directory of volume `name` of pod `uid`.
+    pub fn volume_dir(&self, uid: &str, name: &str) -> PathBuf {
+        self.pod_dir(uid).join("volumes").join(name)
+    }
+
+    /// `SetPodVolumes`: writes the files of each content volume (on a tmpfs first mounted for
+    /// in-memory ones) and keeps what claims are bound to.
+    fn set_pod_volumes(&mut self, uid: &str, volumes: Vec<PodVolumeContent>) -> Result<(), String> {
+        cgroup::check_name(uid).map_err(|e| e.to_string())?;
+        let mut errors = Vec::new();
+        for volume in volumes {
+            if let Err(e) = self.set_volume(uid, &volume) {
+                errors.push(format!(
+                    "MountVolume.SetUp failed for volume {:?} : {e}",
+                    volume.name
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    fn set_volume(&mut self, uid: &str, volume: &PodVolumeContent) -> Result<(), String> {
+        cgroup::check_name(&volume.name).map_err(|e| e.to_string())?;
+        if let VolumeContent::Files { files, in_memory } = &volume.content {
+            let dir = self.volume_dir(uid, &volume.name);
+            mkdir_all(&dir)?;
+            let state = self.volumes.entry(uid.to_string()).or_default();
+            if *in_memory && !state.tmpfs.contains(&volume.name) {
+                mount_tmpfs(&dir, None)?;
+                state.tmpfs.insert(volume.name.clone());
+            }
+            atomic_write(&dir, files)?;
+        }
+        self.volumes
+            .entry(uid.to_string())
+            .or_default()
+            .contents
+            .insert(volume.name.clone(), volume.content.clone());
+        Ok(())
+    }
+
+    /// The mounts of container `name` of `pod` (kubelet_pods.go `makeMounts`), making the
+    /// pod's `emptyDir` directories on first use. An error is the container's
+    /// `CreateContainerConfigError` message.
+    fn container_mounts(&mut self, pod: &Pod, name: &str) -> Result<Vec<VolumeMountSpec>, String> {
+        let Some(container) = pod
+            .spec
+            .containers
+            .iter()
+            .chain(&pod.spec.init_containers)
+            .find(|c| c.name == name)
+        else {
+            return Ok(Vec::new());
+        };
+        let uid = cgroup::check_name(&pod.metadata.uid)
+            .map_err(|e| e.to_string())?
+            .to_string();
+        let mut mounts = Vec::new();
+        for vm in &container.volume_mounts {
+            let volume = pod
+                .spec
+                .volumes
+                .iter()
+                .find(|v| v.name == vm.name)
+                .ok_or_else(|| {
+                    format!(
+                        "cannot find volume {:?} to mount into container {name:?}",
+                        vm.name
+                    )
+                })?;
+            cgroup::check_name(&volume.name).map_err(|e| e.to_string())?;
+            if !vm.sub_path_expr.is_empty() {
+                return Err(format!(
+                    "volumeMount {:?}: subPathExpr is not supported by this runtime",
+                    vm.name
+                ));
+            }
+            let mut read_only = vm.read_only;
+            let source = if let Some(hp) = &volume.host_path {
+                check_host_path(hp, &self.config.allowed_host_paths)
+                    .map_err(|e| format!("hostPath volume {:?}: {e}", volume.name))?
+            } else if volume.config_map.is_some()
+                || volume.secret.is_some()
+                || volume.downward_api.is_some()
+                || volume.projected.is_some()
+            {
+                let set = self
+                    .volumes
+                    .get(&uid)
+                    .is_some_and(|v| v.contents.contains_key(&volume.name));
+                if !set {
+                    return Err(format!(
+                        "volume {:?} has no content: the kubelet has not sent it",
+                        volume.name
+                    ));
+                }
+                self.volume_dir(&uid, &volume.name)
+            } else if volume.persistent_volume_claim.is_some() {
+                let content = self
+                    .volumes
+                    .get(&uid)
+                    .and_then(|v| v.contents.get(&volume.name));
+                match content {
+                    Some(VolumeContent::PersistentVolume {
+                        volume_name,
+                        host_path,
+                        local_path,
+                        read_only: claim_ro,
+                    }) => {
+                        read_only |= *claim_ro;
+                        if let Some(hp) = host_path {
+                            check_host_path(hp, &self.config.allowed_host_paths)
+                                .map_err(|e| format!("persistentvolume {volume_name:?}: {e}"))?
+                        } else if let Some(local) = local_path {
+                            PathBuf::from(local)
+                        } else {
+                            return Err(format!(
+                                "persistentvolume {volume_name:?}: only hostPath and local volumes \
+                                 can be mounted on this host"
+                            ));
+                        }
+                    }
+                    _ => {
+                        return Err(format!(
+                            "volume {:?}: the claim's volume is not known to the runtime",
+                            volume.name
+                        ))
+                    }
+                }
+            } else {
+                // emptyDir, the default source.
+                let dir = self.volume_dir(&uid, &volume.name);
+                mkdir_all(&dir)?;
+                let memory = volume
+                    .empty_dir
+                    .as_ref()
+                    .is_some_and(|e| e.medium == "Memory");
+                let state = self.volumes.entry(uid.clone()).or_default();
+                if memory && !state.tmpfs.contains(&volume.name) {
+                    let size = empty_dir_memory_size(pod, volume);
+                    mount_tmpfs(&dir, size)?;
+                    state.tmpfs.insert(volume.name.clone());
+                }
+                dir
+            };
+            if !vm.sub_path.is_empty() {
+                // kubelet_pods.go makeMounts: a subPath that leaves its volume fails the
+                // container; the helper checks again when it mounts (no race).
+                check_sub_path(&source, &vm.sub_path).map_err(|e| {
+                    format!(
+                        "failed to prepare subPath for volumeMount {:?} of container {name:?}: {e}",
+                        vm.name
+                    )
+                })?;
+            }
+            mounts.push(VolumeMountSpec {
+                name: vm.name.clone(),
+                source,
+                sub_path: vm.sub_path.clone(),
+                destination: vm.mount_path.clone(),
+                read_only,
+            });
+        }
+        Ok(mounts)
+    }
+}
+
+fn mkdir_all(dir: &Path) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// Mounts a tmpfs on `dir`, of `size` bytes when given.
+fn mount_tmpfs(dir: &Path, size: Option<i64>) -> Result<(), String> {
+    let data = match size {
+        Some(bytes) => format!("mode=0755,size={bytes}"),
+        None => "mode=0755".to_string(),
+    };
+    LinuxSyscall
+        .mount(
+            Some(Path::new("tmpfs")),
+            dir,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(&data),
+        )
+        .map_err(|e| e.to_string())
+}
+
+/// emptydir `calculateEmptyDirMemorySize`: `sizeLimit` when set, at most the pod's memory
+/// limit (the sum of its containers' limits, when each has one); the pod's limit otherwise;
+/// `None` (tmpfs' default) when there is neither.
+fn empty_dir_memory_size(pod: &Pod, volume: &flotilla_model::api::Volume) -> Option<i64> {
+    let limits: Option<i64> = pod
+        .spec
+        .containers
+        .iter()
+        .map(|c| c.resources.limits.get("memory").map(|q| q.value()))
+        .sum();
+    let size_limit = volume
+        .empty_dir
+        .as_ref()
+        .and_then(|e| e.size_limit.as_ref())
+        .map(|q| q.value())
+        .filter(|v| *v > 0);
+    match (size_limit, limits) {
+        (Some(s), Some(l)) => Some(s.min(l)),
+        (Some(s), None) => Some(s),
+        (None, l) => l,
+    }
+}
+
+/// The path with `.` and `..` removed lexically (for comparing with allowed prefixes before
+/// the path exists).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The real location of `path`: its nearest existing ancestor with symbolic links resolved,
+/// and the rest as written.
+fn real_location(path: &Path) -> PathBuf {
+    let path = normalize(path);
+    let mut rest = Vec::new();
+    let mut cur = path.as_path();
+    loop {
+        if let Ok(real) = fs::canonicalize(cur) {
+            return rest.iter().rev().fold(real, |acc: PathBuf, c| acc.join(c));
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            _ => return path,
         }
     }
 }
 
+/// Checks a `hostPath` against the allowed prefixes (after resolving symbolic links) and its
+/// `type` (hostpath/host_path.go `checkType`), creating it for the `…OrCreate` types.
+/// Returns the path to bind.
+fn check_host_path(hp: &HostPathVolumeSource, allowed: &[PathBuf]) -> Result<PathBuf, String> {
+    let path = PathBuf::from(&hp.path);
+    if !path.is_absolute() {
+        return Err(format!("{} is not an absolute path", hp.path));
+    }
+    let inside = |p: &Path| {
+        let real = real_location(p);
+        allowed
+            .iter()
+            .any(|prefix| real.starts_with(real_location(prefix)))
+    };
+    if !inside(&path) {
+        return Err(format!(
+            "{} is not under an allowed host path prefix ({})",
+            hp.path,
+            allowed
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let kind = || fs::metadata(&path).ok().map(|m| m.file_type());
+    use std::os::unix::fs::FileTypeExt;
+    let failed = |what: &str| format!("hostPath type check failed: {} is not {what}", hp.path);
+    match hp.r#type.unwrap_or_default() {
+        HostPathType::Unset => {}
+        HostPathType::DirectoryOrCreate => {
+            if kind().is_none() {
+                use std::os::unix::fs::DirBuilderExt;
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o755)
+                    .create(&path)
+                    .map_err(|e| format!("{}: {e}", hp.path))?;
+            }
+            if !kind().is_some_and(|k| k.is_dir()) {
+                return Err(failed("a directory"));
+            }
+        }
+        HostPathType::Directory => {
+            if !kind().is_some_and(|k| k.is_dir()) {
+                return Err(failed("a directory"));
+            }
+        }
+        HostPathType::FileOrCreate => {
+            if kind().is_none() {
+                use std::os::unix::fs::OpenOptionsExt;
+                fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .mode(0o644)
+                    .open(&path)
+                    .map_err(|e| format!("{}: {e}", hp.path))?;
+            }
+            if !kind().is_some_and(|k| k.is_file()) {
+                return Err(failed("a file"));
+            }
+        }
+        HostPathType::File => {
+            if !kind().is_some_and(|k| k.is_file()) {
+                return Err(failed("a file"));
+            }
+        }
+        HostPathType::Socket => {
+            if !kind().is_some_and(|k| k.is_socket()) {
+                return Err(failed("a socket file"));
+            }
+        }
+        HostPathType::CharDevice => {
+            if !kind().is_some_and(|k| k.is_char_device()) {
+                return Err(failed("a character device"));
+            }
+        }
+        HostPathType::BlockDevice => {
+            if !kind().is_some_and(|k| k.is_block_device()) {
+                return Err(failed("a block device"));
+            }
+        }
+    }
+    // Again, now that it exists: a symbolic link made meanwhile must not lead outside.
+    if !inside(&path) {
+        return Err(format!("{} resolves outside the allowed prefixes", hp.path));
+    }
+    Ok(path)
+}
+
+/// Checks that `sub_path` stays inside the volume at `source` (a missing tail is fine: the
+/// helper creates it).
+fn check_sub_path(source: &Path, sub_path: &str) -> Result<(), String> {
+    if Path::new(sub_path).is_absolute() {
+        return Err(format!("subPath {sub_path:?} must be a relative path"));
+    }
+    match crate::rootfs::open_beneath(source, sub_path, crate::rootfs::Beneath::Volume, None) {
+        Ok(_) => Ok(()),
+        Err(e) if e.errno == nix::errno::Errno::ENOENT => Ok(()),
+        Err(e) if e.errno == nix::errno::Errno::EXDEV => Err(format!(
+            "subpath {sub_path:?} not within volume path {}",
+            source.display()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Unmounts every mount at or below `dir` (deepest first, lazily), as the kubelet's volume
+/// teardown and `CleanupMountPoint` do for a removed pod.
+fn unmount_under(dir: &Path) {
+    for _ in 0..8 {
+        let Ok(text) = fs::read_to_string("/proc/self/mountinfo") else {
+            return;
+        };
+        let Ok(mounts) = crate::mountinfo::parse(&text) else {
+            return;
+        };
+        let mut points: Vec<PathBuf> = mounts
+            .into_iter()
+            .map(|m| m.mount_point)
+            .filter(|p| p.starts_with(dir))
+            .collect();
+        if points.is_empty() {
+            return;
+        }
+        points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        for p in points {
+            let _ = LinuxSyscall.umount2(&p, MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+/// A volume file's path checked as the AtomicWriter's `validatePath` does: relative, no `..`
+/// component, no component starting with `..`.
+fn check_file_path(path: &str) -> Result<(), String> {
+    let p = Path::new(path);
+    if path.is_empty() || p.is_absolute() {
+        return Err(format!("invalid path {path:?}: must be relative"));
+    }
+    for c in path.split('/') {
+        if c.starts_with("..") {
+            return Err(format!("invalid path {path:?}: must not contain '..'"));
+        }
+    }
+    Ok(())
+}
+
+/// `YYYY_MM_DD_HH_MM_SS.nnnnnnnnn` in UTC, as the AtomicWriter names its directories
+/// (`..2006_01_02_15_04_05.` and a unique suffix).
+fn utc_stamp(t: std::time::SystemTime) -> String {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}_{month:02}_{day:02}_{:02}_{:02}_{:02}.{:09}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_nanos()
+    )
+}
+
+/// atomic_writer.go `Write`: the files into a new `..<time>` directory, `..data` switched to
+/// it with one `rename(2)`, a `name -> ..data/name` link for each top-level name, then the
+/// links of names no longer there and the old directory removed.
+pub fn atomic_write(dir: &Path, files: &[VolumeFile]) -> Result<(), String> {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    fn io(p: &Path) -> impl FnOnce(std::io::Error) -> String + '_ {
+        move |e| format!("{}: {e}", p.display())
+    }
+    for f in files {
+        check_file_path(&f.path)?;
+    }
+    let data_link = dir.join("..data");
+    let old = fs::read_link(&data_link).ok();
+    let mut stamp = format!("..{}", utc_stamp(std::time::SystemTime::now()));
+    while dir.join(&stamp).exists() {
+        stamp.push('_');
+    }
+    let ts_dir = dir.join(&stamp);
+    fs::create_dir(&ts_dir).map_err(io(&ts_dir))?;
+    fs::set_permissions(&ts_dir, fs::Permissions::from_mode(0o755)).map_err(io(&ts_dir))?;
+    let written = (|| {
+        for f in files {
+            let path = ts_dir.join(&f.path);
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(io(parent))?;
+            }
+            fs::write(&path, &f.data).map_err(io(&path))?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(f.mode & 0o7777))
+                .map_err(io(&path))?;
+        }
+        let tmp = dir.join("..data_tmp");
+        let _ = fs::remove_file(&tmp);
+        symlink(&stamp, &tmp).map_err(io(&tmp))?;
+        fs::rename(&tmp, &data_link).map_err(io(&data_link))
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_dir_all(&ts_dir);
+        return Err(e);
+    }
+    let top: std::collections::BTreeSet<String> = files
+        .iter()
+        .filter_map(|f| f.path.split('/').find(|c| !c.is_empty()))
+        .map(str::to_string)
+        .collect();
+    for name in &top {
+        let link = dir.join(name);
+        if fs::symlink_metadata(&link).is_err() {
+            symlink(Path::new("..data").join(name), &link).map_err(io(&link))?;
+        }
+    }
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
+            if !name.starts_with("..") && is_link && !top.contains(&name) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+    if let Some(old) = old {
+        if old != Path::new(&stamp) {
+            let old_dir = dir.join(&old);
+            // Only ever a `..<time>` directory of the volume itself.
+            if old.components().count() == 1 && old.to_string_lossy().starts_with("..") {
+                let _ = fs::remove_dir_all(old_dir);
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Drop for LinuxRuntime {
     fn drop(&mut self) {
-        let uids: Vec<String> = self.pods.keys().cloned().collect();
+        let mut uids: Vec<String> = self.pods.keys().cloned().collect();
+        uids.extend(self.volumes.keys().cloned());
+        uids.sort();
+        uids.dedup();
         for uid in uids {
             self.remove_pod(&uid);
         }
@@ -1082,5 +1651,189 @@ mod tests {
         let err =
             process_spec(&pod_with(c.clone()), &c, &ImageConfig::default(), vec![]).unwrap_err();
         assert!(err.contains("runAsNonRoot"), "{err}");
+    }
+
+    /// A scratch directory, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir()
+                .join(format!("flotilla-runtime-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn file(path: &str, data: &str, mode: u32) -> VolumeFile {
+        VolumeFile {
+            path: path.into(),
+            data: data.as_bytes().to_vec(),
+            mode,
+        }
+    }
+
+    #[test]
+    fn atomic_write_swaps_data_and_keeps_user_visible_links() {
+        use std::os::unix::fs::PermissionsExt;
+        let scratch = Scratch::new("atomic");
+        let dir = &scratch.0;
+        atomic_write(
+            dir,
+            &[
+                file("app.conf", "port=80", 0o400),
+                file("conf/extra", "x", 0o644),
+            ],
+        )
+        .unwrap();
+        let first = fs::read_link(dir.join("..data")).unwrap();
+        assert!(first.to_string_lossy().starts_with(".."), "{first:?}");
+        assert_eq!(
+            fs::read_link(dir.join("app.conf")).unwrap(),
+            Path::new("..data/app.conf")
+        );
+        assert_eq!(
+            fs::read_link(dir.join("conf")).unwrap(),
+            Path::new("..data/conf")
+        );
+        assert_eq!(fs::read_to_string(dir.join("conf/extra")).unwrap(), "x");
+        let mode = fs::metadata(dir.join("app.conf"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o400);
+        // An update: new timestamped directory, `..data` swapped, the old one and the links
+        // of keys no longer there gone.
+        atomic_write(dir, &[file("app.conf", "port=8080", 0o400)]).unwrap();
+        let second = fs::read_link(dir.join("..data")).unwrap();
+        assert_ne!(first, second);
+        assert!(!dir.join(&first).exists());
+        assert_eq!(
+            fs::read_to_string(dir.join("app.conf")).unwrap(),
+            "port=8080"
+        );
+        assert!(fs::symlink_metadata(dir.join("conf")).is_err());
+        assert!(!dir.join("..data_tmp").exists());
+        // Paths that would leave the volume are refused before anything is written.
+        assert!(atomic_write(dir, &[file("../evil", "x", 0o644)]).is_err());
+        assert!(atomic_write(dir, &[file("/abs", "x", 0o644)]).is_err());
+        assert_eq!(fs::read_link(dir.join("..data")).unwrap(), second);
+    }
+
+    #[test]
+    fn host_paths_are_checked_against_prefixes_and_types() {
+        let scratch = Scratch::new("hostpath");
+        let allowed = scratch.0.join("allowed");
+        fs::create_dir_all(&allowed).unwrap();
+        fs::write(allowed.join("file"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc", allowed.join("to-etc")).unwrap();
+        let prefixes = vec![allowed.clone()];
+        let hp = |path: &Path, t: HostPathType| HostPathVolumeSource {
+            path: path.display().to_string(),
+            r#type: Some(t),
+        };
+        // Outside the prefixes, directly, by `..` or through a link: refused.
+        for p in [
+            PathBuf::from("/etc"),
+            allowed.join("../other"),
+            allowed.join("to-etc"),
+        ] {
+            let err = check_host_path(&hp(&p, HostPathType::Unset), &prefixes).unwrap_err();
+            assert!(err.contains("not under an allowed"), "{p:?}: {err}");
+        }
+        // Nothing allowed by default.
+        assert!(check_host_path(&hp(&allowed, HostPathType::Directory), &[]).is_err());
+        // Types.
+        assert!(check_host_path(&hp(&allowed, HostPathType::Directory), &prefixes).is_ok());
+        assert_eq!(
+            check_host_path(
+                &hp(&allowed.join("file"), HostPathType::Directory),
+                &prefixes
+            )
+            .unwrap_err(),
+            format!(
+                "hostPath type check failed: {} is not a directory",
+                allowed.join("file").display()
+            )
+        );
+        assert!(check_host_path(&hp(&allowed.join("file"), HostPathType::File), &prefixes).is_ok());
+        assert!(check_host_path(&hp(&allowed, HostPathType::File), &prefixes).is_err());
+        assert!(check_host_path(
+            &hp(&allowed.join("nope"), HostPathType::Directory),
+            &prefixes
+        )
+        .is_err());
+        assert!(check_host_path(&hp(&allowed, HostPathType::Socket), &prefixes).is_err());
+        let made = allowed.join("made/deep");
+        assert!(check_host_path(&hp(&made, HostPathType::DirectoryOrCreate), &prefixes).is_ok());
+        assert!(made.is_dir());
+        let touched = allowed.join("touched");
+        assert!(check_host_path(&hp(&touched, HostPathType::FileOrCreate), &prefixes).is_ok());
+        assert!(touched.is_file());
+        // Creating outside the prefixes never happens.
+        let outside = scratch.0.join("outside");
+        assert!(
+            check_host_path(&hp(&outside, HostPathType::DirectoryOrCreate), &prefixes).is_err()
+        );
+        assert!(!outside.exists());
+    }
+
+    #[test]
+    fn sub_paths_must_stay_in_their_volume() {
+        let scratch = Scratch::new("subpath");
+        std::os::unix::fs::symlink("/", scratch.0.join("escape")).unwrap();
+        fs::create_dir(scratch.0.join("data")).unwrap();
+        assert!(check_sub_path(&scratch.0, "data").is_ok());
+        assert!(check_sub_path(&scratch.0, "new/dir").is_ok());
+        let err = check_sub_path(&scratch.0, "escape").unwrap_err();
+        assert!(err.contains("not within volume path"), "{err}");
+        assert!(check_sub_path(&scratch.0, "/etc").is_err());
+        assert!(check_sub_path(&scratch.0, "../x").is_err());
+    }
+
+    #[test]
+    fn memory_empty_dir_size_is_the_size_limit_capped_by_the_pod_limit() {
+        let mut c = Container::default();
+        c.resources
+            .limits
+            .insert("memory".into(), "64Mi".parse().unwrap());
+        let pod = pod_with(c);
+        let vol = |limit: Option<&str>| flotilla_model::api::Volume {
+            name: "m".into(),
+            empty_dir: Some(flotilla_model::api::EmptyDirVolumeSource {
+                medium: "Memory".into(),
+                size_limit: limit.map(|l| l.parse().unwrap()),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            empty_dir_memory_size(&pod, &vol(Some("16Mi"))),
+            Some(16 << 20)
+        );
+        assert_eq!(
+            empty_dir_memory_size(&pod, &vol(Some("1Gi"))),
+            Some(64 << 20)
+        );
+        assert_eq!(empty_dir_memory_size(&pod, &vol(None)), Some(64 << 20));
+        let unlimited = pod_with(Container::default());
+        assert_eq!(empty_dir_memory_size(&unlimited, &vol(None)), None);
+    }
+
+    #[test]
+    fn atomic_writer_directories_are_named_by_utc_time() {
+        let t =
+            std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000) + Duration::from_nanos(42);
+        assert_eq!(utc_stamp(t), "2023_11_14_22_13_20.000000042");
+        assert_eq!(
+            utc_stamp(std::time::UNIX_EPOCH),
+            "1970_01_01_00_00_00.000000000"
+        );
     }
 }

@@ -51,6 +51,27 @@ pub struct RootfsSpec {
     /// `etc-hosts` mount); `None` leaves the image's.
     #[serde(default)]
     pub etc_hosts: Option<PathBuf>,
+    /// The container's `volumeMounts`, bound in this order before `pivot_root`.
+    #[serde(default)]
+    pub mounts: Vec<VolumeMountSpec>,
+}
+
+/// One `volumeMounts` entry, as the helper mounts it (kubelet_pods.go `makeMounts`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeMountSpec {
+    /// The volume's name (for messages).
+    pub name: String,
+    /// The volume on the host: a directory of the pod's (`emptyDir`, `configMap`, …) or an
+    /// allowed host path (`hostPath`, a claim's volume).
+    pub source: PathBuf,
+    /// `subPath`: a path inside the volume, resolved without leaving it; empty for the whole
+    /// volume.
+    pub sub_path: String,
+    /// `mountPath`, inside the container (symbolic links in the image resolve inside its
+    /// root).
+    pub destination: String,
+    /// `readOnly`: bound, then remounted read-only.
+    pub read_only: bool,
 }
 
 /// The workload process: what to exec and with which privileges.

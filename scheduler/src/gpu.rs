@@ -24,7 +24,8 @@
 //! scheduler that did not choose devices) is placed on the node's GPUs by best fit, as
 //! Open-Gpu-Share's `AllocateGpuId` does (pkg/type/open-gpu-share/cache/gpunodeinfo.go).
 
-use std::sync::Arc;
+use std::any::Any;
+use std::sync::{Arc, Mutex};
 
 use flotilla_model::api::{Node, Pod};
 
@@ -44,6 +45,10 @@ pub const GPU_MODEL_ANNOTATION: &str = "flotilla.io/gpu-model";
 /// when the pod is bound (gpushare's `ALIYUN_COM_GPU_MEM_IDX`, Open-Gpu-Share's
 /// `alibabacloud.com/gpu-index`).
 pub const GPU_INDEX_ANNOTATION: &str = "flotilla.io/gpu-index";
+/// The variable that tells NVIDIA's container toolkit which GPUs to expose to a container
+/// (`NVIDIA_VISIBLE_DEVICES=0,1`); GPU device plugins return it from `Allocate`
+/// (gpushare-device-plugin and Open-Gpu-Share set it from the pod's GPU index annotation).
+pub const VISIBLE_DEVICES_ENV: &str = "NVIDIA_VISIBLE_DEVICES";
 /// Milli-GPUs in one GPU.
 pub const MILLI_PER_GPU: u32 = 1000;
 /// The most GPUs a node has in the scoring formulas that normalise by a maximum
@@ -130,6 +135,30 @@ impl GpuRequest {
     }
 }
 
+/// The environment a GPU device plugin's `Allocate` gives container `container` of `pod`:
+/// [`VISIBLE_DEVICES_ENV`] naming the GPUs of the pod's [`GPU_INDEX_ANNOTATION`], when the
+/// container asks for GPUs ([`GPU_RESOURCE`] or [`GPU_MILLI_RESOURCE`] in its requests or
+/// limits) and the annotation is well formed; `None` otherwise. The kubelet puts it before the
+/// container's own variables (kubelet_pods.go `GenerateRunContainerOptions`: the device
+/// manager's `Envs` first, then `makeEnvironmentVariables`).
+pub fn device_env(pod: &Pod, container: &str) -> Option<(String, String)> {
+    let c = pod
+        .spec
+        .init_containers
+        .iter()
+        .chain(&pod.spec.containers)
+        .find(|c| c.name == container)?;
+    let r = &c.resources;
+    let asks = [GPU_RESOURCE, GPU_MILLI_RESOURCE]
+        .iter()
+        .any(|k| r.requests.contains_key(*k) || r.limits.contains_key(*k));
+    if !asks {
+        return None;
+    }
+    let devices = parse_index(pod.metadata.annotations.get(GPU_INDEX_ANNOTATION)?)?;
+    Some((VISIBLE_DEVICES_ENV.to_string(), format_index(&devices)))
+}
+
 /// Splits a `|`-separated model list, dropping empty entries.
 pub fn parse_models(text: &str) -> Vec<String> {
     text.split('|')
@@ -157,6 +186,55 @@ pub fn format_index(devices: &[u32]) -> String {
         .join(",")
 }
 
+/// What a score plugin derived from one node's state and keeps from one scheduling cycle to the
+/// next (FGD keeps the node's fragmentation and its scores by pod shape, see
+/// [`plugins::gpu::fgd`](crate::plugins::gpu::fgd)).
+///
+/// It is a cache and nothing else: the plugin checks that the entry was computed from the
+/// node's current state before it uses it, the entry is dropped when the node's GPUs change
+/// ([`NodeGpus::take`], [`NodeGpus::release`]), a copy of the node starts with an empty slot, and
+/// the slot takes no part in equality. Score runs over nodes in parallel but scores each node on
+/// one thread, so the lock is never contended.
+#[derive(Default)]
+pub struct DerivedCache(Mutex<Option<Box<dyn Any + Send>>>);
+
+impl DerivedCache {
+    /// Runs `f` on the slot's entry (`None` when empty; `f` may replace it).
+    pub fn with<R>(&self, f: impl FnOnce(&mut Option<Box<dyn Any + Send>>) -> R) -> R {
+        // A panic while the lock was held leaves at worst a stale or missing entry, which the
+        // plugin's check handles, so a poisoned lock is used as it is.
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut slot)
+    }
+
+    /// Drops the entry.
+    pub fn clear(&mut self) {
+        *self.0.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+impl Clone for DerivedCache {
+    /// An empty slot: a copy is changed apart from the original, so it derives its own.
+    fn clone(&self) -> DerivedCache {
+        DerivedCache::default()
+    }
+}
+
+impl PartialEq for DerivedCache {
+    /// Always equal: the slot holds nothing but what can be derived from the rest of the node.
+    fn eq(&self, _: &DerivedCache) -> bool {
+        true
+    }
+}
+
+impl Eq for DerivedCache {}
+
+impl std::fmt::Debug for DerivedCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DerivedCache")
+    }
+}
+
 /// A node's GPUs: their model, the free milli-GPUs of each, and what holds them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NodeGpus {
@@ -169,6 +247,8 @@ pub struct NodeGpus {
     pub tags: [u32; MAX_GPUS_PER_NODE as usize + 1],
     /// The devices each GPU pod holds, by `namespace/name`, with its milli-GPUs per device.
     allocations: Vec<(String, Vec<u32>, u32)>,
+    /// What score plugins derived from these GPUs (a cache; see [`DerivedCache`]).
+    pub derived: DerivedCache,
 }
 
 impl NodeGpus {
@@ -274,6 +354,7 @@ impl NodeGpus {
     /// Takes `milli` from each of `devices` for the pod `key` (which must be valid, see
     /// [`NodeGpus::can_take`]; an invalid index is skipped and a GPU never goes below zero).
     pub fn take(&mut self, key: String, req: &GpuRequest, devices: Vec<u32>) {
+        self.derived.clear();
         for &d in &devices {
             if let Some(f) = self.free.get_mut(d as usize) {
                 *f = f.saturating_sub(req.milli);
@@ -289,6 +370,7 @@ impl NodeGpus {
             return false;
         };
         let (_, devices, milli) = self.allocations.remove(i);
+        self.derived.clear();
         for d in devices {
             if let Some(f) = self.free.get_mut(d as usize) {
                 *f = (*f + milli).min(MILLI_PER_GPU);
@@ -357,6 +439,27 @@ mod tests {
         assert_eq!(g.free, vec![1000, 1000]);
         assert_eq!(g.tags[0], 0);
         assert!(!g.release("ns/a", &r));
+    }
+
+    #[test]
+    fn device_env_names_the_assigned_gpus_for_containers_that_ask_for_them() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "annotations": {"flotilla.io/gpu-index": "2,3"}},
+            "spec": {"containers": [
+                {"name": "app", "image": "i", "resources": {"limits": {"nvidia.com/gpu": "2"}}},
+                {"name": "log", "image": "i"},
+            ]},
+        }))
+        .unwrap();
+        assert_eq!(
+            device_env(&pod, "app"),
+            Some(("NVIDIA_VISIBLE_DEVICES".into(), "2,3".into()))
+        );
+        assert_eq!(device_env(&pod, "log"), None);
+        assert_eq!(device_env(&pod, "missing"), None);
+        let mut unassigned = pod.clone();
+        unassigned.metadata.annotations.clear();
+        assert_eq!(device_env(&unassigned, "app"), None);
     }
 
     #[test]

@@ -766,6 +766,7 @@ fn command_tag(command: &RuntimeCommand) -> String {
         } => {
             format!("probe {pod_uid} {container} {kind:?}")
         }
+        RuntimeCommand::SetPodVolumes { pod_uid, .. } => format!("volumes {pod_uid}"),
         RuntimeCommand::RemovePodSandbox { pod_uid } => format!("remove {pod_uid}"),
     }
 }

@@ -10,6 +10,7 @@
 //!   distributions.
 //! - SIGTERM ends a container after `termination_delay`; SIGKILL at once (exit 137).
 //! - Probes pass (a workload that fails its probes is future work of the fault model).
+//! - Volume content (`SetPodVolumes`) is accepted at once, without being kept.
 //! - A node crash ([`RuntimeModel::crash_node`]) loses the node's containers, sandboxes and
 //!   pulls in flight, and says what the kubelet finds when the node boots again.
 //!
@@ -333,6 +334,14 @@ impl RuntimeModel {
                     kind: *kind,
                     success: true,
                     message: String::new(),
+                },
+            }],
+            // Volume content is not modelled: the runtime answers at once.
+            RuntimeCommand::SetPodVolumes { pod_uid, .. } => vec![Scheduled {
+                at: now,
+                event: RuntimeEvent::PodVolumesSet {
+                    pod_uid: pod_uid.clone(),
+                    result: Ok(()),
                 },
             }],
             RuntimeCommand::RemovePodSandbox { pod_uid } => {

@@ -11,7 +11,8 @@
 //!
 //! 1. [`Kubelet::register`] once;
 //! 2. [`Kubelet::handle_node_event`] / [`Kubelet::handle_pod_event`] for each watch event of
-//!    its Node and of the pods bound to it, and [`Kubelet::handle_runtime_event`] for each
+//!    its Node and of the pods bound to it, [`Kubelet::handle_config_event`] for each watch
+//!    event of a ConfigMap or Secret, and [`Kubelet::handle_runtime_event`] for each
 //!    result its runtime reports;
 //! 3. [`Kubelet::sync`] whenever [`Kubelet::has_work`] says so or [`Kubelet::next_wakeup`]
 //!    has come, executing the commands it returns and feeding the store's new watch events
@@ -20,7 +21,8 @@
 //! Modules: [`runtime`] (the contract with the runtime), [`admission`] (lifecycle/predicate.go),
 //! [`backoff`] (flowcontrol back-off), `images` (image manager and puller), `pod_worker`
 //! (per-pod state machine), `status` (pod status generation) and `volumes` (waiting for a
-//! pod's PersistentVolumeClaims to be bound).
+//! pod's volumes to be ready, and the content of its ConfigMap, Secret, downward API,
+//! projected and claim volumes for [`RuntimeCommand::SetPodVolumes`]).
 
 pub mod admission;
 pub mod backoff;
@@ -35,7 +37,10 @@ mod tests;
 mod volumes;
 
 pub use runtime::DEFAULT_TERMINATION_GRACE;
-pub use runtime::{ProbeKind, RuntimeCommand, RuntimeEvent, StopSignal};
+pub use runtime::{
+    PodVolumeContent, ProbeKind, RuntimeCommand, RuntimeEvent, StopSignal, VolumeContent,
+    VolumeFile,
+};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -343,6 +348,37 @@ impl Kubelet {
         }
     }
 
+    /// A watch event of a ConfigMap or Secret. The pods of this node whose volumes use it get
+    /// their volume content again at the next sync (sent to the runtime when it changed), and
+    /// a pod waiting for its volumes is checked at once. Returns whether the kubelet has work
+    /// from it (other objects, and sources no pod's volume uses, are ignored). Environment
+    /// variables are not affected: they are read once, when a container starts, as in
+    /// Kubernetes.
+    pub fn handle_config_event(&mut self, event: &WatchEvent) -> bool {
+        let (secret, meta) = match &*event.object {
+            Object::ConfigMap(c) => (false, &c.metadata),
+            Object::Secret(s) => (true, &s.metadata),
+            _ => return false,
+        };
+        let mut work = false;
+        for w in self.workers.values_mut() {
+            if w.finished
+                || w.pod.metadata.namespace != meta.namespace
+                || !volumes::uses_source(&w.pod, secret, &meta.name)
+            {
+                continue;
+            }
+            if w.volumes_sent.is_some() {
+                w.volumes_stale = true;
+                work = true;
+            } else if w.volume_wait.is_some() {
+                work = true;
+            }
+        }
+        self.dirty |= work;
+        work
+    }
+
     /// A result from this node's runtime.
     pub fn handle_runtime_event(&mut self, event: RuntimeEvent, now: Time) {
         self.dirty = true;
@@ -399,6 +435,27 @@ impl Kubelet {
             } => {
                 if let Some(w) = self.workers.get_mut(&pod_uid) {
                     w.on_probe(&container, kind, success, &message, now, &mut self.events);
+                }
+            }
+            RuntimeEvent::PodVolumesSet { pod_uid, result } => {
+                if let (Some(w), Err(message)) = (self.workers.get(&pod_uid), result) {
+                    self.events.push(PendingEvent {
+                        time: now,
+                        object: w.key.clone(),
+                        event_type: EventType::Warning,
+                        reason: "FailedMount".into(),
+                        message,
+                    });
+                }
+            }
+            RuntimeEvent::ContainerCreateFailed {
+                pod_uid,
+                container,
+                reason,
+                message,
+            } => {
+                if let Some(w) = self.workers.get_mut(&pod_uid) {
+                    w.on_create_failed(&container, &reason, &message, now, &mut self.events);
                 }
             }
             RuntimeEvent::SandboxRemoved { pod_uid } => {

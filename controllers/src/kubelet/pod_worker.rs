@@ -15,7 +15,7 @@ use flotilla_model::{Duration, Kind, Time};
 use super::admission::Rejection;
 use super::backoff::{go_duration, Backoff};
 use super::images::{effective_pull_policy, Images};
-use super::{ProbeKind, RuntimeCommand, StopSignal, DEFAULT_TERMINATION_GRACE};
+use super::{PodVolumeContent, ProbeKind, RuntimeCommand, StopSignal, DEFAULT_TERMINATION_GRACE};
 use crate::controller::EventType;
 
 /// pleg/generic.go relist period: how soon the kubelet syncs a pod again after a change.
@@ -104,6 +104,12 @@ pub(crate) struct ContainerRecord {
     pub image_id: String,
     /// When the last pull for this container failed.
     pub pull_failed_at: Option<Time>,
+    /// What the container was before the `StartContainer` in flight (instance, previous
+    /// termination, attempt), restored when the runtime could not create it.
+    pub before_start: Option<(Option<Instance>, Option<ContainerStateTerminated>, i32)>,
+    /// The runtime could not create the container (`ContainerCreateFailed`): no new
+    /// `StartContainer` before this time (the pod worker's back-off).
+    pub create_retry_at: Option<Time>,
 }
 
 impl ContainerRecord {
@@ -211,8 +217,12 @@ pub(crate) struct PodWorker {
     pub ready_to_delete: bool,
     /// A status write failed; retry then.
     pub status_retry_at: Option<Time>,
-    /// Waiting for the pod's PersistentVolumeClaims to be bound (volumes.rs).
+    /// Waiting for the pod's volumes to be ready (volumes.rs).
     pub volume_wait: Option<super::volumes::VolumeWait>,
+    /// The volume content last sent with `SetPodVolumes`, if any was.
+    pub volumes_sent: Option<Vec<PodVolumeContent>>,
+    /// A ConfigMap or Secret the pod's volumes use changed since `volumes_sent`.
+    pub volumes_stale: bool,
 }
 
 /// `name_namespace(uid)`, as kubelet's `format.Pod` prints a pod.
@@ -282,6 +292,8 @@ impl PodWorker {
             kill_request: None,
             image_id: String::new(),
             pull_failed_at: None,
+            before_start: None,
+            create_retry_at: None,
         };
         let mut containers: Vec<ContainerRecord> = spec
             .init_containers
@@ -319,6 +331,8 @@ impl PodWorker {
             ready_to_delete: false,
             status_retry_at: None,
             volume_wait: None,
+            volumes_sent: None,
+            volumes_stale: false,
         }
     }
 
@@ -457,6 +471,11 @@ impl PodWorker {
         {
             return;
         }
+        if self.sandbox == Sandbox::None {
+            self.send_volumes(ctx);
+        } else if self.volumes_stale {
+            self.refresh_volumes(ctx);
+        }
         match self.sandbox {
             Sandbox::None => {
                 ctx.commands.push(RuntimeCommand::RunPodSandbox {
@@ -546,6 +565,57 @@ impl PodWorker {
         if done && policy != RestartPolicy::Always {
             self.completed = true;
             self.terminate(ctx);
+        }
+    }
+
+    /// Sends the content of the pod's volumes before its sandbox (volumes.rs), when it has
+    /// volumes whose content the kubelet resolves.
+    fn send_volumes(&mut self, ctx: &mut StepContext<'_>) {
+        if !super::volumes::has_content_volumes(&self.pod) {
+            return;
+        }
+        // wait_for_attach_and_mount just found every volume ready.
+        let Ok(volumes) = super::volumes::volume_contents(&self.pod, ctx.store) else {
+            return;
+        };
+        self.volumes_stale = false;
+        self.volumes_sent = Some(volumes.clone());
+        ctx.commands.push(RuntimeCommand::SetPodVolumes {
+            pod_uid: self.uid.clone(),
+            volumes,
+        });
+    }
+
+    /// A ConfigMap or Secret the pod's volumes use changed: sends the new content when it
+    /// differs from what the runtime has. When a source is gone or a key missing, the runtime
+    /// keeps the old files and the kubelet records `FailedMount`, as a failed remount does
+    /// (operation_generator.go `GenerateMountVolumeFunc` on a remount).
+    fn refresh_volumes(&mut self, ctx: &mut StepContext<'_>) {
+        self.volumes_stale = false;
+        if self.volumes_sent.is_none() {
+            return;
+        }
+        match super::volumes::volume_contents(&self.pod, ctx.store) {
+            Ok(volumes) => {
+                if self.volumes_sent.as_ref() != Some(&volumes) {
+                    self.volumes_sent = Some(volumes.clone());
+                    ctx.commands.push(RuntimeCommand::SetPodVolumes {
+                        pod_uid: self.uid.clone(),
+                        volumes,
+                    });
+                }
+            }
+            Err(errors) => {
+                let key = self.key.clone();
+                for (volume, message) in errors {
+                    ctx.event(
+                        &key,
+                        EventType::Warning,
+                        "FailedMount",
+                        format!("MountVolume.SetUp failed for volume {volume:?} : {message}"),
+                    );
+                }
+            }
         }
     }
 
@@ -670,6 +740,12 @@ impl PodWorker {
 
     /// Ensures container `i`'s image, then starts it.
     fn start(&mut self, i: usize, ctx: &mut StepContext<'_>) {
+        if let Some(t) = self.containers[i].create_retry_at {
+            if ctx.now < t {
+                return;
+            }
+            self.containers[i].create_retry_at = None;
+        }
         if !self.containers[i].image_ready && !self.ensure_image(i, ctx) {
             return;
         }
@@ -703,6 +779,7 @@ impl PodWorker {
         let c = &mut self.containers[i];
         c.image_ready = false;
         c.wait_until = None;
+        c.before_start = Some((c.instance.clone(), c.previous.clone(), c.attempt));
         if let Some(previous) = c.instance.take() {
             if let Instance::Exited(t) = previous {
                 c.previous = Some(t);
@@ -928,6 +1005,41 @@ impl PodWorker {
                 c.reason = Some(("RunContainerError".into(), message));
             }
         }
+    }
+
+    /// The runtime could not create a container (its mounts could not be made): it goes back
+    /// to what it was before the start, waiting with `reason`, and is tried again after the
+    /// pod worker's back-off (kuberuntime_container.go `startContainer`).
+    pub fn on_create_failed(
+        &mut self,
+        name: &str,
+        reason: &str,
+        message: &str,
+        now: Time,
+        events: &mut Vec<PendingEvent>,
+    ) {
+        let key = self.key.clone();
+        let Some(c) = self.container_mut(name) else {
+            return;
+        };
+        if c.instance != Some(Instance::Starting) {
+            return;
+        }
+        let (instance, previous, attempt) = c.before_start.take().unwrap_or((None, None, 0));
+        c.instance = instance;
+        c.previous = previous;
+        c.attempt = attempt;
+        let retry = now.saturating_add(WORKER_BACK_OFF);
+        c.create_retry_at = Some(retry);
+        c.wait_until = Some(retry);
+        c.reason = Some((reason.to_string(), message.to_string()));
+        events.push(PendingEvent {
+            time: now,
+            object: key,
+            event_type: EventType::Warning,
+            reason: "Failed".into(),
+            message: format!("Error: {message}"),
+        });
     }
 
     /// A container exited.

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use flotilla_model::api::{Pod, Probe};
+use flotilla_model::api::{HostPathVolumeSource, Pod, Probe};
 use flotilla_model::Duration;
 
 /// Which probe of a container (startup, liveness or readiness).
@@ -97,12 +97,75 @@ pub enum RuntimeCommand {
         /// The pod's IP, for HTTP and TCP probes.
         pod_ip: String,
     },
+    /// The content of the pod's volumes that only the kubelet can resolve (it reads the store;
+    /// a runtime cannot): the files of `configMap`, `secret`, `downwardAPI` and `projected`
+    /// volumes, and the storage a `persistentVolumeClaim` is bound to. `emptyDir` and
+    /// `hostPath` volumes need no content: the runtime makes them from the pod's spec.
+    ///
+    /// Sent before the pod's sandbox, so before its first container (kubelet.go `SyncPod`
+    /// mounts every volume in `WaitForAttachAndMount` before the sandbox), and again with the
+    /// whole new content whenever a ConfigMap or Secret a volume uses changes while the pod
+    /// runs. Only sent for pods that have such volumes. Answered by
+    /// [`RuntimeEvent::PodVolumesSet`]; a runtime rewrites a volume's files atomically so that
+    /// a running container sees either the old or the new set, never a mix (AtomicWriter).
+    SetPodVolumes {
+        /// The pod's uid.
+        pod_uid: String,
+        /// One entry per volume that has content, in the pod spec's order.
+        volumes: Vec<PodVolumeContent>,
+    },
     /// Tear down the pod's sandbox and remove its containers (all have exited). Answered by
     /// [`RuntimeEvent::SandboxRemoved`].
     RemovePodSandbox {
         /// The pod's uid.
         pod_uid: String,
     },
+}
+
+/// One file of a projected volume (pkg/volume/util/atomic_writer.go `FileProjection`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeFile {
+    /// The path relative to the volume's root (`app.conf`, `conf/app.conf`): validated by the
+    /// API server, never absolute and never with a `..` component.
+    pub path: String,
+    /// The file's bytes.
+    pub data: Vec<u8>,
+    /// Its permission bits (`items[].mode`, else the volume's `defaultMode`, else 0644).
+    pub mode: u32,
+}
+
+/// What the kubelet resolved for one volume.
+#[derive(Clone, Debug, PartialEq)]
+pub enum VolumeContent {
+    /// `configMap`, `secret`, `downwardAPI` or `projected`: the files to write, in path
+    /// order. A missing `optional` source gives no files (an empty volume).
+    Files {
+        /// The files.
+        files: Vec<VolumeFile>,
+        /// Whether the files must never reach a disk: `secret` and `projected` volumes live
+        /// on a tmpfs (secret.go and projected.go wrap an emptyDir of medium `Memory`).
+        in_memory: bool,
+    },
+    /// `persistentVolumeClaim`: the bound PersistentVolume's storage on this node.
+    PersistentVolume {
+        /// The PersistentVolume's name.
+        volume_name: String,
+        /// Its `hostPath` source, if that is what it is.
+        host_path: Option<HostPathVolumeSource>,
+        /// Its `local.path`, if it is a local volume.
+        local_path: Option<String>,
+        /// Whether the claim's volume source asks for a read-only mount.
+        read_only: bool,
+    },
+}
+
+/// The content of one volume of a pod, for [`RuntimeCommand::SetPodVolumes`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodVolumeContent {
+    /// The volume's name in the pod spec.
+    pub name: String,
+    /// What it holds.
+    pub content: VolumeContent,
 }
 
 /// What a runtime reports back to its node's kubelet.
@@ -157,6 +220,30 @@ pub enum RuntimeEvent {
         /// Output or reason, for the event on failure.
         message: String,
     },
+    /// The answer to [`RuntimeCommand::SetPodVolumes`]: the content was written, or why not
+    /// (the kubelet records `FailedMount`, as for a failed `MountVolume.SetUp`).
+    PodVolumesSet {
+        /// The pod's uid.
+        pod_uid: String,
+        /// `Ok`, or the runtime's message.
+        result: Result<(), String>,
+    },
+    /// A container could not be created because its configuration could not be made: a
+    /// volume mount the runtime refused (a `subPath` that leaves its volume, a `hostPath`
+    /// outside the allowed prefixes or of the wrong type). The kubelet reports the container
+    /// `Waiting` with `reason` (kuberuntime_container.go `startContainer`:
+    /// `generateContainerConfig` failing is `CreateContainerConfigError`) and tries again
+    /// after its back-off; no restart is counted.
+    ContainerCreateFailed {
+        /// The pod's uid.
+        pod_uid: String,
+        /// The container's name.
+        container: String,
+        /// The kubelet's reason (`CreateContainerConfigError`).
+        reason: String,
+        /// What was wrong.
+        message: String,
+    },
     /// A sandbox is gone.
     SandboxRemoved {
         /// The pod's uid.
@@ -173,6 +260,8 @@ impl RuntimeEvent {
             | RuntimeEvent::ContainerStarted { pod_uid, .. }
             | RuntimeEvent::ContainerExited { pod_uid, .. }
             | RuntimeEvent::ProbeResult { pod_uid, .. }
+            | RuntimeEvent::PodVolumesSet { pod_uid, .. }
+            | RuntimeEvent::ContainerCreateFailed { pod_uid, .. }
             | RuntimeEvent::SandboxRemoved { pod_uid } => Some(pod_uid),
         }
     }

@@ -39,6 +39,9 @@ pub struct FakeRuntime {
     pub term_exit: BTreeMap<String, Option<Duration>>,
     /// Default for `term_exit`.
     pub default_term_exit: Option<Duration>,
+    /// Per container name: how many more starts fail with `ContainerCreateFailed` (a mount
+    /// the runtime refuses).
+    pub create_failures: BTreeMap<String, u32>,
     probe_calls: BTreeMap<(String, String, ProbeKind), usize>,
     queue: BTreeMap<(Time, u64), (Option<Guard>, RuntimeEvent)>,
     seq: u64,
@@ -58,6 +61,7 @@ impl Default for FakeRuntime {
             probes: BTreeMap::new(),
             term_exit: BTreeMap::new(),
             default_term_exit: Some(Duration::from_secs(1)),
+            create_failures: BTreeMap::new(),
             probe_calls: BTreeMap::new(),
             queue: BTreeMap::new(),
             seq: 0,
@@ -135,6 +139,20 @@ impl FakeRuntime {
                 ..
             } => {
                 let uid = pod.metadata.uid.clone();
+                if let Some(n) = self.create_failures.get_mut(container).filter(|n| **n > 0) {
+                    *n -= 1;
+                    self.push(
+                        now + self.start_delay,
+                        None,
+                        RuntimeEvent::ContainerCreateFailed {
+                            pod_uid: uid,
+                            container: container.clone(),
+                            reason: "CreateContainerConfigError".into(),
+                            message: "failed to prepare subPath for volumeMount \"data\"".into(),
+                        },
+                    );
+                    return;
+                }
                 self.next_instance += 1;
                 let inst = self.next_instance;
                 let started = now + self.start_delay;
@@ -211,6 +229,14 @@ impl FakeRuntime {
                     },
                 );
             }
+            RuntimeCommand::SetPodVolumes { pod_uid, .. } => self.push(
+                now,
+                None,
+                RuntimeEvent::PodVolumesSet {
+                    pod_uid: pod_uid.clone(),
+                    result: Ok(()),
+                },
+            ),
             RuntimeCommand::RemovePodSandbox { pod_uid } => self.push(
                 now + Duration::from_millis(100),
                 None,
@@ -337,6 +363,9 @@ impl Sim {
             match e.object.kind() {
                 Kind::Node => self.kubelet.handle_node_event(&e),
                 Kind::Pod => self.kubelet.handle_pod_event(&e, self.now),
+                Kind::ConfigMap | Kind::Secret => {
+                    self.kubelet.handle_config_event(&e);
+                }
                 _ => {}
             }
         }
@@ -444,7 +473,7 @@ impl Sim {
     }
 
     /// A short name for each command, in order: `Pull nginx:1.27`, `Sandbox`, `Start web#0`,
-    /// `Term web`, `Kill web`, `Probe web Liveness`, `RemoveSandbox`.
+    /// `Term web`, `Kill web`, `Probe web Liveness`, `Volumes`, `RemoveSandbox`.
     pub fn command_names(&self) -> Vec<String> {
         self.commands
             .iter()
@@ -460,6 +489,7 @@ impl Sim {
                 RuntimeCommand::RunProbe {
                     container, kind, ..
                 } => format!("Probe {container} {}", kind.as_str()),
+                RuntimeCommand::SetPodVolumes { .. } => "Volumes".into(),
                 RuntimeCommand::RemovePodSandbox { .. } => "RemoveSandbox".into(),
             })
             .collect()

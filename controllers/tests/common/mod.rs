@@ -261,6 +261,16 @@ impl TestDriver {
                     },
                 );
             }
+            RuntimeCommand::SetPodVolumes { pod_uid, .. } => {
+                self.push(
+                    now,
+                    node,
+                    RuntimeEvent::PodVolumesSet {
+                        pod_uid,
+                        result: Ok(()),
+                    },
+                );
+            }
             RuntimeCommand::RemovePodSandbox { pod_uid } => {
                 self.running
                     .retain(|(n, uid, _), _| !(n == node && *uid == pod_uid));

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::auth::{self, Attributes, Decision, UserInfo};
 use crate::object::{Kind, Object};
 use crate::rng::component_rng;
 use crate::selector::{FieldSelector, Selector};
@@ -102,6 +103,10 @@ pub struct StoreConfig {
     /// first address of the service range, port `https` 443 → 6443), as the API server's
     /// `kubernetes` service controller does. Off by default.
     pub kubernetes_service: bool,
+    /// Authorize every write made while an actor is set ([`Store::set_actor`]) with
+    /// [`auth::authorize`], as the API server's RBAC authorizer does
+    /// for each request. Off by default: the simulator and tests write unchecked.
+    pub authorization: bool,
 }
 
 impl Default for StoreConfig {
@@ -113,6 +118,7 @@ impl Default for StoreConfig {
             service_cluster_ip_range: allocation::Ipv4Cidr::default(),
             service_node_port_range: allocation::default_node_port_range(),
             kubernetes_service: false,
+            authorization: false,
         }
     }
 }
@@ -163,7 +169,10 @@ pub enum StoreError {
         /// Every validation error.
         errors: ErrorList,
     },
-    /// Admission refused the request (quota exceeded, namespace terminating, …).
+    /// The request is refused with the API server's 403: admission refused it (quota
+    /// exceeded, namespace terminating, …), or, with [`StoreConfig::authorization`], the actor
+    /// may not make it (the message of [`auth::forbidden_message`]
+    /// or of the RBAC escalation check).
     #[error("{0}")]
     Forbidden(String),
     /// The request itself is malformed (an unsupported field selector, a patch that is not an
@@ -275,6 +284,14 @@ pub struct Store {
     /// The uids of the objects a [`restore`](Store::restore) brought back: a new uid is drawn
     /// again if it is one of them (empty for a store made by [`new`](Store::new)).
     restored_uids: BTreeSet<String>,
+    /// Whether writes by an actor are authorized ([`StoreConfig::authorization`]).
+    authorization: bool,
+    /// Who is writing now; `None` for the store's own bootstrap writes and internal callers.
+    actor: Option<UserInfo>,
+    /// How many writes authorization refused.
+    denied_writes: u64,
+    /// The latest refusal's message.
+    last_denial: Option<String>,
 }
 
 impl Store {
@@ -292,6 +309,10 @@ impl Store {
                 config.seed,
             ),
             restored_uids: BTreeSet::new(),
+            authorization: config.authorization,
+            actor: None,
+            denied_writes: 0,
+            last_denial: None,
         };
         if config.bootstrap {
             for name in INITIAL_NAMESPACES {
@@ -393,6 +414,10 @@ impl Store {
             ),
             services,
             restored_uids: uids,
+            authorization: config.authorization,
+            actor: None,
+            denied_writes: 0,
+            last_denial: None,
         })
     }
 
@@ -409,6 +434,191 @@ impl Store {
     /// Whether the store holds no object.
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
+    }
+
+    /// Whether writes made by an actor are authorized ([`StoreConfig::authorization`]).
+    pub fn authorization(&self) -> bool {
+        self.authorization
+    }
+
+    /// Turns authorization of writes on or off (a [`restore`](Store::restore)d store takes it
+    /// from its config, but a driver may decide later, as [`StoreConfig::authorization`]).
+    pub fn set_authorization(&mut self, enabled: bool) {
+        self.authorization = enabled;
+    }
+
+    /// Who writes now, if anyone was set.
+    pub fn actor(&self) -> Option<&UserInfo> {
+        self.actor.as_ref()
+    }
+
+    /// Sets who makes the following writes, and returns who did before. With
+    /// [`authorization`](StoreConfig::authorization) on, every write (`create`, `update`,
+    /// `update_status`, `bind`, `patch`, `delete`) is then authorized as the API server's
+    /// authorizer would authorize that user's request before anything changes, and creates
+    /// and updates of RBAC kinds also pass the escalation check
+    /// ([`auth::check_escalation`]); a refusal is [`StoreError::Forbidden`] with the API
+    /// server's message. With `None` (the default: the store's own bootstrap, a driver's
+    /// internal writes) nothing is checked. Reads are never checked here: the API layer
+    /// authorizes them.
+    pub fn set_actor(&mut self, actor: Option<UserInfo>) -> Option<UserInfo> {
+        std::mem::replace(&mut self.actor, actor)
+    }
+
+    /// Runs `f` with `actor` writing, then puts the previous actor back.
+    pub fn with_actor<R>(&mut self, actor: UserInfo, f: impl FnOnce(&mut Store) -> R) -> R {
+        let previous = self.set_actor(Some(actor));
+        let result = f(self);
+        self.actor = previous;
+        result
+    }
+
+    /// How many writes authorization refused since the store was made (a refusal inside a
+    /// component that drops the error still counts; the API layer and tests read it).
+    pub fn denied_writes(&self) -> u64 {
+        self.denied_writes
+    }
+
+    /// The message of the latest write authorization refused, if any.
+    pub fn last_denial(&self) -> Option<&str> {
+        self.last_denial.as_deref()
+    }
+
+    /// Counts an authorization refusal on its way out.
+    fn noted(&mut self, checked: Result<(), StoreError>) -> Result<(), StoreError> {
+        if let Err(StoreError::Forbidden(message)) = &checked {
+            self.denied_writes += 1;
+            self.last_denial = Some(message.clone());
+        }
+        checked
+    }
+
+    /// The actor whose writes are checked now: `None` when authorization is off (one branch,
+    /// so a store without it pays nothing) or no actor is set.
+    #[inline]
+    fn checked_actor(&self) -> Option<&UserInfo> {
+        if self.authorization {
+            self.actor.as_ref()
+        } else {
+            None
+        }
+    }
+
+    /// Authorizes the actor's request `verb` on `kind` (`subresource` may be empty) in
+    /// `namespace`, for the object `name` (empty for a create, as the API server's request info
+    /// has no name for a POST to a collection). The refusal carries the API server's 403
+    /// message (apiserver `endpoints/filters/authorization.go` → `responsewriters.Forbidden`).
+    fn authorize_write(
+        &self,
+        verb: &str,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+        subresource: &str,
+    ) -> Result<(), StoreError> {
+        let Some(user) = self.checked_actor() else {
+            return Ok(());
+        };
+        let attrs =
+            Attributes::for_kind(user, verb, kind, namespace, name).with_subresource(subresource);
+        match auth::authorize(self, &attrs) {
+            Decision::Allow => Ok(()),
+            Decision::Deny(message) => Err(StoreError::Forbidden(message)),
+        }
+    }
+
+    /// The RBAC storage's escalation check for a create (`old` is `None`) or an update of a
+    /// Role, ClusterRole, RoleBinding or ClusterRoleBinding by the actor (pkg/registry/rbac/
+    /// */policybased/storage.go); other kinds pass.
+    fn confirm_no_escalation(
+        &self,
+        object: &Object,
+        old: Option<&Object>,
+    ) -> Result<(), StoreError> {
+        let Some(user) = self.checked_actor() else {
+            return Ok(());
+        };
+        if !matches!(
+            object.kind(),
+            Kind::Role | Kind::ClusterRole | Kind::RoleBinding | Kind::ClusterRoleBinding
+        ) {
+            return Ok(());
+        }
+        auth::check_escalation(self, user, object, old).map_err(StoreError::Forbidden)
+    }
+
+    /// Authorizes the actor's update of `object` (normalized): `update` on its resource, and
+    /// for a Namespace whose `spec.finalizers` change, `update` on `namespaces/finalize`, the
+    /// subresource that change stands for (the namespace strategy's `PrepareForUpdate` keeps
+    /// the finalizers of an ordinary update; only `/finalize` writes them). An update that
+    /// changes nothing but a Namespace's finalizers needs only the latter, as the namespace
+    /// controller's `finalizeNamespace` does.
+    fn authorize_update(&self, object: &Object, key: &ObjectKey) -> Result<(), StoreError> {
+        if self.checked_actor().is_none() {
+            return Ok(());
+        }
+        if let (Object::Namespace(new), Some(Object::Namespace(old))) =
+            (object, self.objects.get(key).map(|o| &**o))
+        {
+            if new.spec.finalizers != old.spec.finalizers {
+                self.authorize_write("update", key.kind, "", &key.name, "finalize")?;
+                let mut rest = new.clone();
+                rest.spec.finalizers.clone_from(&old.spec.finalizers);
+                rest.status.clone_from(&old.status);
+                rest.metadata
+                    .resource_version
+                    .clone_from(&old.metadata.resource_version);
+                rest.metadata.uid.clone_from(&old.metadata.uid);
+                if rest == *old {
+                    return Ok(());
+                }
+            }
+        }
+        let update = self.authorize_write("update", key.kind, &key.namespace, &key.name, "");
+        if update.is_err() && self.only_scales(object, key) {
+            // An update that changes nothing but `spec.replicas` is what the `/scale`
+            // subresource writes (registry/apps/deployment/storage `ScaleREST`, and the
+            // ReplicaSet and StatefulSet ones), which the HPA's role grants (`update */scale`,
+            // controller_policy.go): either permission allows it. A refusal names the update.
+            if self
+                .authorize_write("update", key.kind, &key.namespace, &key.name, "scale")
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        update
+    }
+
+    /// Whether `object` differs from the stored object under `key` only in `spec.replicas`
+    /// (status, resourceVersion and uid aside, which an update does not write or only checks),
+    /// for the kinds with a `/scale` subresource.
+    fn only_scales(&self, object: &Object, key: &ObjectKey) -> bool {
+        fn replicas(object: &mut Object) -> Option<&mut Option<i32>> {
+            match object {
+                Object::Deployment(o) => Some(&mut o.spec.replicas),
+                Object::ReplicaSet(o) => Some(&mut o.spec.replicas),
+                Object::StatefulSet(o) => Some(&mut o.spec.replicas),
+                _ => None,
+            }
+        }
+        let Some(old) = self.objects.get(key) else {
+            return false;
+        };
+        let mut rest = object.clone();
+        let mut old_copy = (**old).clone();
+        let (Some(old_replicas), Some(new_replicas)) =
+            (replicas(&mut old_copy).copied(), replicas(&mut rest))
+        else {
+            return false;
+        };
+        *new_replicas = old_replicas;
+        rest.copy_status_from(old);
+        let meta = rest.metadata_mut();
+        meta.resource_version
+            .clone_from(&old.metadata().resource_version);
+        meta.uid.clone_from(&old.metadata().uid);
+        rest == **old
     }
 
     /// The object of `kind` named `name` in `namespace` (empty for cluster-scoped kinds; for a
@@ -498,6 +708,13 @@ impl Store {
     pub fn create(&mut self, mut object: Object, now: Time) -> Result<Arc<Object>, StoreError> {
         let kind = object.kind();
         normalize_namespace(&mut object);
+        if self.checked_actor().is_some() {
+            let checked =
+                self.authorize_write("create", kind, &object.metadata().namespace, "", "");
+            self.noted(checked)?;
+            let checked = self.confirm_no_escalation(&object, None);
+            self.noted(checked)?;
+        }
         reset_status_for_create(&mut object);
         // Work on a copy of the random stream: a rejected create must not shift the uids and
         // names of later ones.
@@ -566,6 +783,23 @@ impl Store {
     /// `/finalize` subresource), and a terminating namespace goes when both lists are empty.
     pub fn update(&mut self, mut object: Object, now: Time) -> Result<Arc<Object>, StoreError> {
         normalize_namespace(&mut object);
+        if self.checked_actor().is_some() {
+            let key = ObjectKey::of(&object);
+            let checked = self.authorize_update(&object, &key);
+            self.noted(checked)?;
+            let old = self.objects.get(&key).cloned();
+            let checked = self.confirm_no_escalation(&object, old.as_deref());
+            self.noted(checked)?;
+        }
+        self.update_authorized(object, now)
+    }
+
+    /// [`update`](Store::update) once the request is authorized (`object` normalized).
+    fn update_authorized(
+        &mut self,
+        mut object: Object,
+        now: Time,
+    ) -> Result<Arc<Object>, StoreError> {
         let key = ObjectKey::of(&object);
         let old = self.current(&key, &object)?;
         object.copy_status_from(&old);
@@ -615,6 +849,8 @@ impl Store {
         let _ = now;
         normalize_namespace(&mut object);
         let key = ObjectKey::of(&object);
+        let checked = self.authorize_write("update", key.kind, &key.namespace, &key.name, "status");
+        self.noted(checked)?;
         let old = self.current(&key, &object)?;
         let mut updated = (*old).clone();
         updated.copy_status_from(&object);
@@ -655,6 +891,9 @@ impl Store {
             namespace: namespace.to_string(),
             name: name.to_string(),
         };
+        // BindingREST is the `pods/binding` subresource; the request is a create.
+        let checked = self.authorize_write("create", Kind::Pod, namespace, name, "binding");
+        self.noted(checked)?;
         let Some(old) = self.objects.get(&key).cloned() else {
             return Err(StoreError::NotFound {
                 kind: Kind::Pod,
@@ -724,6 +963,9 @@ impl Store {
         patch: &serde_json::Value,
         now: Time,
     ) -> Result<Arc<Object>, StoreError> {
+        let checked =
+            self.authorize_write("patch", kind, &namespace_for(kind, namespace), name, "");
+        self.noted(checked)?;
         if !patch.is_object() {
             return Err(StoreError::BadRequest(
                 "a merge patch must be a JSON object".into(),
@@ -760,7 +1002,10 @@ impl Store {
                 )));
             }
         }
-        self.update(patched, now)
+        normalize_namespace(&mut patched);
+        let checked = self.confirm_no_escalation(&patched, Some(&old));
+        self.noted(checked)?;
+        self.update_authorized(patched, now)
     }
 
     /// Deletes an object as the API server does (apiserver `registry/rest/delete.go` and
@@ -794,6 +1039,8 @@ impl Store {
             namespace: namespace_for(kind, namespace),
             name: name.to_string(),
         };
+        let checked = self.authorize_write("delete", kind, &key.namespace, name, "");
+        self.noted(checked)?;
         let old = self
             .objects
             .get(&key)
@@ -1266,6 +1513,9 @@ pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
         other => *target = other.clone(),
     }
 }
+
+#[cfg(test)]
+mod authorization_tests;
 
 #[cfg(test)]
 mod restore_tests {

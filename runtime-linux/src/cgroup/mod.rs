@@ -42,11 +42,19 @@ pub enum Controller {
     Memory,
     /// Task count limit.
     Pids,
+    /// CPU time accounting (cgroup v1 only, where it may be a hierarchy of its own; on v2 the
+    /// `cpu.stat` of every cgroup has it): read for the HPA's metrics, no limits.
+    Cpuacct,
 }
 
 impl Controller {
     /// All of them, in a fixed order.
-    pub const ALL: [Controller; 3] = [Controller::Cpu, Controller::Memory, Controller::Pids];
+    pub const ALL: [Controller; 4] = [
+        Controller::Cpu,
+        Controller::Memory,
+        Controller::Pids,
+        Controller::Cpuacct,
+    ];
 
     /// The kernel's name for it.
     pub fn name(self) -> &'static str {
@@ -54,6 +62,7 @@ impl Controller {
             Controller::Cpu => "cpu",
             Controller::Memory => "memory",
             Controller::Pids => "pids",
+            Controller::Cpuacct => "cpuacct",
         }
     }
 }
@@ -76,6 +85,8 @@ pub struct CgroupLayout {
     pub memory: Option<Hierarchy>,
     /// The pids controller's hierarchy.
     pub pids: Option<Hierarchy>,
+    /// The v1 cpuacct controller's hierarchy (none on v2).
+    pub cpuacct: Option<Hierarchy>,
 }
 
 /// Why cgroups could not be read or set up.
@@ -181,6 +192,7 @@ impl CgroupLayout {
             cpu: find(Controller::Cpu),
             memory: find(Controller::Memory),
             pids: find(Controller::Pids),
+            cpuacct: find(Controller::Cpuacct).filter(|h| h.version == CgroupVersion::V1),
         }
     }
 
@@ -205,6 +217,7 @@ impl CgroupLayout {
             Controller::Cpu => self.cpu.as_ref(),
             Controller::Memory => self.memory.as_ref(),
             Controller::Pids => self.pids.as_ref(),
+            Controller::Cpuacct => self.cpuacct.as_ref(),
         }
     }
 
@@ -524,7 +537,9 @@ mod tests {
         assert_eq!(layout.cpu, v1("/sys/fs/cgroup/cpu"));
         assert_eq!(layout.memory, v1("/sys/fs/cgroup/memory/process_api/abc"));
         assert_eq!(layout.pids, v1("/sys/fs/cgroup/pids"));
-        assert_eq!(layout.hierarchies().len(), 3);
+        // cpuacct on a hierarchy of its own here: joined for the CPU-time accounting.
+        assert_eq!(layout.cpuacct, v1("/sys/fs/cgroup/cpuacct"));
+        assert_eq!(layout.hierarchies().len(), 4);
     }
 
     #[test]
@@ -545,6 +560,7 @@ mod tests {
         assert_eq!(layout.cpu, v2);
         assert_eq!(layout.memory, v2);
         assert_eq!(layout.pids, v2);
+        assert_eq!(layout.cpuacct, None, "v2 accounts CPU time in cpu.stat");
         assert_eq!(layout.hierarchies().len(), 1);
     }
 
@@ -557,7 +573,7 @@ mod tests {
         .expect("valid");
         let layout = CgroupLayout::detect(&mounts, "3:cpu,cpuacct:/a\n4:memory:/b\n", &|_| None);
         assert_eq!(
-            layout.cpu.expect("cpu").own_dir,
+            layout.cpu.clone().expect("cpu").own_dir,
             PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/a")
         );
         assert_eq!(
@@ -565,6 +581,7 @@ mod tests {
             PathBuf::from("/sys/fs/cgroup/memory/b")
         );
         assert_eq!(layout.pids, None);
+        assert_eq!(layout.cpuacct, layout.cpu, "co-mounted with cpu");
     }
 
     #[test]
@@ -602,6 +619,7 @@ mod tests {
                 own_dir: root.join("memory"),
             }),
             pids: None,
+            cpuacct: None,
         };
         let cgroups = Cgroups::new(layout, "t1").expect("valid name");
         let limits = Limits {

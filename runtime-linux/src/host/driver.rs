@@ -222,7 +222,10 @@ impl Host {
         if let Some(torn) = &recovered.torn_tail {
             eprintln!("flotilla host: dropped a torn write at the end of the state log ({torn})");
         }
-        let cluster_config = ClusterConfig::new(config.seed);
+        let mut cluster_config = ClusterConfig::new(config.seed);
+        // RBAC for real: every component writes as its system identity, every API caller as
+        // itself.
+        cluster_config.rbac = true;
         let restored = !recovered.objects.is_empty();
         let mut cluster = if restored {
             let store = Store::restore(
@@ -687,13 +690,16 @@ impl Host {
                 ) {
                     out.fail(message);
                 } else {
-                    match flotilla_controllers::deployment::rollback(
-                        self.cluster.store_mut(),
-                        &namespace,
-                        &name,
-                        to_revision,
-                        now,
-                    ) {
+                    let rolled = self.cluster.store_mut().with_actor(user.clone(), |store| {
+                        flotilla_controllers::deployment::rollback(
+                            store,
+                            &namespace,
+                            &name,
+                            to_revision,
+                            now,
+                        )
+                    });
+                    match rolled {
                         Ok(outcome) => out.stdout(format!("deployment.apps/{name} {outcome}\n")),
                         Err(e) => out.fail(format!("error: {e}\n")),
                     }
@@ -990,7 +996,7 @@ impl Host {
                 out.fail(message);
                 continue;
             }
-            match self.cluster.apply(object) {
+            match self.cluster.apply_as(user, object) {
                 Ok(outcome) => out.stdout(format!(
                     "{}/{} {}\n",
                     resource_name(kind),
@@ -1114,7 +1120,7 @@ impl Host {
                 out.fail(message);
                 continue;
             }
-            match self.cluster.delete(kind, &ns, &name, &options) {
+            match self.cluster.delete_as(user, kind, &ns, &name, &options) {
                 Ok(DeleteOutcome::Deleted(_)) | Ok(DeleteOutcome::Pending(_)) => {
                     out.stdout(format!("{} \"{name}\" deleted\n", resource_name(kind)))
                 }
@@ -1169,7 +1175,7 @@ impl Host {
                 ))
             }
         }
-        match store.update(object, now) {
+        match store.with_actor(user.clone(), |store| store.update(object, now)) {
             Ok(_) => out.stdout(format!("{}/{name} scaled\n", resource_name(kind))),
             Err(e) => out.fail(server_error(
                 &flotilla_controllers::cluster::ClusterError::Store(e),

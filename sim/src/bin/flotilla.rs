@@ -156,6 +156,10 @@ enum Command {
         /// and RBAC alone decides what they may do. Without it only root may connect.
         #[arg(long)]
         socket_group: Option<String>,
+        /// Seconds between two readings of the pods' CPU and memory use for the HPA (the
+        /// metrics server's resolution).
+        #[arg(long, default_value_t = 15)]
+        metrics_interval: u64,
     },
     /// Create or update objects from manifest files (a running `flotilla host`).
     Apply {
@@ -448,6 +452,7 @@ fn main() -> ExitCode {
             node_name,
             seed,
             socket_group,
+            metrics_interval,
         } => host(HostArgs {
             socket,
             data_dir,
@@ -456,6 +461,7 @@ fn main() -> ExitCode {
             node_name,
             seed,
             socket_group,
+            metrics_interval,
         }),
         Command::Image { action, images } => image(action, &images),
         other => client(&socket, other),
@@ -470,6 +476,7 @@ struct HostArgs {
     node_name: Option<String>,
     seed: u64,
     socket_group: Option<String>,
+    metrics_interval: u64,
 }
 
 fn host(args: HostArgs) -> ExitCode {
@@ -485,6 +492,7 @@ fn host(args: HostArgs) -> ExitCode {
     config.socket = args.socket;
     config.data_dir = args.data_dir;
     config.seed = args.seed;
+    config.metrics_interval = std::time::Duration::from_secs(args.metrics_interval.max(1));
     if let Some(group) = args.socket_group {
         match flotilla_runtime_linux::host::authz::group_id(&group) {
             Some(gid) => config.socket_group = Some(gid),
