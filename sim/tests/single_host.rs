@@ -1,159 +1,22 @@
 //! End-to-end test of single-host mode (root only): `flotilla host` runs a Deployment of three
-//! busybox HTTP servers behind a Service; the test fetches through the Service's virtual IP,
-//! kills a backend, rolls out a new version and back, restarts the host, and finally checks
-//! that a shutdown leaves no process, mount, cgroup or network device behind.
+//! busybox HTTP servers behind a Service; the test fetches through the Service's virtual IP and
+//! its NodePort, kills a backend, fails a readiness and a liveness probe, rolls out a new version
+//! and back, restarts the host, and finally checks that a shutdown leaves no process, mount,
+//! cgroup or network device behind.
 //!
 //! Skips (passing, with a message) when not root or without busybox and iproute2; CI runs it
 //! as root with `busybox-static` installed by `.ci/run`.
 
+mod host_common;
+
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
-const FLOTILLA: &str = env!("CARGO_BIN_EXE_flotilla");
-
-fn prerequisites() -> Option<PathBuf> {
-    if !nix_is_root() {
-        eprintln!("SKIPPED: the single-host test needs root (namespaces, cgroups, networking)");
-        return None;
-    }
-    if !["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
-        .iter()
-        .any(|p| Path::new(p).exists())
-    {
-        eprintln!("SKIPPED: iproute2's `ip` not found");
-        return None;
-    }
-    let busybox = ["/usr/bin/busybox", "/bin/busybox"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists());
-    if busybox.is_none() {
-        eprintln!(
-            "SKIPPED: busybox not found; install it with `apt-get install -y busybox-static`"
-        );
-    }
-    busybox
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// Everything the test's host uses, under one directory.
-struct Env {
-    base: PathBuf,
-    socket: PathBuf,
-    node: String,
-}
-
-impl Env {
-    fn new() -> Env {
-        let base = PathBuf::from("/tmp/flotilla-e2e").join(std::process::id().to_string());
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(&base).unwrap();
-        Env {
-            socket: base.join("host.sock"),
-            node: format!("e2e-{}", std::process::id()),
-            base,
-        }
-    }
-
-    fn host(&self) -> Child {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.base.join("host.log"))
-            .unwrap();
-        let child = Command::new(FLOTILLA)
-            .arg("host")
-            .arg("--socket")
-            .arg(&self.socket)
-            .arg("--data-dir")
-            .arg(self.base.join("data"))
-            .arg("--state-dir")
-            .arg(self.base.join("state"))
-            .arg("--images")
-            .arg(self.base.join("images"))
-            .arg("--node-name")
-            .arg(&self.node)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !self.socket.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "host did not start: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.base.join("host.log")).unwrap_or_default()
-    }
-
-    fn flotilla(&self, args: &[&str]) -> Output {
-        Command::new(FLOTILLA)
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    /// Runs a client command that must succeed; returns its standard output.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.flotilla(args);
-        assert!(
-            out.status.success(),
-            "flotilla {args:?} failed: {}{}\nhost log:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.log()
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn stop(&self, mut host: Child) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(host.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = host.try_wait().unwrap() {
-                assert!(
-                    status.success(),
-                    "host exited with {status}: {}",
-                    self.log()
-                );
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "host did not stop: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
+use host_common::{prerequisites, processes_of, wait_until, Env};
 
 fn manifest(version: &str) -> String {
     format!(
@@ -176,18 +39,23 @@ spec:
         env:
         - name: VERSION
           value: "{version}"
-        command: ["sh", "-c", "mkdir -p /www && echo \"$(hostname) $VERSION\" > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        command: ["sh", "-c", "mkdir -p /www && echo \"$(hostname) $VERSION\" > /www/index.html && echo ok > /www/ready.html && exec httpd -f -p 8080 -h /www"]
         ports:
         - containerPort: 8080
         readinessProbe:
-          httpGet: {{path: /, port: 8080}}
+          httpGet: {{path: /ready.html, port: 8080}}
           periodSeconds: 1
+        livenessProbe:
+          exec: {{command: ["test", "-f", "/www/index.html"]}}
+          periodSeconds: 1
+          failureThreshold: 2
 ---
 apiVersion: v1
 kind: Service
 metadata:
   name: web
 spec:
+  type: NodePort
   selector: {{app: web}}
   ports:
   - port: 80
@@ -198,8 +66,13 @@ spec:
 
 /// One HTTP GET through the Service; the body (`<pod name> <version>`).
 fn fetch(ip: &str) -> Result<String, String> {
+    fetch_at(&format!("{ip}:80"))
+}
+
+/// One HTTP GET of `address` (`ip:port`); the body.
+fn fetch_at(address: &str) -> Result<String, String> {
     let mut s = TcpStream::connect_timeout(
-        &format!("{ip}:80").parse().map_err(|e| format!("{e}"))?,
+        &address.parse().map_err(|e| format!("{e}"))?,
         Duration::from_secs(3),
     )
     .map_err(|e| e.to_string())?;
@@ -218,28 +91,24 @@ fn fetch(ip: &str) -> Result<String, String> {
     Ok(body)
 }
 
-fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// The pod names and the processes in the pods' cgroups, found through /proc.
-fn processes_of(node: &str) -> Vec<i32> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+/// Directories named `name` under `dir`, at most `depth` levels down.
+fn cgroup_dirs_named(dir: &Path, name: &str, depth: usize) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
-        };
-        if let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) {
-            if cg.contains(&format!("flotilla-{node}")) {
-                pids.push(pid);
-            }
+        }
+        if e.file_name() == name {
+            found.push(path);
+        } else if depth > 0 {
+            found.extend(cgroup_dirs_named(&path, name, depth - 1));
         }
     }
-    pids
+    found
 }
 
 fn cluster_ip(env: &Env) -> String {
@@ -259,35 +128,8 @@ fn single_host_end_to_end() {
     let Some(busybox) = prerequisites() else {
         return;
     };
-    let env = Env::new();
-    // The image, imported with the CLI.
-    let rootfs = env.base.join("rootfs");
-    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
-    for d in ["proc", "dev", "sys", "tmp", "etc", "www"] {
-        std::fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    std::fs::copy(&busybox, rootfs.join("bin/busybox")).unwrap();
-    for applet in [
-        "sh", "httpd", "hostname", "mkdir", "echo", "cat", "kill", "sleep",
-    ] {
-        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
-    }
-    let images = env.base.join("images");
-    let out = Command::new(FLOTILLA)
-        .args(["image", "import"])
-        .arg(&rootfs)
-        .arg("busybox:e2e")
-        .arg("--images")
-        .arg(&images)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-
-    let host = env.host();
+    let env = Env::new("e2e", &busybox);
+    let host = env.host(&[]);
     let file = env.base.join("web.yaml");
     std::fs::write(&file, manifest("v1")).unwrap();
     let applied = env.ok(&["apply", "-f", file.to_str().unwrap()]);
@@ -320,6 +162,62 @@ fn single_host_end_to_end() {
         .to_string();
     let hosts = env.ok(&["exec", &pod, "--", "cat", "/etc/hosts"]);
     assert!(hosts.contains("web.default.svc.cluster.local"), "{hosts}");
+
+    // The NodePort answers on the host's addresses too.
+    let svc = env.json(&["get", "svc", "web"]);
+    let node_port = svc["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    let via_node_port: BTreeSet<String> = (0..9)
+        .map(|_| fetch_at(&format!("127.0.0.1:{node_port}")).unwrap())
+        .collect();
+    assert_eq!(
+        via_node_port, seen,
+        "the NodePort reaches the same backends"
+    );
+
+    // A failing readiness probe takes a pod out of the Service; passing again brings it back.
+    let unready = seen
+        .iter()
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    env.ok(&[
+        "exec",
+        &unready,
+        "--",
+        "sh",
+        "-c",
+        "mv /www/ready.html /www/away.html",
+    ]);
+    wait_until("the unready pod out of the endpoints", 30, || {
+        let got: BTreeSet<String> = bodies(&ip, 6).into_iter().collect();
+        got.len() == 2 && !got.iter().any(|b| b.starts_with(&unready))
+    });
+    env.ok(&[
+        "exec",
+        &unready,
+        "--",
+        "sh",
+        "-c",
+        "mv /www/away.html /www/ready.html",
+    ]);
+    wait_until("the pod back in the endpoints", 30, || {
+        bodies(&ip, 9).into_iter().collect::<BTreeSet<_>>().len() == 3
+    });
+
+    // A failing liveness probe restarts the container (which writes its page again).
+    let before = env.json(&["get", "pod", &unready]);
+    assert_eq!(before["status"]["containerStatuses"][0]["restartCount"], 0);
+    env.ok(&["exec", &unready, "--", "rm", "/www/index.html"]);
+    wait_until("the liveness restart", 60, || {
+        let v = env.json(&["get", "pod", &unready]);
+        v["status"]["containerStatuses"][0]["restartCount"].as_i64() == Some(1)
+            && v["status"]["containerStatuses"][0]["ready"].as_bool() == Some(true)
+    });
+    let events = env.ok(&["describe", "pod", &unready]);
+    assert!(events.contains("Liveness probe failed"), "{events}");
 
     // Kill one backend's process: the kubelet restarts it, the Service keeps answering.
     let before = processes_of(&env.node).len();
@@ -399,7 +297,7 @@ fn single_host_end_to_end() {
         "processes left after a stop: {:?}",
         processes_of(&env.node)
     );
-    let host = env.host();
+    let host = env.host(&[]);
     let deploy = env.ok(&["get", "deployment", "web"]);
     assert!(deploy.contains("web"), "{deploy}");
     assert_eq!(cluster_ip(&env), ip, "the Service keeps its ClusterIP");
@@ -422,16 +320,12 @@ fn single_host_end_to_end() {
         "mounts left under {}:\n{mounts}",
         state.display()
     );
-    for root in [
-        "/sys/fs/cgroup",
-        "/sys/fs/cgroup/unified",
-        "/sys/fs/cgroup/memory",
-        "/sys/fs/cgroup/cpu,cpuacct",
-        "/sys/fs/cgroup/pids",
-    ] {
-        let dir = Path::new(root).join(format!("flotilla-{}", env.node));
-        assert!(!dir.exists(), "cgroup left: {}", dir.display());
-    }
+    let left = cgroup_dirs_named(
+        Path::new("/sys/fs/cgroup"),
+        &format!("flotilla-{}", env.node),
+        4,
+    );
+    assert!(left.is_empty(), "cgroups left: {left:?}");
     let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
     let links = String::from_utf8_lossy(&links.stdout);
     assert!(!links.contains("flotilla0"), "bridge left:\n{links}");
