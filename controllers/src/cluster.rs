@@ -15,7 +15,7 @@
 //! each seeing every store change made before its turn, so the same inputs give the same
 //! history, bit for bit.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use flotilla_model::api::{ConditionStatus, Node, PodCondition};
@@ -65,6 +65,10 @@ pub struct ClusterConfig {
     /// `system:kube-scheduler`, each kubelet as `system:node:<node>`. Users write through
     /// [`Cluster::apply_as`] and [`Cluster::delete_as`].
     pub rbac: bool,
+    /// The cluster's clock at creation: the bootstrap objects' `creationTimestamp` and the
+    /// first `now`. The epoch by default (the simulator's scenarios start there); a driver on
+    /// the wall clock passes the time it starts.
+    pub start: Time,
 }
 
 impl std::fmt::Debug for ClusterConfig {
@@ -92,6 +96,7 @@ impl ClusterConfig {
             event_limit: 100_000,
             node_monitor_grace_period: DEFAULT_NODE_MONITOR_GRACE_PERIOD,
             rbac: false,
+            start: Time::ZERO,
         }
     }
 }
@@ -118,6 +123,26 @@ pub fn default_controllers() -> Vec<Box<dyn Controller>> {
         Box::new(crate::namespace::NamespaceController::new()),
         Box::new(crate::resource_quota::ResourceQuotaController::new()),
     ]
+}
+
+/// How long the control plane takes, for a driver that models it (the simulator's
+/// `spec.controlPlane`, see [`Cluster::set_control_plane_timing`]). All zero by default: every
+/// write is seen by the other components in the same [`poll`](Cluster::poll), and every
+/// scheduling decision takes no time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ControlPlaneTiming {
+    /// How long after a write its watch event reaches the scheduler and the kubelets: the API
+    /// server's write latency plus the watch's delivery delay. A new pod reaches the scheduler,
+    /// and its binding reaches its kubelet, this long after they were written. The controllers
+    /// still see every change at once: their reconciles rely on a current view and do not
+    /// keep client-go's expectations (see [`crate::controller`]), so with a delayed view a
+    /// ReplicaSet would create pods it has already created.
+    pub watch_delay: Duration,
+    /// How long one scheduling decision takes per node it evaluates
+    /// ([`Scheduler::last_evaluated_nodes`]): the scheduler decides one pod at a time, so the
+    /// next decision waits for this one, and the decision's binding (or `PodScheduled=False`,
+    /// or preemption) is written when the decision ends.
+    pub scheduler_time_per_node: Duration,
 }
 
 /// Something that happened outside the cluster, for [`Cluster::handle`].
@@ -235,6 +260,15 @@ pub struct Cluster {
     now: Time,
     node_monitor_grace_period: Duration,
     seed: u64,
+    /// The control plane's timing ([`Cluster::set_control_plane_timing`]).
+    timing: ControlPlaneTiming,
+    /// With a watch delay: `(v, t)` says the writes from resourceVersion `v` on were made at
+    /// `t` or later; the entries whose changes are not all delivered yet, in order.
+    written: VecDeque<(u64, Time)>,
+    /// With a scheduler time per node: the decision being made and when it is done.
+    deciding: Option<(Time, SchedulingOutcome)>,
+    /// With a watch delay: the controllers' own cursor (they see changes at once).
+    controllers_cursor: u64,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -257,6 +291,7 @@ impl Cluster {
             seed: config.seed,
             kubernetes_service: true,
             authorization: config.rbac,
+            bootstrap_time: config.start,
             ..StoreConfig::default()
         });
         if config.rbac {
@@ -264,7 +299,7 @@ impl Cluster {
             // `EnsureRBACPolicy`) writes the bootstrap policy before any component starts.
             for object in auth::bootstrap_policy() {
                 store
-                    .create(object, Time::ZERO)
+                    .create(object, config.start)
                     .expect("the bootstrap policy is valid");
             }
         }
@@ -277,9 +312,13 @@ impl Cluster {
             kubelet_config: config.kubelet,
             recorder: EventRecorder::new(config.event_limit),
             cursor: 0,
-            now: Time::ZERO,
+            now: config.start,
             node_monitor_grace_period: config.node_monitor_grace_period,
             seed: config.seed,
+            timing: ControlPlaneTiming::default(),
+            written: VecDeque::new(),
+            deciding: None,
+            controllers_cursor: 0,
             store,
         };
         cluster.deliver();
@@ -317,6 +356,10 @@ impl Cluster {
             now: Time::ZERO,
             node_monitor_grace_period: config.node_monitor_grace_period,
             seed: config.seed,
+            timing: ControlPlaneTiming::default(),
+            written: VecDeque::new(),
+            deciding: None,
+            controllers_cursor: 0,
             store,
         };
         for event in initial_list(&cluster.store) {
@@ -329,6 +372,90 @@ impl Cluster {
     /// The current time: the latest `now` handed to [`poll`](Cluster::poll).
     pub fn now(&self) -> Time {
         self.now
+    }
+
+    /// Models the control plane's delays from now on ([`ControlPlaneTiming`]); the default,
+    /// all zero, is how the cluster behaves without this call. A driver sets it once, before
+    /// it adds nodes and workloads; the cluster then asks to be polled (in
+    /// [`Ready::next_wakeup`]) when a delayed watch event is due or a decision is done.
+    pub fn set_control_plane_timing(&mut self, timing: ControlPlaneTiming) {
+        self.deliver();
+        self.timing = timing;
+        self.controllers_cursor = self.cursor;
+        if !timing.watch_delay.is_zero() {
+            // The writes from now on are made at `now` or later.
+            self.written.clear();
+            self.written
+                .push_back((self.store.resource_version() + 1, self.now));
+        }
+    }
+
+    /// The control plane's timing.
+    pub fn control_plane_timing(&self) -> ControlPlaneTiming {
+        self.timing
+    }
+
+    /// Moves the clock to `now` (never back), noting where the writes made from then on start
+    /// when watch events are delayed.
+    fn advance_to(&mut self, now: Time) {
+        if now <= self.now {
+            return;
+        }
+        self.now = now;
+        if self.timing.watch_delay.is_zero() {
+            return;
+        }
+        let next = self.store.resource_version() + 1;
+        match self.written.back_mut() {
+            // Nothing was written since the last mark: its versions start at `now` or later.
+            Some(last) if last.0 == next => last.1 = now,
+            _ => self.written.push_back((next, now)),
+        }
+    }
+
+    /// The last resourceVersion whose watch event may reach the components now: every one
+    /// without a watch delay, else those written at least the delay ago.
+    fn delivery_limit(&mut self) -> u64 {
+        if self.timing.watch_delay.is_zero() {
+            return self.store.resource_version();
+        }
+        let horizon = self.now.saturating_sub(self.timing.watch_delay);
+        while self.written.front().is_some_and(|&(_, t)| t <= horizon) {
+            self.written.pop_front();
+        }
+        match self.written.front() {
+            Some(&(first, _)) => first - 1,
+            None => self.store.resource_version(),
+        }
+    }
+
+    /// When the next delayed watch event is due, if one is waiting.
+    fn next_delivery(&self) -> Option<Time> {
+        if self.cursor >= self.store.resource_version() {
+            return None;
+        }
+        let (_, t) = self.written.front()?;
+        Some(t.saturating_add(self.timing.watch_delay))
+    }
+
+    /// The scheduler's next decision to carry out now: one just made when decisions take no
+    /// time; with a time per node, the decision under way once it is done (and until then
+    /// none: the scheduler decides one pod at a time).
+    fn next_decision(&mut self, now: Time) -> Option<SchedulingOutcome> {
+        if let Some((done, _)) = &self.deciding {
+            if *done > now {
+                return None;
+            }
+            return self.deciding.take().map(|(_, outcome)| outcome);
+        }
+        let outcome = self.scheduler.schedule_next(now)?;
+        let nodes = u32::try_from(self.scheduler.last_evaluated_nodes()).unwrap_or(u32::MAX);
+        let took = self.timing.scheduler_time_per_node.saturating_mul(nodes);
+        if took.is_zero() {
+            return Some(outcome);
+        }
+        self.deciding = Some((now.saturating_add(took), outcome));
+        None
     }
 
     /// The object store (read-only; writes go through the cluster's methods).
@@ -391,7 +518,7 @@ impl Cluster {
     /// on an existing node), and the kubelet gets every pod already bound to the node as an
     /// `Added` event, as its pod informer's initial list would give them. Those pods' stored
     /// statuses say what ran before; the kubelet starts them again (see
-    /// [`Kubelet`](crate::kubelet::Kubelet)).
+    /// [`Kubelet`]).
     pub fn add_node(&mut self, node: Node) -> Result<Arc<Object>, ClusterError> {
         let name = node.metadata.name.clone();
         if let Some(agent) = self.nodes.get(&name) {
@@ -601,7 +728,7 @@ impl Cluster {
     /// earlier `now` counts as the current time). Call [`poll`](Cluster::poll) afterwards to
     /// let the cluster react.
     pub fn handle_at(&mut self, now: Time, input: ClusterInput) -> Result<(), ClusterError> {
-        self.now = self.now.max(now);
+        self.advance_to(now);
         self.handle(input)
     }
 
@@ -666,7 +793,7 @@ impl Cluster {
     /// earlier `now` counts as the current time), and returns what the nodes must do and when
     /// to poll next.
     pub fn poll(&mut self, now: Time) -> Ready {
-        self.now = self.now.max(now);
+        self.advance_to(now);
         let now = self.now;
         let mut commands = Vec::new();
         let mut idle_rounds = 0;
@@ -678,7 +805,7 @@ impl Cluster {
             {
                 continue;
             }
-            if let Some(outcome) = self.scheduler.schedule_next(now) {
+            if let Some(outcome) = self.next_decision(now) {
                 let previous = self.begin_as(|| {
                     UserInfo::new(auth::KUBE_SCHEDULER, &[auth::SYSTEM_AUTHENTICATED])
                 });
@@ -696,6 +823,13 @@ impl Cluster {
                 .map(|(_, n)| n.clone())
                 .collect();
             let mut todo = std::mem::take(&mut self.dirty);
+            // What the kubelets' writes are compared with (with a watch delay, the changes
+            // not yet delivered are not theirs).
+            let settled = if self.timing.watch_delay.is_zero() {
+                self.cursor
+            } else {
+                self.store.resource_version()
+            };
             for name in due {
                 if self
                     .nodes
@@ -739,7 +873,7 @@ impl Cluster {
                 self.refresh_wakeup(&name);
             }
             if synced_any {
-                idle_rounds = if self.store.resource_version() != self.cursor {
+                idle_rounds = if self.store.resource_version() != settled {
                     0
                 } else {
                     idle_rounds + 1
@@ -766,6 +900,8 @@ impl Cluster {
             self.scheduler.next_wakeup(),
             self.manager.next_wakeup(),
             kubelets,
+            self.deciding.as_ref().map(|(done, _)| *done),
+            self.next_delivery(),
         ]
         .into_iter()
         .flatten()
@@ -797,8 +933,24 @@ impl Cluster {
 
     /// Delivers the store's changes since the last delivery to every component.
     fn deliver(&mut self) {
+        let delayed = !self.timing.watch_delay.is_zero();
+        if delayed {
+            // The controllers see every change at once (see ControlPlaneTiming::watch_delay).
+            let events: Vec<WatchEvent> = match self.store.changes_since(self.controllers_cursor) {
+                Ok(events) => events.cloned().collect(),
+                Err(_) => Vec::new(),
+            };
+            for event in &events {
+                self.manager.handle_event(event, &self.store);
+            }
+            self.controllers_cursor = self.store.resource_version();
+        }
+        let limit = self.delivery_limit();
         let events: Vec<WatchEvent> = match self.store.changes_since(self.cursor) {
-            Ok(events) => events.cloned().collect(),
+            Ok(events) => events
+                .take_while(|e| e.resource_version <= limit)
+                .cloned()
+                .collect(),
             // The bounded history wrapped within one step: not reachable with the default
             // history, since every step is delivered; relisting would be the remedy.
             Err(_) => Vec::new(),
@@ -806,7 +958,9 @@ impl Cluster {
         for event in &events {
             self.cursor = event.resource_version;
             self.scheduler.handle_event(event, self.now);
-            self.manager.handle_event(event, &self.store);
+            if !delayed {
+                self.manager.handle_event(event, &self.store);
+            }
             match event.object.as_ref() {
                 Object::Pod(pod) if !pod.spec.node_name.is_empty() => {
                     if let Some(agent) = self.nodes.get_mut(&pod.spec.node_name) {
@@ -824,7 +978,7 @@ impl Cluster {
                 _ => {}
             }
         }
-        self.cursor = self.cursor.max(self.store.resource_version());
+        self.cursor = self.cursor.max(limit);
     }
 
     /// Delivers a ConfigMap or Secret event to the kubelets whose pods' volumes use it (the

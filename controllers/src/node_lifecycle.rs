@@ -228,6 +228,45 @@ impl NodeLifecycleController {
     }
 }
 
+/// A node's region and zone labels as [`zone_key`] reads them, borrowed: two nodes have the
+/// same `zone_key` exactly when these are equal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ZoneLabels<'a> {
+    region: &'a str,
+    zone: &'a str,
+}
+
+impl ZoneLabels<'_> {
+    /// The [`zone_key`] of a node with these labels.
+    fn key(&self) -> String {
+        if self.region.is_empty() && self.zone.is_empty() {
+            return String::new();
+        }
+        format!("{}:\x00:{}", self.region, self.zone)
+    }
+}
+
+/// The labels [`zone_key`] reads (the stable label, else the beta one; `""` when absent).
+fn zone_labels(node: &Node) -> ZoneLabels<'_> {
+    let labels = &node.metadata.labels;
+    let get = |stable: &str, beta: &str| {
+        labels
+            .get(stable)
+            .or_else(|| labels.get(beta))
+            .map_or("", String::as_str)
+    };
+    ZoneLabels {
+        region: get(
+            "topology.kubernetes.io/region",
+            "failure-domain.beta.kubernetes.io/region",
+        ),
+        zone: get(
+            "topology.kubernetes.io/zone",
+            "failure-domain.beta.kubernetes.io/zone",
+        ),
+    }
+}
+
 /// The zone of a node (component-helpers node/topology `GetZoneKey`): its region and zone
 /// labels, `""` when it has neither.
 pub fn zone_key(node: &Node) -> String {
@@ -548,7 +587,10 @@ impl NodeLifecycleController {
     /// rates that follow from them.
     fn handle_disruption(&mut self, ctx: &mut Context<'_>) -> Result<(), ReconcileError> {
         let now = ctx.now;
-        let mut zones: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        // Ready and not-ready nodes per zone. The pass visits every node, so it counts by the
+        // borrowed (region, zone) labels, with the zones found so far in a short list (most
+        // recently found first), and makes each zone's `zone_key` string once at the end.
+        let mut counts: Vec<(ZoneLabels<'_>, (usize, usize))> = Vec::new();
         // The nodes are only copied in the rare "every zone fully disrupted" case below.
         for object in ctx.store.iter_kind(Kind::Node) {
             let Object::Node(node) = &**object else {
@@ -561,12 +603,26 @@ impl NodeLifecycleController {
             {
                 continue;
             }
-            let entry = zones.entry(zone_key(node)).or_default();
+            let labels = zone_labels(node);
+            let i = match counts.iter().rposition(|(z, _)| *z == labels) {
+                Some(i) => i,
+                None => {
+                    counts.push((labels, (0, 0)));
+                    counts.len() - 1
+                }
+            };
+            let entry = &mut counts[i].1;
             if ready_status(node) == Some(ConditionStatus::True) {
                 entry.0 += 1;
             } else {
                 entry.1 += 1;
             }
+        }
+        let mut zones: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        for (labels, (ready, not_ready)) in counts {
+            let entry = zones.entry(labels.key()).or_default();
+            entry.0 += ready;
+            entry.1 += not_ready;
         }
         let threshold = self.config.unhealthy_zone_threshold;
         // ComputeZoneState.

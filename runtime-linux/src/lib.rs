@@ -54,6 +54,8 @@ pub mod cgroup;
 pub mod helper;
 pub mod host;
 pub mod image;
+pub mod local_path;
+pub mod logs;
 pub mod mountinfo;
 pub mod network;
 pub mod proxy;

@@ -334,13 +334,24 @@ pub fn prepare_with(
                 upper.display(),
                 work.display()
             );
-            sys.mount(
-                Some(Path::new("overlay")),
-                root,
-                Some("overlay"),
-                MsFlags::empty(),
-                Some(&data),
-            )?;
+            let overlay = |options: &str| {
+                sys.mount(
+                    Some(Path::new("overlay")),
+                    root,
+                    Some("overlay"),
+                    MsFlags::empty(),
+                    Some(options),
+                )
+            };
+            // `volatile` (Linux 5.10, Documentation/filesystems/overlayfs.rst): no sync of the
+            // upper filesystem when the overlay goes, which is at the container's exit. The
+            // upper layer is this run's scratch, deleted right after it, so nothing is lost;
+            // without it, the exit waits for a sync of the whole host filesystem that holds
+            // the state directory. Older kernels refuse the option: mount without it.
+            match overlay(&format!("{data},volatile")) {
+                Err(e) if e.errno == Errno::EINVAL => overlay(&data)?,
+                other => other?,
+            }
         }
         RootfsSource::Copy => {
             sys.mount(
@@ -586,7 +597,7 @@ mod tests {
                 "/state/pod/ctr/rootfs".into(),
                 Some("overlay".into()),
                 MsFlags::empty(),
-                Some("lowerdir=/images/busybox/latest/rootfs,upperdir=/state/pod/ctr/upper,workdir=/state/pod/ctr/work".into()),
+                Some("lowerdir=/images/busybox/latest/rootfs,upperdir=/state/pod/ctr/upper,workdir=/state/pod/ctr/work,volatile".into()),
             )
         );
         let pivot = calls

@@ -91,6 +91,12 @@ pub struct RuntimeConfig {
     /// PersistentVolumes) may use, with everything beneath them. Empty by default: no
     /// `hostPath` at all, as a restricted PodSecurity profile would have it.
     pub allowed_host_paths: Vec<PathBuf>,
+    /// The kubelet's `containerLogMaxSize`: a container's log file is rotated before it
+    /// passes this many bytes (10Mi by default; see [`crate::logs`]).
+    pub container_log_max_size: u64,
+    /// The kubelet's `containerLogMaxFiles`: at most this many log files per container run,
+    /// the current one included (5 by default, at least 2).
+    pub container_log_max_files: usize,
 }
 
 impl RuntimeConfig {
@@ -108,6 +114,8 @@ impl RuntimeConfig {
             cgroups: None,
             network: None,
             allowed_host_paths: Vec::new(),
+            container_log_max_size: crate::logs::DEFAULT_MAX_SIZE,
+            container_log_max_files: crate::logs::DEFAULT_MAX_FILES,
         }
     }
 }
@@ -297,8 +305,9 @@ impl LinuxRuntime {
         self.config.state_dir.join("pods").join(pod_uid)
     }
 
-    /// The log file of one run of a container (`logs/<container>/<attempt>.log` in the pod's
-    /// directory, as the kubelet lays out `/var/log/pods`).
+    /// The current log file of one run of a container (`logs/<container>/<attempt>.log` in
+    /// the pod's directory, as the kubelet lays out `/var/log/pods`). Rotated files sit next
+    /// to it as `<attempt>.log.<YYYYMMDD-HHMMSS>` ([`crate::logs`]).
     pub fn log_path(&self, pod_uid: &str, container: &str, attempt: i32) -> PathBuf {
         self.pod_dir(pod_uid)
             .join("logs")
@@ -395,6 +404,15 @@ impl LinuxRuntime {
                         return;
                     }
                 };
+                if let Err(message) = self.check_user(&pod, &container) {
+                    self.events.push_back(RuntimeEvent::ContainerCreateFailed {
+                        pod_uid,
+                        container,
+                        reason: CREATE_CONTAINER_CONFIG_ERROR.into(),
+                        message,
+                    });
+                    return;
+                }
                 let result = self.start_container(&pod, &container, attempt, env, mounts);
                 self.events.push_back(RuntimeEvent::ContainerStarted {
                     pod_uid,
@@ -486,6 +504,30 @@ impl LinuxRuntime {
     /// Whether a pod has a container still running (for drivers that wait for the end).
     pub fn has_running(&self) -> bool {
         self.pods.values().any(|p| !p.running.is_empty()) || !self.probes.is_empty()
+    }
+
+    /// Blocks until [`poll_events`](Self::poll_events) has something new to report — a
+    /// container or a probe process exited — or `timeout` has passed, whichever is first.
+    /// Returns at once when events are already waiting. A driver's loop calls it between
+    /// polls instead of sleeping a fixed interval, so an exit is seen within microseconds
+    /// (pidfds, see [`process::wait_any_exit`]). Probe timeouts are not waited for: pass a
+    /// `timeout` no longer than the driver's next deadline.
+    pub fn wait_events(&self, timeout: Duration) {
+        if !self.events.is_empty() {
+            return;
+        }
+        let pids: Vec<i32> = self
+            .pods
+            .values()
+            .flat_map(|p| p.running.values().map(|r| r.child.id() as i32))
+            .chain(self.probes.iter().map(|p| p.child.id() as i32))
+            .collect();
+        let timeout = self
+            .probes
+            .iter()
+            .map(|p| p.deadline.saturating_duration_since(Instant::now()))
+            .fold(timeout, Duration::min);
+        process::wait_any_exit(&pids, timeout);
     }
 
     fn run_sandbox(&mut self, pod: Arc<Pod>) -> Result<String, String> {
@@ -639,7 +681,7 @@ impl LinuxRuntime {
             .images
             .get(&container.image)
             .map_err(|e| format!("ErrImagePull: {e}"))?;
-        let process = process_spec(pod, container, &image.config, env)?;
+        let process = process_spec_in(pod, container, &image.config, Some(&image.rootfs), env)?;
 
         let ctr_dir = state.dir.join("containers").join(name);
         let _ = fs::remove_dir_all(&ctr_dir);
@@ -669,6 +711,10 @@ impl LinuxRuntime {
             .cgroups
             .create(&rel, &Limits::for_container(&container.resources))
             .map_err(|e| e.to_string())?;
+        let log = self.log_path(&uid, name, attempt);
+        if let Some(parent) = log.parent() {
+            mkdir(parent)?;
+        }
         let spec = ContainerSpec {
             sandbox_pid: state.sandbox.id() as i32,
             host_network: pod.spec.host_network,
@@ -682,13 +728,14 @@ impl LinuxRuntime {
                 mounts,
             },
             process: process.clone(),
+            log: Some(crate::logs::LogSpec {
+                path: log.clone(),
+                max_size: self.config.container_log_max_size,
+                max_files: self.config.container_log_max_files,
+            }),
         };
         let spec_path = ctr_dir.join("spec.json");
         write_json(&spec_path, &spec)?;
-        let log = self.log_path(&uid, name, attempt);
-        if let Some(parent) = log.parent() {
-            mkdir(parent)?;
-        }
         let open = || {
             fs::OpenOptions::new()
                 .create(true)
@@ -793,10 +840,16 @@ impl LinuxRuntime {
                     .map(|h| (h.name.clone(), h.value.clone()))
                     .collect(),
             }
+        } else if let Some(grpc) = &probe.grpc {
+            // prober.go runProbe: the kubelet dials the pod's IP.
+            ProbeAction::Grpc {
+                host: host(""),
+                port: u16::try_from(grpc.port)
+                    .map_err(|_| format!("port {} out of range", grpc.port))?,
+                service: grpc.service.clone().unwrap_or_default(),
+            }
         } else {
-            return Err(
-                "probe has no exec, httpGet or tcpSocket handler (gRPC is not supported)".into(),
-            );
+            return Err("probe has no exec, httpGet, tcpSocket or grpc handler".into());
         };
         let timeout = probe.timeout_seconds.max(1) as u64;
         let spec = ProbeSpec {
@@ -943,6 +996,36 @@ impl LinuxRuntime {
             .or_default()
             .contents
             .insert(volume.name.clone(), volume.content.clone());
+        Ok(())
+    }
+
+    /// The container's identity as the kubelet checks it before creating the container
+    /// (kuberuntime_container.go `generateContainerConfig`: `verifyRunAsNonRoot` on the image's
+    /// user) and as the runtime resolves it from the image's `/etc/passwd` and `/etc/group`.
+    /// An error is the container's `CreateContainerConfigError` message. A missing image is
+    /// left for the start to report (`ErrImagePull`).
+    fn check_user(&self, pod: &Pod, name: &str) -> Result<(), String> {
+        let Some(container) = pod
+            .spec
+            .containers
+            .iter()
+            .chain(&pod.spec.init_containers)
+            .find(|c| c.name == name)
+        else {
+            return Ok(());
+        };
+        let Ok(image) = self.images.get(&container.image) else {
+            return Ok(());
+        };
+        verify_run_as_non_root(pod, container, &image.config.user)?;
+        let sc = container.security_context.as_ref();
+        let psc = pod.spec.security_context.as_ref();
+        let run_as_user = sc
+            .and_then(|s| s.run_as_user)
+            .or(psc.and_then(|s| s.run_as_user));
+        if run_as_user.is_none() {
+            image_user(&image.config.user, Some(&image.rootfs))?;
+        }
         Ok(())
     }
 
@@ -1302,7 +1385,7 @@ fn check_file_path(path: &str) -> Result<(), String> {
 
 /// `YYYY_MM_DD_HH_MM_SS.nnnnnnnnn` in UTC, as the AtomicWriter names its directories
 /// (`..2006_01_02_15_04_05.` and a unique suffix).
-fn utc_stamp(t: std::time::SystemTime) -> String {
+pub(crate) fn utc_stamp(t: std::time::SystemTime) -> String {
     let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
@@ -1453,11 +1536,24 @@ fn resolve_port(port: &IntOrString, container: Option<&Container>) -> Result<u16
 }
 
 /// The workload of a container: its command (or the image's), environment, identity and
-/// privileges, as the kubelet and containerd would set them.
+/// privileges, as the kubelet and containerd would set them. An image `USER` that is a name
+/// cannot be resolved here: use [`process_spec_in`] with the image's root filesystem.
 pub fn process_spec(
     pod: &Pod,
     c: &Container,
     image: &crate::image::ImageConfig,
+    env: Vec<(String, String)>,
+) -> Result<ProcessSpec, String> {
+    process_spec_in(pod, c, image, None, env)
+}
+
+/// [`process_spec`] with the image's root filesystem, whose `/etc/passwd` and `/etc/group`
+/// resolve user and group names of the image's `USER` and the primary group of a uid.
+pub fn process_spec_in(
+    pod: &Pod,
+    c: &Container,
+    image: &crate::image::ImageConfig,
+    rootfs: Option<&Path>,
     env: Vec<(String, String)>,
 ) -> Result<ProcessSpec, String> {
     // Kubernetes: command replaces ENTRYPOINT, args replace CMD; args alone keep ENTRYPOINT.
@@ -1511,14 +1607,33 @@ pub fn process_spec(
             u32::try_from(n).map_err(|_| format!("{what} {n} is out of range"))
         })
     };
-    let uid = id(sc.run_as_user.or(psc.run_as_user), "runAsUser")?;
-    let gid = id(sc.run_as_group.or(psc.run_as_group), "runAsGroup")?;
-    if sc.run_as_non_root.or(psc.run_as_non_root) == Some(true) && uid == 0 {
-        return Err(
-            "CreateContainerConfigError: container has runAsNonRoot and image will run as root"
-                .into(),
-        );
-    }
+    verify_run_as_non_root(pod, c, &image.user)?;
+    let run_as_user = sc.run_as_user.or(psc.run_as_user);
+    let run_as_group = sc.run_as_group.or(psc.run_as_group);
+    let (uid, gid) = match run_as_user {
+        // containerd's WithUserID: the uid's primary group from the image's /etc/passwd, else
+        // 0; runAsGroup wins over both.
+        Some(_) => {
+            let uid = id(run_as_user, "runAsUser")?;
+            let primary = rootfs
+                .and_then(|r| read_in_rootfs(r, "etc/passwd"))
+                .and_then(|passwd| passwd_by_uid(&passwd, uid))
+                .unwrap_or(0);
+            let gid = match run_as_group {
+                Some(_) => id(run_as_group, "runAsGroup")?,
+                None => primary,
+            };
+            (uid, gid)
+        }
+        // The image's USER (containerd's WithUser); runAsGroup replaces its group.
+        None => {
+            let (uid, gid) = image_user(&image.user, rootfs)?;
+            match run_as_group {
+                Some(_) => (uid, id(run_as_group, "runAsGroup")?),
+                None => (uid, gid),
+            }
+        }
+    };
     let groups = psc
         .supplemental_groups
         .iter()
@@ -1553,6 +1668,137 @@ pub fn process_spec(
         no_new_privs: !privileged && sc.allow_privilege_escalation != Some(true),
         seccomp: !privileged && seccomp_type != SeccompProfileType::Unconfined,
     })
+}
+
+/// kuberuntime_container_linux.go / security_context_others.go `verifyRunAsNonRoot`: with
+/// `runAsNonRoot: true`, a `runAsUser` of 0, an image user that is root (numeric 0 or
+/// unset), or an image user given by name (which the kubelet cannot check) fails the
+/// container with `CreateContainerConfigError`. The image user is the part of `USER` before
+/// `:` (kuberuntime_image.go `getImageUser`, through `ParseImageUser` semantics).
+pub fn verify_run_as_non_root(pod: &Pod, c: &Container, image_user: &str) -> Result<(), String> {
+    let psc = pod.spec.security_context.clone().unwrap_or_default();
+    let sc = c.security_context.clone().unwrap_or_default();
+    if sc.run_as_non_root.or(psc.run_as_non_root) != Some(true) {
+        return Ok(());
+    }
+    let pod_name = format!(
+        "{}_{}({})",
+        pod.metadata.name, pod.metadata.namespace, pod.metadata.uid
+    );
+    if let Some(uid) = sc.run_as_user.or(psc.run_as_user) {
+        if uid == 0 {
+            return Err(format!(
+                "container's runAsUser breaks non-root policy (pod: {pod_name:?}, container: {})",
+                c.name
+            ));
+        }
+        return Ok(());
+    }
+    let user = image_user.split(':').next().unwrap_or("");
+    match user.parse::<i64>() {
+        Ok(0) => Err(format!(
+            "container has runAsNonRoot and image will run as root (pod: {pod_name:?}, container: {})",
+            c.name
+        )),
+        Ok(uid) if !(1..=i64::from(i32::MAX)).contains(&uid) => Err(format!(
+            "container has runAsNonRoot and image has an invalid user id ({uid}). (Must be 1-({})) (pod: {pod_name:?}, container: {})",
+            i32::MAX,
+            c.name
+        )),
+        Ok(_) => Ok(()),
+        // No USER: the image runs as root.
+        Err(_) if user.is_empty() => Err(format!(
+            "container has runAsNonRoot and image will run as root (pod: {pod_name:?}, container: {})",
+            c.name
+        )),
+        Err(_) => Err(format!(
+            "container has runAsNonRoot and image has non-numeric user ({user}), cannot verify user is non-root (pod: {pod_name:?}, container: {})",
+            c.name
+        )),
+    }
+}
+
+/// Reads `rel` (`etc/passwd`, `etc/group`) inside an image's root filesystem without following
+/// a symbolic link out of it; `None` when it is missing or unreadable.
+fn read_in_rootfs(rootfs: &Path, rel: &str) -> Option<String> {
+    let resolved =
+        crate::rootfs::open_beneath(rootfs, rel, crate::rootfs::Beneath::Root, None).ok()?;
+    // A regular file only: a FIFO planted in an image would block the adapter.
+    if !fs::metadata(&resolved.path).ok()?.is_file() {
+        return None;
+    }
+    fs::read_to_string(&resolved.path).ok()
+}
+
+/// The primary gid of `uid` in a passwd file (`name:x:uid:gid:…`).
+fn passwd_by_uid(passwd: &str, uid: u32) -> Option<u32> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 4 && f[2].parse() == Ok(uid)).then(|| f[3].parse().ok())?
+    })
+}
+
+/// The uid and primary gid of user `name` in a passwd file.
+fn passwd_by_name(passwd: &str, name: &str) -> Option<(u32, u32)> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() >= 4 && f[0] == name {
+            Some((f[2].parse().ok()?, f[3].parse().ok()?))
+        } else {
+            None
+        }
+    })
+}
+
+/// The gid of group `name` in a group file (`name:x:gid:members`).
+fn group_by_name(group: &str, name: &str) -> Option<u32> {
+    group.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 3 && f[0] == name).then(|| f[2].parse().ok())?
+    })
+}
+
+/// Resolves an image's `USER` (`user`, `uid`, `user:group`, `uid:gid`, any mix) to a uid
+/// and gid as containerd's `WithUser` does: a numeric user need not exist in `/etc/passwd`
+/// (its group is then its passwd entry's, else 0); a name must, as must a group name in
+/// `/etc/group`. Empty is root.
+fn image_user(user: &str, rootfs: Option<&Path>) -> Result<(u32, u32), String> {
+    if user.is_empty() {
+        return Ok((0, 0));
+    }
+    let (user_part, group_part) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let passwd = rootfs.and_then(|r| read_in_rootfs(r, "etc/passwd"));
+    let (uid, primary) = match user_part.parse::<u32>() {
+        Ok(uid) => (
+            uid,
+            passwd
+                .as_deref()
+                .and_then(|p| passwd_by_uid(p, uid))
+                .unwrap_or(0),
+        ),
+        Err(_) => passwd
+            .as_deref()
+            .and_then(|p| passwd_by_name(p, user_part))
+            .ok_or_else(|| {
+                format!("unable to find user {user_part}: no matching entries in passwd file")
+            })?,
+    };
+    let gid = match group_part {
+        None => primary,
+        Some(g) => match g.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => rootfs
+                .and_then(|r| read_in_rootfs(r, "etc/group"))
+                .and_then(|groups| group_by_name(&groups, g))
+                .ok_or_else(|| {
+                    format!("unable to find group {g}: no matching entries in group file")
+                })?,
+        },
+    };
+    Ok((uid, gid))
 }
 
 #[cfg(test)]
@@ -1651,6 +1897,100 @@ mod tests {
         let err =
             process_spec(&pod_with(c.clone()), &c, &ImageConfig::default(), vec![]).unwrap_err();
         assert!(err.contains("runAsNonRoot"), "{err}");
+    }
+
+    #[test]
+    fn image_user_is_resolved_in_the_rootfs_and_checked_for_run_as_non_root() {
+        let scratch = Scratch::new("image-user");
+        let rootfs = &scratch.0;
+        fs::create_dir_all(rootfs.join("etc")).unwrap();
+        fs::write(
+            rootfs.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n",
+        )
+        .unwrap();
+        fs::write(rootfs.join("etc/group"), "root:x:0:\nstaff:x:50:app\n").unwrap();
+        let r = Some(rootfs.as_path());
+        assert_eq!(image_user("", r).unwrap(), (0, 0));
+        assert_eq!(image_user("app", r).unwrap(), (1000, 1001));
+        assert_eq!(image_user("1000", r).unwrap(), (1000, 1001));
+        assert_eq!(image_user("4242", r).unwrap(), (4242, 0));
+        assert_eq!(image_user("app:staff", r).unwrap(), (1000, 50));
+        assert_eq!(image_user("1000:7", r).unwrap(), (1000, 7));
+        assert!(image_user("nobody", r)
+            .unwrap_err()
+            .contains("unable to find user nobody"));
+        assert!(image_user("app:wheel", r)
+            .unwrap_err()
+            .contains("unable to find group"));
+        assert!(image_user("app", None).is_err());
+
+        let c = Container {
+            name: "c".into(),
+            command: vec!["true".into()],
+            ..Container::default()
+        };
+        let image = |user: &str| ImageConfig {
+            user: user.into(),
+            ..ImageConfig::default()
+        };
+        // The image's USER applies when runAsUser and runAsGroup are unset.
+        let p = process_spec_in(&pod_with(c.clone()), &c, &image("app"), r, vec![]).unwrap();
+        assert_eq!((p.uid, p.gid), (1000, 1001));
+        // runAsGroup replaces the image's group; runAsUser takes its primary group from
+        // /etc/passwd.
+        let mut pod = pod_with(c.clone());
+        pod.spec.security_context = Some(PodSecurityContext {
+            run_as_group: Some(3000),
+            ..Default::default()
+        });
+        let p = process_spec_in(&pod, &c, &image("app"), r, vec![]).unwrap();
+        assert_eq!((p.uid, p.gid), (1000, 3000));
+        pod.spec.security_context = Some(PodSecurityContext {
+            run_as_user: Some(1000),
+            ..Default::default()
+        });
+        let p = process_spec_in(&pod, &c, &image("root"), r, vec![]).unwrap();
+        assert_eq!((p.uid, p.gid), (1000, 1001));
+
+        // runAsNonRoot, as verifyRunAsNonRoot checks it.
+        let non_root = |user: &str, run_as_user: Option<i64>| {
+            let mut pod = pod_with(c.clone());
+            pod.spec.security_context = Some(PodSecurityContext {
+                run_as_non_root: Some(true),
+                run_as_user,
+                ..Default::default()
+            });
+            verify_run_as_non_root(&pod, &c, user)
+        };
+        assert!(non_root("1000", None).is_ok());
+        assert!(non_root("1000:0", None).is_ok());
+        assert!(non_root("", Some(1000)).is_ok());
+        assert!(non_root("", None)
+            .unwrap_err()
+            .contains("image will run as root"));
+        assert!(non_root("0:1000", None)
+            .unwrap_err()
+            .contains("image will run as root"));
+        assert!(non_root("app", None)
+            .unwrap_err()
+            .contains("non-numeric user (app)"));
+        assert!(non_root("1000", Some(0))
+            .unwrap_err()
+            .contains("runAsUser breaks non-root policy"));
+        assert!(non_root("", None).is_err());
+        assert!(process_spec_in(&pod_with(c.clone()), &c, &image("nobody"), r, vec![]).is_err());
+    }
+
+    #[test]
+    fn passwd_outside_the_rootfs_is_not_read() {
+        let scratch = Scratch::new("image-user-link");
+        let rootfs = scratch.0.join("rootfs");
+        fs::create_dir_all(rootfs.join("etc")).unwrap();
+        fs::write(scratch.0.join("passwd"), "app:x:1000:1000::/:/bin/sh\n").unwrap();
+        std::os::unix::fs::symlink("../../passwd", rootfs.join("etc/passwd")).unwrap();
+        // `..` stops at the container's root: the host's file next to it is never read.
+        assert!(image_user("app", Some(&rootfs)).is_err());
     }
 
     /// A scratch directory, removed on drop.

@@ -111,6 +111,10 @@ pub struct ContainerSpec {
     pub rootfs: RootfsSpec,
     /// Its main process.
     pub process: ProcessSpec,
+    /// Where its stdout and stderr go: a log writer copies them into this rotating file.
+    /// `None` leaves them on the shim's own stdout and stderr.
+    #[serde(default)]
+    pub log: Option<crate::logs::LogSpec>,
 }
 
 /// What a probe does.
@@ -135,6 +139,16 @@ pub enum ProbeAction {
         path: String,
         /// Extra headers.
         headers: Vec<(String, String)>,
+    },
+    /// Call `grpc.health.v1.Health/Check` in the pod's network namespace; `SERVING` passes
+    /// (the kubelet's `GRPCAction`, pkg/probe/grpc/grpc.go).
+    Grpc {
+        /// Host or IP (the pod's IP, as the kubelet dials it).
+        host: String,
+        /// Port.
+        port: u16,
+        /// The service name of the request; empty for the server's overall health.
+        service: String,
     },
 }
 

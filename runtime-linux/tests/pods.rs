@@ -7,6 +7,7 @@ use std::path::Path;
 
 use common::*;
 use flotilla_controllers::kubelet::runtime::{RuntimeCommand, RuntimeEvent, StopSignal};
+use flotilla_runtime_linux::image::ImageConfig;
 use flotilla_runtime_linux::sys::process::is_alive;
 
 #[test]
@@ -224,15 +225,15 @@ fn nothing_is_left_after_removal() {
         h.runtime.container_pid(&uid, "a").expect("a"),
         h.runtime.container_pid(&uid, "b").expect("b"),
     ];
-    // Two shims, two inits, three workloads and the sandbox (b forks its first sleep after
-    // its exec, so give it a moment).
+    // Two shims, two log writers, two inits, three workloads and the sandbox (b forks its
+    // first sleep after its exec, so give it a moment).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut pids = h.runtime.cgroups().pids(Path::new(&uid));
-    while pids.len() < 8 && std::time::Instant::now() < deadline {
+    while pids.len() < 10 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(10));
         pids = h.runtime.cgroups().pids(Path::new(&uid));
     }
-    assert_eq!(pids.len(), 8, "{pids:?}");
+    assert_eq!(pids.len(), 10, "{pids:?}");
     let cgroup_dirs = h.runtime.cgroups().dirs(Path::new(&uid));
     assert!(cgroup_dirs.iter().all(|d| d.exists()));
     let pod_dir = h.runtime.pod_dir(&uid);
@@ -267,7 +268,8 @@ fn a_new_runtime_cleans_up_after_a_crashed_one() {
     let uid = pod.metadata.uid.clone();
     let pids = h.runtime.cgroups().pids(Path::new(&uid));
     let dirs = h.runtime.cgroups().dirs(Path::new(&uid));
-    assert_eq!(pids.len(), 4, "{pids:?}");
+    // The sandbox, the shim, its log writer, PID 1 and the workload.
+    assert_eq!(pids.len(), 5, "{pids:?}");
     // A crash: the runtime never gets to clean up.
     let Harness { runtime, .. } = &mut h;
     let crashed = std::mem::replace(
@@ -412,5 +414,102 @@ fn probes_run_inside_the_pod() {
     };
     let (ok, message) = probe(&mut h, slow);
     assert!(!ok && message.contains("timed out"), "{message}");
+    h.remove(&pod);
+}
+
+#[test]
+fn logs_rotate_by_size_without_losing_lines() {
+    let Some(busybox) = prerequisites() else {
+        return;
+    };
+    let mut config = config("logs");
+    config.container_log_max_size = 1000;
+    config.container_log_max_files = 100;
+    let mut h = Harness::with_config(config, &busybox);
+    // 500 lines of 11 bytes ("line 00000\n"), from stdout and stderr, written fast.
+    let pod = pod(
+        "logs",
+        vec![sh(
+            "chatty",
+            "i=0; while [ $i -lt 500 ]; do printf 'line %05d\\n' $i; i=$((i+1)); \
+             [ $((i % 50)) = 0 ] && echo 'line stderr' >&2; done",
+        )],
+    );
+    h.run_pod(&pod);
+    assert!(h.start(&pod, "chatty").is_ok());
+    let (code, _, current) = h.wait_exit(&pod, "chatty", 20);
+    assert_eq!(code, 0);
+    let log = h.runtime.log_path(&pod.metadata.uid, "chatty", 0);
+    let dir = log.parent().expect("log dir");
+    let mut rotated: Vec<_> = std::fs::read_dir(dir)
+        .expect("log dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p != &log)
+        .collect();
+    rotated.sort();
+    assert!(rotated.len() >= 5, "{rotated:?}");
+    let mut all = String::new();
+    for p in &rotated {
+        let text = std::fs::read_to_string(p).expect("rotated log");
+        assert!(text.len() <= 1000 && text.ends_with('\n'), "{p:?}");
+        all.push_str(&text);
+    }
+    all.push_str(&current);
+    let lines: Vec<&str> = all.lines().filter(|l| *l != "line stderr").collect();
+    let want: Vec<String> = (0..500).map(|i| format!("line {i:05}")).collect();
+    assert_eq!(lines, want);
+    assert_eq!(all.lines().filter(|l| *l == "line stderr").count(), 10);
+    h.remove(&pod);
+}
+
+#[test]
+fn the_image_user_applies_and_run_as_non_root_is_checked() {
+    let Some(busybox) = prerequisites() else {
+        return;
+    };
+    let mut h = Harness::new("user", &busybox);
+    h.runtime
+        .images()
+        .import(
+            &h.base.join("rootfs"),
+            "busybox:user",
+            ImageConfig {
+                user: "user".into(),
+                ..ImageConfig::default()
+            },
+        )
+        .expect("image imported");
+    let mut as_user = sh("id", "id -u; id -g");
+    as_user.image = "busybox:user".into();
+    let mut non_root = sh("nonroot", "id -u");
+    non_root.security_context = Some(flotilla_model::api::SecurityContext {
+        run_as_non_root: Some(true),
+        ..Default::default()
+    });
+    let pod = pod("user", vec![as_user, non_root]);
+    h.run_pod(&pod);
+    assert!(h.start(&pod, "id").is_ok());
+    let (code, _, log) = h.wait_exit(&pod, "id", 10);
+    assert_eq!((code, log.as_str()), (0, "1000\n1000\n"));
+    // The busybox image runs as root: runAsNonRoot refuses it before anything starts.
+    h.runtime.handle_command(RuntimeCommand::StartContainer {
+        pod: pod.clone(),
+        container: "nonroot".into(),
+        init: false,
+        attempt: 0,
+        env: vec![],
+    });
+    let ev = h.wait(
+        |e| matches!(e, RuntimeEvent::ContainerCreateFailed { .. }),
+        10,
+    );
+    let RuntimeEvent::ContainerCreateFailed {
+        reason, message, ..
+    } = ev
+    else {
+        unreachable!()
+    };
+    assert_eq!(reason, "CreateContainerConfigError");
+    assert!(message.contains("image will run as root"), "{message}");
     h.remove(&pod);
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use flotilla_model::api::{Namespace, Node, Pod, PodPhase};
 
-use crate::node_info::PodInfo;
+use crate::node_info::{NodeInfo, PodInfo};
 use crate::queue::ClusterEvent;
 use crate::snapshot::{Snapshot, WorkloadSelectors};
 
@@ -25,8 +25,13 @@ pub struct Cache {
     nodes: Vec<Arc<Node>>,
     /// The position of each node in `nodes`, by name (so that adding N nodes is not O(N²)).
     node_index: std::collections::HashMap<String, usize>,
-    /// Pods on nodes (bound or assumed), by `namespace/name`, with the node they are on.
-    pods: BTreeMap<String, (Arc<Pod>, String)>,
+    /// Pods on nodes (bound or assumed), by `namespace/name`, with the node they are on and,
+    /// once computed, `PodInfo::new` of the pod (a rebuild reuses it instead of recomputing the
+    /// requests and affinity terms of every pod).
+    pods: BTreeMap<String, (Arc<Pod>, String, Option<PodInfo>)>,
+    /// `NodeInfo::new` of each node of `nodes` (same index), once computed: a rebuild copies
+    /// it for the nodes that did not change instead of parsing their resources again.
+    node_bases: Vec<Option<NodeInfo>>,
     /// Pods assumed and not yet confirmed.
     assumed: BTreeMap<String, String>,
     namespaces: BTreeMap<String, Arc<Namespace>>,
@@ -91,13 +96,32 @@ impl Cache {
 
     fn rebuild(&mut self) {
         self.dirty = false;
-        let pods: Vec<Arc<Pod>> = self.pods.values().map(|(p, _)| p.clone()).collect();
+        // The same snapshot as `Snapshot::new(nodes, pods, namespaces)` builds, from the
+        // node and pod infos computed before where the objects did not change.
+        self.node_bases.resize(self.nodes.len(), None);
+        let bases: Vec<NodeInfo> = self
+            .nodes
+            .iter()
+            .zip(self.node_bases.iter_mut())
+            .map(|(node, base)| {
+                base.get_or_insert_with(|| NodeInfo::new(node.clone()))
+                    .clone()
+            })
+            .collect();
+        let pods: Vec<PodInfo> = self
+            .pods
+            .values_mut()
+            .map(|(pod, _, info)| {
+                info.get_or_insert_with(|| PodInfo::new(pod.clone()))
+                    .clone()
+            })
+            .collect();
         let namespaces: Vec<Arc<Namespace>> = self.namespaces.values().cloned().collect();
         let selectors = std::mem::take(&mut self.snapshot.workload_selectors);
         let pdbs = std::mem::take(&mut self.snapshot.pdbs);
         let nominated = std::mem::take(&mut self.snapshot.nominated_pods);
         let volumes = std::mem::take(&mut self.snapshot.volumes);
-        self.snapshot = Snapshot::new(&self.nodes, &pods, &namespaces);
+        self.snapshot = Snapshot::from_infos(bases, pods, &namespaces);
         self.snapshot.workload_selectors = selectors;
         self.snapshot.pdbs = pdbs;
         self.snapshot.nominated_pods = nominated;
@@ -119,6 +143,7 @@ impl Cache {
                     // Nothing the plugins read changed (a heartbeat, a condition, an
                     // annotation): keep the snapshot; a later rebuild takes the new object.
                     self.nodes[i] = node;
+                    self.forget_base(i);
                     return events;
                 }
                 if old.allocatable() != node.allocatable() {
@@ -133,6 +158,7 @@ impl Cache {
                     events.push(ClusterEvent::NodeTaintChange);
                 }
                 self.nodes[i] = node;
+                self.forget_base(i);
             }
             None => {
                 self.node_index
@@ -149,6 +175,13 @@ impl Cache {
     /// Removes a node (its pods stay known and reappear if the node comes back).
     pub fn remove_node(&mut self, name: &str) {
         if self.node_index.remove(name).is_some() {
+            let mut i = 0;
+            self.node_bases.resize(self.nodes.len(), None);
+            self.node_bases.retain(|_| {
+                let keep = self.nodes[i].metadata.name != name;
+                i += 1;
+                keep
+            });
             self.nodes.retain(|n| n.metadata.name != name);
             self.node_index = self
                 .nodes
@@ -181,11 +214,20 @@ impl Cache {
         self.snapshot.namespace_labels.remove(name);
     }
 
-    fn place(&mut self, pod: Arc<Pod>, node: &str) {
-        self.place_info(PodInfo::new(pod), node);
+    /// Drops the stored `NodeInfo::new` of the node at `i` after its object changed.
+    fn forget_base(&mut self, i: usize) {
+        if let Some(base) = self.node_bases.get_mut(i) {
+            *base = None;
+        }
     }
 
-    fn place_info(&mut self, info: PodInfo, node: &str) {
+    fn place(&mut self, pod: Arc<Pod>, node: &str) {
+        let info = PodInfo::new(pod);
+        self.place_info(info.clone(), node, Some(info));
+    }
+
+    /// Places `info` on `node`; `exact` is `PodInfo::new` of the pod when `info` is that.
+    fn place_info(&mut self, info: PodInfo, node: &str, exact: Option<PodInfo>) {
         let pod = info.pod.clone();
         if self.dirty {
             // The rebuild will place every known pod.
@@ -205,11 +247,12 @@ impl Cache {
                 self.snapshot.refresh_affinity_lists();
             }
         }
-        self.pods.insert(key_of(&pod), (pod, node.to_string()));
+        self.pods
+            .insert(key_of(&pod), (pod, node.to_string(), exact));
     }
 
     fn unplace(&mut self, key: &str) -> bool {
-        let Some((pod, node)) = self.pods.remove(key) else {
+        let Some((pod, node, _)) = self.pods.remove(key) else {
             return false;
         };
         if let Some(i) = self.snapshot.index_of(&node) {
@@ -242,7 +285,8 @@ impl Cache {
             pod: Arc::new(bound),
             ..pod.clone()
         };
-        self.place_info(info, node);
+        // A rebuild computes `PodInfo::new` of the bound pod itself, as it always has.
+        self.place_info(info, node, None);
         self.assumed.insert(key, node.to_string());
     }
 
@@ -270,12 +314,12 @@ impl Cache {
         let mut events = Vec::new();
         match &previous {
             None => events.push(ClusterEvent::AssignedPodAdd),
-            Some((old, _)) if old.metadata.labels != pod.metadata.labels => {
+            Some((old, _, _)) if old.metadata.labels != pod.metadata.labels => {
                 events.push(ClusterEvent::AssignedPodLabelChange)
             }
             Some(_) => {}
         }
-        let same = previous.as_ref().is_some_and(|(old, node)| {
+        let same = previous.as_ref().is_some_and(|(old, node, _)| {
             *node == pod.spec.node_name
                 && old.spec == pod.spec
                 && old.metadata.labels == pod.metadata.labels

@@ -95,6 +95,9 @@ pub struct Scheduler {
     pvcs: std::collections::BTreeMap<String, Arc<flotilla_model::api::PersistentVolumeClaim>>,
     pvs: std::collections::BTreeMap<String, Arc<flotilla_model::api::PersistentVolume>>,
     storage_classes: std::collections::BTreeMap<String, Arc<flotilla_model::api::StorageClass>>,
+    /// How many nodes the last scheduling cycle ran the Filter plugins on (see
+    /// [`Scheduler::last_evaluated_nodes`]).
+    last_evaluated_nodes: usize,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -142,7 +145,19 @@ impl Scheduler {
             services: std::collections::BTreeMap::new(),
             replica_sets: std::collections::BTreeMap::new(),
             stateful_sets: std::collections::BTreeMap::new(),
+            last_evaluated_nodes: 0,
         }
+    }
+
+    /// How many nodes the last decision of [`schedule_next`](Scheduler::schedule_next)
+    /// evaluated: ran the Filter plugins on (`percentageOfNodesToScore` stops the search early
+    /// for a pod that fits; an unschedulable pod is filtered on every node), 0 when a PreFilter
+    /// plugin rejected the pod or there are no nodes. A driver that models how long
+    /// kube-scheduler takes per decision reads it after each decision (the simulator's
+    /// control-plane timing model charges a time per node evaluated). Counted whether or not a
+    /// verdict came from the score cache: it describes the decision, not this scheduler's work.
+    pub fn last_evaluated_nodes(&self) -> usize {
+        self.last_evaluated_nodes
     }
 
     /// The cache (its snapshot is what the next decision sees).
@@ -340,6 +355,7 @@ impl Scheduler {
             &mut self.score_cache,
         ) {
             Ok(result) => {
+                self.last_evaluated_nodes = result.evaluated_nodes;
                 // The Bind plugins: the first that does not skip the pod binds it (with none
                 // configured, the pod is bound as DefaultBinder would).
                 let state = crate::framework::CycleState::new();
@@ -366,6 +382,7 @@ impl Scheduler {
                 })
             }
             Err(ScheduleError::Unschedulable(mut fit)) => {
+                self.last_evaluated_nodes = fit.diagnosis.node_to_status.len();
                 let message = fit.to_string();
                 if let Some(result) = fit.post_filter_result.take() {
                     // prepareCandidate: pods of lower priority nominated to the same node lose
@@ -411,6 +428,7 @@ impl Scheduler {
                 })
             }
             Err(ScheduleError::NoNodes) => {
+                self.last_evaluated_nodes = 0;
                 // Any node event may help: wait as rejected by every plugin.
                 self.queue.add_unschedulable(info, vec![""], now);
                 Some(SchedulingOutcome::Unschedulable {
@@ -420,6 +438,7 @@ impl Scheduler {
                 })
             }
             Err(e @ ScheduleError::Plugin { .. }) => {
+                self.last_evaluated_nodes = 0;
                 self.queue.add_unschedulable(info, Vec::new(), now);
                 Some(SchedulingOutcome::Unschedulable {
                     namespace,

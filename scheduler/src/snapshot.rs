@@ -117,14 +117,33 @@ impl Snapshot {
     /// them (`spec.nodeName` set; pods that finished are left out, as the scheduler's informer
     /// leaves them out) and the namespaces.
     pub fn new(nodes: &[Arc<Node>], pods: &[Arc<Pod>], namespaces: &[Arc<Namespace>]) -> Snapshot {
-        let ordered = zone_interleaved(nodes);
-        let mut infos: Vec<NodeInfo> = ordered.into_iter().map(NodeInfo::new).collect();
+        Snapshot::from_infos(
+            nodes.iter().cloned().map(NodeInfo::new).collect(),
+            pods.iter().cloned().map(PodInfo::new).collect(),
+            namespaces,
+        )
+    }
+
+    /// [`Snapshot::new`] from `NodeInfo::new` of each node (in the order they joined, without
+    /// pods) and `PodInfo::new` of each pod, computed before: the scheduler's cache keeps them
+    /// between rebuilds. Builds exactly what `Snapshot::new` builds from the same objects.
+    pub fn from_infos(
+        nodes: Vec<NodeInfo>,
+        pods: Vec<PodInfo>,
+        namespaces: &[Arc<Namespace>],
+    ) -> Snapshot {
+        let mut infos = zone_interleaved(nodes);
+        for info in &mut infos {
+            // Each state of a node has its own generation, as `NodeInfo::new` gives it.
+            info.touch();
+        }
         let index: HashMap<String, usize> = infos
             .iter()
             .enumerate()
             .map(|(i, n)| (n.name().to_string(), i))
             .collect();
-        for pod in pods {
+        for info in pods {
+            let pod = &info.pod;
             if pod.spec.node_name.is_empty()
                 || matches!(
                     pod.status.phase,
@@ -134,7 +153,7 @@ impl Snapshot {
                 continue;
             }
             if let Some(&i) = index.get(&pod.spec.node_name) {
-                infos[i].add_pod(PodInfo::new(pod.clone()));
+                infos[i].add_pod(info);
             }
         }
         // Image states: how many distinct nodes report each image name (names as the node
@@ -246,33 +265,43 @@ pub fn normalized_image_name(name: &str) -> String {
     }
 }
 
-fn zone_key(node: &Node) -> String {
+/// A node's zone as kube-scheduler's node tree keys it (`utilnode.GetZoneKey`: region and
+/// zone, both empty for a node without them), borrowed from the node's labels. Two nodes are
+/// in the same zone when their pairs are equal (the node tree joins the two with a separator
+/// that label values cannot contain).
+fn zone_key(node: &Node) -> (&str, &str) {
     let labels = &node.metadata.labels;
     let region = labels.get(REGION_LABEL).map(String::as_str).unwrap_or("");
     let zone = labels.get(ZONE_LABEL).map(String::as_str).unwrap_or("");
-    if region.is_empty() && zone.is_empty() {
-        String::new()
-    } else {
-        format!("{region}:\x00:{zone}")
-    }
+    (region, zone)
 }
 
 /// Orders nodes as kube-scheduler's node tree lists them: one node from each zone in turn.
-fn zone_interleaved(nodes: &[Arc<Node>]) -> Vec<Arc<Node>> {
-    let mut zones: Vec<(String, Vec<Arc<Node>>)> = Vec::new();
-    for node in nodes {
-        let key = zone_key(node);
-        match zones.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, list)) => list.push(node.clone()),
-            None => zones.push((key, vec![node.clone()])),
+fn zone_interleaved(nodes: Vec<NodeInfo>) -> Vec<NodeInfo> {
+    let total = nodes.len();
+    // The zones in the order their first node joined, with the positions of their nodes.
+    let mut zones: Vec<((String, String), Vec<usize>)> = Vec::new();
+    for (i, info) in nodes.iter().enumerate() {
+        let key = zone_key(&info.node);
+        // Nodes usually come zone after zone or round-robin: try the last zone first.
+        match zones
+            .iter_mut()
+            .rev()
+            .find(|((r, z), _)| (r.as_str(), z.as_str()) == key)
+        {
+            Some((_, list)) => list.push(i),
+            None => zones.push(((key.0.to_string(), key.1.to_string()), vec![i])),
         }
     }
-    let mut out = Vec::with_capacity(nodes.len());
+    let mut slots: Vec<Option<NodeInfo>> = nodes.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(total);
     let mut round = 0;
-    while out.len() < nodes.len() {
+    while out.len() < total {
         for (_, list) in &zones {
-            if let Some(n) = list.get(round) {
-                out.push(n.clone());
+            if let Some(&i) = list.get(round) {
+                if let Some(info) = slots[i].take() {
+                    out.push(info);
+                }
             }
         }
         round += 1;

@@ -29,11 +29,25 @@
 //! Events due at the same time are handled in the order they were scheduled; at the start of
 //! a run that is: workloads, arrivals, trace pods, the first sample, faults in the scenario's
 //! order, failures per pool, the first scrape.
+//!
+//! **Control-plane timing** (`spec.controlPlane`, off when absent): the cluster delivers each
+//! store change to its scheduler and kubelets `apiWriteLatency + watchDelay` after it was
+//! written, and its scheduler takes `schedulerTimePerNode` per node it evaluates, one decision
+//! at a time
+//! ([`ControlPlaneTiming`], [`Scenario::control_plane`]); the cluster asks to be woken when a
+//! delayed change is due or a decision is done, so the engine needs nothing else. Without the
+//! block the cluster runs as before, bit for bit.
+//!
+//! **Invariants** ([`invariants`]): in debug builds, after every step, the engine checks that no
+//! node is over-committed, no pod was bound twice and no pod was lost, from the store's watch
+//! events as it drains them, and panics naming the time, the event and the object
+//! ([`InvariantChecks`]); every metrics sample and the end of the run also compare the pods it
+//! tracks with the store's.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
-use flotilla_controllers::cluster::{Cluster, ClusterConfig, ClusterInput};
+use flotilla_controllers::cluster::{Cluster, ClusterConfig, ClusterInput, ControlPlaneTiming};
 use flotilla_controllers::kubelet::{RuntimeCommand, RuntimeEvent};
 use flotilla_model::rng::component_rng;
 use flotilla_model::store::{DeleteOptions, WatchEvent};
@@ -45,6 +59,33 @@ use crate::faults::{exponential, FaultEffect, FaultEvent, FaultRecord, NodeHealt
 use crate::metrics::{Metrics, RunInfo, Summary};
 use crate::runtime_model::{RuntimeModel, EXIT_CODE_ANNOTATION, RUN_TIME_ANNOTATION};
 use crate::scenario::{RunTimeDistribution, Scenario};
+
+pub mod invariants;
+
+pub use invariants::{InvariantViolation, Invariants};
+
+/// How a run checks its [invariants].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvariantChecks {
+    /// Not checked (the default of release builds).
+    Off,
+    /// Checked after every step; the first violation is kept
+    /// ([`Simulation::invariant_violation`]) and the run goes on.
+    Record,
+    /// Checked after every step; a violation panics, naming the time, the event and the object
+    /// (the default of debug builds).
+    Panic,
+}
+
+impl Default for InvariantChecks {
+    fn default() -> InvariantChecks {
+        if cfg!(debug_assertions) {
+            InvariantChecks::Panic
+        } else {
+            InvariantChecks::Off
+        }
+    }
+}
 
 /// The virtual time a run starts at: 2026-01-01T00:00:00Z, so timestamps read naturally.
 pub const EPOCH: Time = Time::from_secs(1_767_225_600);
@@ -126,6 +167,15 @@ pub struct Simulation {
     failure_rngs: Vec<ChaCha8Rng>,
     /// What faults did to nodes, in order.
     fault_log: Vec<FaultRecord>,
+    /// How invariants are checked, and the checker when they are.
+    checks: InvariantChecks,
+    invariants: Option<Invariants>,
+    /// The last event handled, while invariants are checked (to name it in a violation).
+    last_event: Option<SimEvent>,
+    /// The first violation, described, with [`InvariantChecks::Record`].
+    violation: Option<String>,
+    /// This step handled a metrics sample: the check compares every pod with the store's.
+    full_check: bool,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -141,11 +191,23 @@ impl Simulation {
     /// Sets up a run of `scenario` with `seed`: the cluster, its nodes, and the first event of
     /// every source.
     pub fn new(scenario: Scenario, seed: u64) -> Result<Simulation, SimError> {
+        let registry = flotilla_scheduler::plugins::registry::default_registry();
+        Simulation::with_registry(scenario, seed, &registry)
+    }
+
+    /// As [`new`](Simulation::new), with the scenario's `schedulerConfig` read against
+    /// `registry` instead of the in-tree plugins alone: how a simulation runs a scheduler
+    /// plugin written outside this workspace, registered as kube-scheduler's out-of-tree
+    /// plugins are (see the researcher's guide and `examples/plugin_on_trace.rs`).
+    pub fn with_registry(
+        scenario: Scenario,
+        seed: u64,
+        registry: &flotilla_scheduler::config::Registry,
+    ) -> Result<Simulation, SimError> {
         let mut config = ClusterConfig::new(seed);
         if let Some(text) = &scenario.scheduler_config {
-            let registry = flotilla_scheduler::plugins::registry::default_registry();
             config.scheduler =
-                flotilla_scheduler::config::SchedulerConfig::from_yaml(text, &registry)
+                flotilla_scheduler::config::SchedulerConfig::from_yaml(text, registry)
                     .map_err(|e| SimError::SchedulerConfig(e.to_string()))?;
         }
         config.event_limit = 10_000;
@@ -153,6 +215,13 @@ impl Simulation {
         let mut runtime = RuntimeModel::new(scenario.timing.clone());
         let start = EPOCH;
         cluster.poll(start);
+        if let Some(cp) = scenario.control_plane {
+            // Set before the nodes register: they too reach the scheduler after the delay.
+            cluster.set_control_plane_timing(ControlPlaneTiming {
+                watch_delay: cp.api_write_latency.saturating_add(cp.watch_delay),
+                scheduler_time_per_node: cp.scheduler_time_per_node,
+            });
+        }
         for (node, images) in &scenario.nodes {
             let name = node.metadata.name.clone();
             runtime.preload(&name, images.iter().cloned());
@@ -219,8 +288,14 @@ impl Simulation {
             fault_nodes,
             failure_rngs,
             fault_log: Vec::new(),
+            checks: InvariantChecks::Off,
+            invariants: None,
+            last_event: None,
+            violation: None,
+            full_check: false,
             scenario,
         };
+        sim.set_invariant_checks(InvariantChecks::default());
         for i in 0..sim.scenario.workloads.len() {
             let at = start + sim.scenario.workloads[i].0;
             sim.push(at, SimEvent::Apply(i));
@@ -258,6 +333,52 @@ impl Simulation {
     /// cut off and reconnected.
     pub fn fault_log(&self) -> &[FaultRecord] {
         &self.fault_log
+    }
+
+    /// Chooses how invariants are checked ([`InvariantChecks`]; by default, with a panic in
+    /// debug builds and not at all in release builds). Call it before the first step: the
+    /// checker must see every change of the store.
+    pub fn set_invariant_checks(&mut self, checks: InvariantChecks) {
+        self.checks = checks;
+        self.invariants = match checks {
+            InvariantChecks::Off => None,
+            _ => Some(self.invariants.take().unwrap_or_default()),
+        };
+    }
+
+    /// The first invariant violation of the run, with [`InvariantChecks::Record`]: what broke,
+    /// when, and after which event.
+    pub fn invariant_violation(&self) -> Option<&str> {
+        self.violation.as_deref()
+    }
+
+    /// Checks the invariants after a step (or, with `full`, also compares the pods tracked
+    /// with the store's), and reports a violation as `self.checks` says.
+    fn check_invariants(&mut self, full: bool) {
+        let Some(inv) = self.invariants.as_mut() else {
+            return;
+        };
+        let mut result = inv.check();
+        if full && result.is_ok() {
+            result = inv.reconcile(self.cluster.store());
+        }
+        let Err(violation) = result else {
+            return;
+        };
+        let message = format!(
+            "invariant violated at {} (+{:?}), after event {:?}: {violation}",
+            self.now,
+            self.now.saturating_duration_since(EPOCH),
+            self.last_event
+        );
+        match self.checks {
+            InvariantChecks::Panic => panic!("{message}"),
+            _ => {
+                if self.violation.is_none() {
+                    self.violation = Some(message);
+                }
+            }
+        }
     }
 
     /// The cluster being simulated.
@@ -466,6 +587,7 @@ impl Simulation {
         // The state at the end of the run.
         self.now = self.now.max(self.end);
         self.poll();
+        self.check_invariants(true);
         if self
             .metrics
             .samples
@@ -511,9 +633,18 @@ impl Simulation {
                 continue;
             };
             self.events_processed += 1;
+            if self.invariants.is_some() {
+                self.last_event = Some(event.clone());
+            }
+            let sample = matches!(event, SimEvent::Sample);
             self.handle(event);
+            if sample {
+                self.full_check = true;
+            }
         }
         self.poll();
+        let full = std::mem::take(&mut self.full_check);
+        self.check_invariants(full);
         true
     }
 
@@ -711,6 +842,9 @@ impl Simulation {
         for e in &events {
             self.cursor = e.resource_version;
             self.metrics.observe(e, now);
+            if let Some(inv) = self.invariants.as_mut() {
+                inv.observe(e);
+            }
             if let Object::Pod(p) = e.object.as_ref() {
                 if p.phase().is_terminal()
                     && p.metadata.namespace == crate::trace::TRACE_NAMESPACE

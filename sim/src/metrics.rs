@@ -2,6 +2,8 @@
 //! the virtual clock, and the summary (`summary.json`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use flotilla_controllers::cluster::Cluster;
 use flotilla_model::api::{ConditionStatus, Pod, PodCondition, PodPhase};
@@ -96,6 +98,76 @@ pub struct Metrics {
     pub samples: Vec<Sample>,
     digest: u64,
     start: Time,
+    /// What each Node and Pod added to the last sample, by object.
+    sample_cache: SampleCache,
+}
+
+/// What one stored object adds to a sample. Stored objects are immutable `Arc`s, so an object
+/// that is the same allocation as at the last sample adds the same again: [`Metrics::sample`]
+/// reads each changed object once instead of every object at every sample.
+#[derive(Clone, Debug)]
+enum Contribution {
+    /// A Node: whether it is Ready and, when it is, its allocatable amounts of [`RESOURCES`]
+    /// (index, value) in that order.
+    Node {
+        ready: bool,
+        allocatable: Vec<(usize, f64)>,
+    },
+    /// A Pod: its phase, whether it is unschedulable and, when it is bound and not finished,
+    /// each container's requests of [`RESOURCES`] (index, value) in container order.
+    Pod {
+        phase: PodPhase,
+        unschedulable: bool,
+        requests: Vec<(usize, f64)>,
+    },
+    /// An object of another kind (never listed under Node or Pod): adds nothing.
+    Other,
+}
+
+/// Hashes an object's address (a `usize`) by one multiplication: the keys are already unique.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+}
+
+/// The contributions of the last sample's objects, by address. Each entry holds its object, so
+/// the address cannot be reused by another object while the entry lives; `stamp` is the sample
+/// that last saw it, and entries older than the current sample are dropped after it.
+#[derive(Clone, Debug, Default)]
+struct SampleCache {
+    entries: HashMap<usize, (Arc<Object>, Contribution, u64), BuildHasherDefault<AddressHasher>>,
+    stamp: u64,
+}
+
+impl SampleCache {
+    /// The contribution of `object`, computed by `f` when the object was not in the last sample.
+    fn get(
+        &mut self,
+        object: &Arc<Object>,
+        f: impl FnOnce(&Object) -> Contribution,
+    ) -> &Contribution {
+        let stamp = self.stamp;
+        let entry = self
+            .entries
+            .entry(Arc::as_ptr(object) as usize)
+            .or_insert_with(|| (object.clone(), f(object), stamp));
+        entry.2 = stamp;
+        &entry.1
+    }
 }
 
 impl Metrics {
@@ -160,10 +232,7 @@ impl Metrics {
             failed: 0,
             unschedulable: 0,
             nodes_ready: 0,
-            resources: RESOURCES
-                .iter()
-                .map(|r| (r.to_string(), (0.0, 0.0)))
-                .collect(),
+            resources: BTreeMap::new(),
             hpa_replicas: BTreeMap::new(),
         };
         for object in store.iter_kind(Kind::HorizontalPodAutoscaler) {
@@ -174,35 +243,40 @@ impl Metrics {
                 );
             }
         }
+        // Requested and allocatable per resource, summed in store order as before the cache
+        // (the same additions in the same order give the same floating-point totals).
+        let mut totals = [(0.0f64, 0.0f64); RESOURCES.len()];
+        let cache = &mut self.sample_cache;
+        cache.stamp += 1;
+        let mut seen = 0usize;
         for object in store.iter_kind(Kind::Node) {
-            let Object::Node(node) = &**object else {
+            seen += 1;
+            let Contribution::Node { ready, allocatable } = cache.get(object, node_contribution)
+            else {
                 continue;
             };
-            let ready = node
-                .status
-                .conditions
-                .iter()
-                .any(|c| c.r#type == "Ready" && c.status == ConditionStatus::True);
             if !ready {
                 continue;
             }
             s.nodes_ready += 1;
-            for r in RESOURCES {
-                if let Some(q) = node.status.allocatable.get(r) {
-                    if let Some(e) = s.resources.get_mut(r) {
-                        e.1 += q.as_approximate_f64();
-                    }
-                }
+            for &(r, q) in allocatable {
+                totals[r].1 += q;
             }
         }
         for object in store.iter_kind(Kind::Pod) {
-            let Object::Pod(pod) = &**object else {
+            seen += 1;
+            let Contribution::Pod {
+                phase,
+                unschedulable,
+                requests,
+            } = cache.get(object, pod_contribution)
+            else {
                 continue;
             };
-            match pod.phase() {
+            match phase {
                 PodPhase::Pending | PodPhase::Unknown => {
                     s.pending += 1;
-                    if is_unschedulable(pod) {
+                    if *unschedulable {
                         s.unschedulable += 1;
                     }
                 }
@@ -210,19 +284,19 @@ impl Metrics {
                 PodPhase::Succeeded => s.succeeded += 1,
                 PodPhase::Failed => s.failed += 1,
             }
-            if pod.spec.node_name.is_empty() || pod.phase().is_terminal() {
-                continue;
-            }
-            for c in &pod.spec.containers {
-                for r in RESOURCES {
-                    if let Some(q) = c.resources.requests.get(r) {
-                        if let Some(e) = s.resources.get_mut(r) {
-                            e.0 += q.as_approximate_f64();
-                        }
-                    }
-                }
+            for &(r, q) in requests {
+                totals[r].0 += q;
             }
         }
+        if cache.entries.len() > seen {
+            let stamp = cache.stamp;
+            cache.entries.retain(|_, e| e.2 == stamp);
+        }
+        s.resources = RESOURCES
+            .iter()
+            .zip(totals)
+            .map(|(r, t)| (r.to_string(), t))
+            .collect();
         self.samples.push(s);
     }
 
@@ -384,6 +458,59 @@ impl Metrics {
 
 fn ms(d: flotilla_model::Duration) -> f64 {
     d.as_nanos() as f64 / 1e6
+}
+
+/// What a Node adds to a sample: Ready, and then its allocatable resources.
+fn node_contribution(object: &Object) -> Contribution {
+    let Object::Node(node) = object else {
+        return Contribution::Other;
+    };
+    let ready = node
+        .status
+        .conditions
+        .iter()
+        .any(|c| c.r#type == "Ready" && c.status == ConditionStatus::True);
+    let allocatable = if ready {
+        RESOURCES
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                node.status
+                    .allocatable
+                    .get(*r)
+                    .map(|q| (i, q.as_approximate_f64()))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Contribution::Node { ready, allocatable }
+}
+
+/// What a Pod adds to a sample: its phase and, while it is bound and not finished, the
+/// requests of its containers.
+fn pod_contribution(object: &Object) -> Contribution {
+    let Object::Pod(pod) = object else {
+        return Contribution::Other;
+    };
+    let phase = pod.phase();
+    let unschedulable =
+        matches!(phase, PodPhase::Pending | PodPhase::Unknown) && is_unschedulable(pod);
+    let mut requests = Vec::new();
+    if !pod.spec.node_name.is_empty() && !phase.is_terminal() {
+        for c in &pod.spec.containers {
+            for (i, r) in RESOURCES.iter().enumerate() {
+                if let Some(q) = c.resources.requests.get(*r) {
+                    requests.push((i, q.as_approximate_f64()));
+                }
+            }
+        }
+    }
+    Contribution::Pod {
+        phase,
+        unschedulable,
+        requests,
+    }
 }
 
 fn is_unschedulable(pod: &Pod) -> bool {

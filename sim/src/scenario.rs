@@ -16,6 +16,7 @@
 //!     capacity: {cpu: "16", memory: 64Gi, pods: "110"}
 //!     labels: {pool: general}
 //!   runtime: {pullBandwidth: 100Mi, defaultImageSize: 200Mi}
+//!   controlPlane: {apiWriteLatency: 5ms, watchDelay: 10ms, schedulerTimePerNode: 2us}
 //!   workloads:
 //!   - at: 0s
 //!     manifests: |
@@ -97,6 +98,10 @@ pub struct ScenarioSpec {
     /// The virtual runtime's timing.
     #[serde(default)]
     pub runtime: RuntimeSpec,
+    /// The control plane's timing; when absent, the control plane takes no time (see
+    /// [`ControlPlane`]).
+    #[serde(default)]
+    pub control_plane: Option<ControlPlaneSpec>,
     /// Manifests applied at given times (`kubectl apply`: a later apply of the same object
     /// updates it, e.g. a new image rolls a Deployment out).
     #[serde(default)]
@@ -362,6 +367,42 @@ pub struct RuntimeSpec {
     pub termination_delay: Option<String>,
 }
 
+/// The control plane's timing; every field optional (zero when absent).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ControlPlaneSpec {
+    /// How long the API server takes to commit a write (`5ms`).
+    #[serde(default)]
+    pub api_write_latency: Option<String>,
+    /// How long a committed change takes to reach a watcher (`10ms`).
+    #[serde(default)]
+    pub watch_delay: Option<String>,
+    /// How long the scheduler takes per node it evaluates for a pod (`2us`).
+    #[serde(default)]
+    pub scheduler_time_per_node: Option<String>,
+}
+
+/// The control-plane timing model, checked (`spec.controlPlane`).
+///
+/// A change reaches the scheduler and the kubelets `apiWriteLatency + watchDelay` after it was
+/// written: a new pod reaches the scheduler, and its binding its kubelet, that much later. The
+/// two are kept apart in the scenario because they are measured apart, but only their sum
+/// matters to the model (no writer waits for its own write here). The scheduler decides one
+/// pod at a time, taking `schedulerTimePerNode` per node it evaluated (ran the Filter plugins
+/// on), and writes the decision when it is done. The controllers see every change at once:
+/// their reconciles rely on a current view (they keep no client-go expectations), so their
+/// hops (Deployment → ReplicaSet → Pods) take no time. The runtime's own latencies are
+/// `spec.runtime`'s. See [`flotilla_controllers::cluster::ControlPlaneTiming`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ControlPlane {
+    /// How long the API server takes to commit a write.
+    pub api_write_latency: Duration,
+    /// How long a committed change takes to reach a watcher.
+    pub watch_delay: Duration,
+    /// The scheduler's decision time per node evaluated.
+    pub scheduler_time_per_node: Duration,
+}
+
 /// Manifests applied at a time.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -441,6 +482,8 @@ pub struct Scenario {
     pub scheduler_config: Option<String>,
     /// The runtime timing.
     pub timing: crate::runtime_model::RuntimeTiming,
+    /// The control plane's timing, when the scenario models it (`spec.controlPlane`).
+    pub control_plane: Option<ControlPlane>,
     /// Objects to apply, with their times, in time order (stable).
     pub workloads: Vec<(Duration, Vec<Object>)>,
     /// Arrival processes.
@@ -618,6 +661,19 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Checks a scenario given as text; `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let registry = flotilla_scheduler::plugins::registry::default_registry();
+    parse_with_registry(file, text, &registry)
+}
+
+/// Checks a scenario given as text, as [`parse`] does, with the scheduler plugins of
+/// `registry` (the in-tree plugins and a researcher's own, see
+/// [`Simulation::with_registry`](crate::engine::Simulation::with_registry)) for its
+/// `schedulerConfig`.
+pub fn parse_with_registry(
+    file: &str,
+    text: &str,
+    registry: &flotilla_scheduler::config::Registry,
+) -> Result<Scenario, ScenarioError> {
     let de = serde_yaml::Deserializer::from_str(text);
     let raw: ScenarioFile = serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
@@ -645,7 +701,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             message,
         }
     })?;
-    check(file, raw)
+    check(file, raw, registry)
 }
 
 fn invalid(file: &str, field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
@@ -712,7 +768,11 @@ fn run_time_at(file: &str, path: &str, r: &RunTime) -> Result<RunTimeDistributio
     }
 }
 
-fn check(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
+fn check(
+    file: &str,
+    raw: ScenarioFile,
+    registry: &flotilla_scheduler::config::Registry,
+) -> Result<Scenario, ScenarioError> {
     if raw.api_version != "sim.flotilla.io/v1" {
         return Err(invalid(
             file,
@@ -815,9 +875,22 @@ fn check(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
     if let Some(v) = &rt.termination_delay {
         timing.termination_delay = duration_at(file, "spec.runtime.terminationDelay", v)?;
     }
+    let control_plane = match &spec.control_plane {
+        None => None,
+        Some(cp) => {
+            let at = |field: &str, v: &Option<String>| match v {
+                Some(v) => duration_at(file, &format!("spec.controlPlane.{field}"), v),
+                None => Ok(Duration::ZERO),
+            };
+            Some(ControlPlane {
+                api_write_latency: at("apiWriteLatency", &cp.api_write_latency)?,
+                watch_delay: at("watchDelay", &cp.watch_delay)?,
+                scheduler_time_per_node: at("schedulerTimePerNode", &cp.scheduler_time_per_node)?,
+            })
+        }
+    };
     if let Some(config) = &spec.scheduler_config {
-        let registry = flotilla_scheduler::plugins::registry::default_registry();
-        flotilla_scheduler::config::SchedulerConfig::from_yaml(config, &registry)
+        flotilla_scheduler::config::SchedulerConfig::from_yaml(config, registry)
             .map_err(|e| invalid(file, "spec.schedulerConfig", e.to_string()))?;
     }
     let mut workloads = Vec::new();
@@ -926,6 +999,7 @@ fn check(file: &str, raw: ScenarioFile) -> Result<Scenario, ScenarioError> {
         nodes,
         scheduler_config: spec.scheduler_config,
         timing,
+        control_plane,
         workloads,
         arrivals,
         trace_pods,
@@ -1439,6 +1513,35 @@ mod tests {
             e,
             "s.yaml: spec.duration: unknown unit \"x\" in duration \"1x\""
         );
+    }
+
+    #[test]
+    fn the_control_plane_block_is_checked() {
+        let head = "apiVersion: sim.flotilla.io/v1\nkind: Scenario\nspec:\n  duration: 1m\n";
+        let s = parse("s.yaml", head).unwrap();
+        assert_eq!(s.control_plane, None);
+        let text = format!(
+            "{head}  controlPlane: {{apiWriteLatency: 5ms, watchDelay: 10ms, schedulerTimePerNode: 2us}}\n"
+        );
+        let s = parse("s.yaml", &text).unwrap();
+        assert_eq!(
+            s.control_plane,
+            Some(ControlPlane {
+                api_write_latency: Duration::from_millis(5),
+                watch_delay: Duration::from_millis(10),
+                scheduler_time_per_node: Duration::from_micros(2),
+            })
+        );
+        let text = format!("{head}  controlPlane: {{watchDelay: 10}}\n");
+        let e = parse("s.yaml", &text).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "s.yaml: spec.controlPlane.watchDelay: missing unit in duration \"10\""
+        );
+        let text = format!("{head}  controlPlane:\n    watchdelay: 10ms\n");
+        let e = parse("s.yaml", &text).unwrap_err().to_string();
+        assert!(e.starts_with("s.yaml:6:"), "{e}");
+        assert!(e.contains("unknown field `watchdelay`"), "{e}");
     }
 
     #[test]

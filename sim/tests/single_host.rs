@@ -297,7 +297,21 @@ fn single_host_end_to_end() {
         "processes left after a stop: {:?}",
         processes_of(&env.node)
     );
+    // A write torn by a crash at the end of the state log is dropped, not loaded.
+    {
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(env.base.join("data/log"))
+            .unwrap();
+        log.write_all(b"\x46\x4c\x54\x31\xff\xff\x00\x00torn")
+            .unwrap();
+    }
     let host = env.host(&[]);
+    assert!(
+        env.log().contains("dropped a torn write"),
+        "the torn tail is reported: {}",
+        env.log()
+    );
     let deploy = env.ok(&["get", "deployment", "web"]);
     assert!(deploy.contains("web"), "{deploy}");
     assert_eq!(cluster_ip(&env), ip, "the Service keeps its ClusterIP");

@@ -114,8 +114,9 @@ pub struct Kubelet {
     node_retry_at: Option<Time>,
     /// Finished pods whose final status is written: their status is not recomputed on every
     /// sync (a node keeps every pod it ever ran until the pod is deleted), until the pod
-    /// changes again.
-    settled: std::collections::BTreeSet<String>,
+    /// changes again. A hash set: it is only probed, on every sync for every finished pod, and
+    /// never iterated, so its order cannot reach an output.
+    settled: std::collections::HashSet<String>,
 }
 
 impl Kubelet {
@@ -131,7 +132,7 @@ impl Kubelet {
             events: Vec::new(),
             dirty: false,
             node_retry_at: None,
-            settled: std::collections::BTreeSet::new(),
+            settled: std::collections::HashSet::new(),
         }
     }
 

@@ -10,11 +10,12 @@
 //!   loopback up, reports `ready`, then sleeps and reaps until told to stop;
 //! - `container`: joins the container's cgroups and the sandbox's namespaces, unshares mount,
 //!   PID and cgroup namespaces, and forks the container's PID 1 ([`container`]);
-//! - `probe`: runs an exec, TCP or HTTP probe inside a container's namespaces.
+//! - `probe`: runs an exec, TCP, HTTP or gRPC probe inside a container's namespaces.
 //!
 //! Helpers talk back through descriptor 3, a pipe: `ready`, `pid <n>`, or `error <text>`.
 
 pub mod container;
+pub mod grpc;
 pub mod probe;
 pub mod sandbox;
 

@@ -1,5 +1,5 @@
-//! Probes run inside a container: exec in all its namespaces, TCP and HTTP in its network
-//! namespace. The helper prints what it saw and exits 0 for success.
+//! Probes run inside a container: exec in all its namespaces, TCP, HTTP and gRPC in its
+//! network namespace. The helper prints what it saw and exits 0 for success.
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -104,6 +104,62 @@ pub fn main(spec_path: &Path) -> i32 {
                 }
             }
         }
+        ProbeAction::Grpc {
+            host,
+            port,
+            service,
+        } => {
+            if let Err(e) = sys.setns(Path::new(&ns("net")), CloneFlags::CLONE_NEWNET) {
+                println!("probe: {e}");
+                return 2;
+            }
+            let (code, message) = grpc_probe(host, *port, service, timeout);
+            println!("{message}");
+            code
+        }
+    }
+}
+
+/// One gRPC health check, with the kubelet's result messages (pkg/probe/grpc/grpc.go
+/// `Probe`): exit code 0 for `SERVING`, 1 for anything else.
+pub fn grpc_probe(host: &str, port: u16, service: &str, timeout: Duration) -> (i32, String) {
+    use super::grpc::{self, GrpcError, ServingStatus};
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let secs = format!("{}s", timeout.as_secs_f64());
+    match grpc::health_check(host, port, service, timeout) {
+        Ok(ServingStatus::Serving) => (0, "service healthy".to_string()),
+        Ok(other) => (
+            1,
+            format!("service unhealthy (responded with {:?})", other.name()),
+        ),
+        Err(GrpcError::ConnectTimeout { .. }) => (
+            1,
+            format!("timeout: failed to connect service {addr:?} within {secs}"),
+        ),
+        Err(e @ GrpcError::Connect { .. }) => (
+            1,
+            format!("error: failed to connect service at {addr:?}: {e}"),
+        ),
+        Err(GrpcError::Status { code, message }) if code == grpc::UNIMPLEMENTED => (
+            1,
+            format!(
+                "error: this server does not implement the grpc health protocol \
+                 (grpc.health.v1.Health): {message}"
+            ),
+        ),
+        Err(GrpcError::DeadlineExceeded)
+        | Err(GrpcError::Status {
+            code: grpc::DEADLINE_EXCEEDED,
+            ..
+        }) => (
+            1,
+            format!("timeout: health rpc did not complete within {secs}"),
+        ),
+        Err(e) => (1, format!("error: health rpc probe failed: {e}")),
     }
 }
 

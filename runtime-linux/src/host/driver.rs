@@ -226,6 +226,7 @@ impl Host {
         // RBAC for real: every component writes as its system identity, every API caller as
         // itself.
         cluster_config.rbac = true;
+        cluster_config.start = wall_clock();
         let restored = !recovered.objects.is_empty();
         let mut cluster = if restored {
             let store = Store::restore(
@@ -926,6 +927,15 @@ impl Host {
                     if several && format == print::OutputFormat::Table {
                         p.stdout = prefix_names(&p.stdout, &print::name_prefix(kind));
                     }
+                    if several {
+                        // One notice for all the types, at the end, if nothing was found.
+                        p.stderr = p
+                            .stderr
+                            .lines()
+                            .filter(|l| !l.starts_with("No resources found"))
+                            .map(|l| format!("{l}\n"))
+                            .collect();
+                    }
                     if !p.stdout.is_empty() {
                         if several && printed_any {
                             out.stdout("\n");
@@ -936,6 +946,9 @@ impl Host {
                 }
                 Err(e) => out.fail(format!("{e}\n")),
             }
+        }
+        if several && !printed_any && out.code == 0 {
+            out.stderr(no_resources(namespace));
         }
     }
 

@@ -334,3 +334,79 @@ pub fn sealed_copy(path: &Path) -> Result<OwnedFd, SysError> {
     }
     Ok(OwnedFd::from(dst))
 }
+
+/// Waits until one of `pids` (children of this process, not yet reaped) has exited, or until
+/// `timeout` has passed; reaps nothing. Returns whether one has exited. With no pid it just
+/// sleeps for `timeout`.
+///
+/// Each pid is watched through a pidfd (`pidfd_open(2)`, Linux 5.3), which becomes readable
+/// when the process exits: no polling interval, no SIGCHLD handler. On a kernel without
+/// pidfds it sleeps a millisecond at most and returns false, so a caller's loop still turns.
+pub fn wait_any_exit(pids: &[i32], timeout: std::time::Duration) -> bool {
+    if pids.is_empty() {
+        std::thread::sleep(timeout);
+        return false;
+    }
+    let mut fds = Vec::with_capacity(pids.len());
+    for pid in pids {
+        // SAFETY: pidfd_open takes two integers and returns a new descriptor or -1; the
+        // descriptor is owned by the OwnedFd below and closed exactly once.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, *pid, 0) };
+        if fd < 0 {
+            if Errno::last() == Errno::ESRCH {
+                // Already gone (and so exited).
+                return true;
+            }
+            std::thread::sleep(timeout.min(std::time::Duration::from_millis(1)));
+            return false;
+        }
+        // SAFETY: `fd` was just returned by pidfd_open and nothing else owns it.
+        fds.push(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+    }
+    let mut polled: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `polled` is a live, correctly sized array of pollfd for the duration of the call,
+    // and every descriptor in it stays open (owned by `fds`) until after it returns.
+    let n = unsafe { libc::poll(polled.as_mut_ptr(), polled.len() as libc::nfds_t, ms) };
+    n > 0
+}
+
+/// Makes descriptors 1 and 2 copies of `fd` (the container log pipe), without close-on-exec,
+/// so that every process started from here writes there.
+pub fn stdout_stderr_to(fd: &impl AsRawFd) -> Result<(), SysError> {
+    for target in [1, 2] {
+        // SAFETY: dup2 takes integers; `fd` is open for the duration of the call, and the
+        // descriptors it replaces (1 and 2) are owned by no Rust value in the helpers.
+        if unsafe { libc::dup2(fd.as_raw_fd(), target) } < 0 {
+            return Err(SysError::new("dup2", target, Errno::last()));
+        }
+    }
+    Ok(())
+}
+
+/// Points descriptors 1 and 2 at `/dev/null` (closing what they were).
+pub fn stdout_stderr_to_null() -> Result<(), SysError> {
+    let null = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| SysError::io("open", "/dev/null", &e))?;
+    stdout_stderr_to(&null)
+}
+
+/// Waits for child `pid` to exit (reaping it); returns at once if it is already gone.
+pub fn wait_for(pid: Pid) {
+    loop {
+        match nix::sys::wait::waitpid(pid, None) {
+            Err(Errno::EINTR) => continue,
+            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(_) => return,
+            Ok(_) => continue,
+        }
+    }
+}

@@ -311,7 +311,7 @@ enum AuthAction {
 /// `flotilla image …`.
 #[derive(Subcommand, Debug)]
 enum ImageAction {
-    /// Import an image as NAME[:TAG]: an OCI image layout (a directory or a tar, plain, gzip
+    /// Import an image as NAME:TAG (the tag defaults to `latest`): an OCI image layout (a directory or a tar, plain, gzip
     /// or zstd; the manifest for this host's platform), a `docker save` archive, or a root
     /// filesystem directory or tar. Every blob is checked against its digest.
     Import {
@@ -538,7 +538,7 @@ fn host(args: HostArgs) -> ExitCode {
     }
 }
 
-/// `TYPE/NAME` → (`TYPE`, [`NAME`]); otherwise the arguments as given.
+/// `TYPE/NAME` → (`TYPE`, `[NAME]`); otherwise the arguments as given.
 fn split_target(resource: &str, names: Vec<String>) -> (String, Vec<String>) {
     match resource.split_once('/') {
         Some((kind, name)) => {

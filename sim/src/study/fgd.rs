@@ -26,7 +26,7 @@
 //! The scheduler framework is driven directly: a [`Snapshot`] of the nodes and
 //! [`schedule_pod_with_cache`], with no object store, controllers or virtual clock. Nothing of
 //! the cluster matters to this protocol but the nodes' free resources, and that takes an
-//! experiment from minutes to about a second.
+//! experiment from minutes to a few seconds.
 //!
 //! **Ties.** The artifact's scheduler (a kube-scheduler v1.20 fork) gives a tie among the best
 //! nodes to the node whose name is smallest, and the simulator renames the nodes

@@ -464,7 +464,7 @@ impl NodeMemo {
 
 /// The FGD policy's score plugin, measuring against a target workload.
 ///
-/// A node's score depends on the pod's shape ([`PodShape`]) and the node's CPU left, GPU model
+/// A node's score depends on the pod's shape (`PodShape`) and the node's CPU left, GPU model
 /// and free milli-GPUs, nothing else; and one binding changes one node. So the plugin keeps, in
 /// each node's [`DerivedCache`](crate::gpu::DerivedCache), the node's fragmentation and its
 /// score for every pod shape scored since the node last changed: PreScore numbers the pod's
