@@ -26,9 +26,12 @@ use super::authz;
 use super::persist::StateLog;
 use super::print;
 use super::server::{ApiServer, Call, ReplySink};
+use crate::local_path::LocalPathProvisioner;
 use crate::network::NetworkConfig;
 use crate::proxy::{ProxyConfig, ServiceProxy};
 use crate::{LinuxRuntime, RuntimeConfig};
+use flotilla_controllers::controller::Controller as _;
+use flotilla_controllers::persistent_volume::PersistentVolumeController;
 
 /// How a host is set up.
 #[derive(Clone, Debug)]
@@ -49,6 +52,9 @@ pub struct HostConfig {
     pub node_port_address: std::net::IpAddr,
     /// The group the API socket is opened to (mode 0660); `None`: root only (0600).
     pub socket_group: Option<u32>,
+    /// Where the `flotilla.io/local-path` provisioner makes PersistentVolumes' directories
+    /// (the default StorageClass `local-path`); hostPath volumes are allowed under it.
+    pub volumes_dir: PathBuf,
 }
 
 impl HostConfig {
@@ -66,6 +72,7 @@ impl HostConfig {
             metrics_interval: StdDuration::from_secs(15),
             node_port_address: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
             socket_group: None,
+            volumes_dir: PathBuf::from("/var/lib/flotilla/volumes"),
         }
     }
 }
@@ -89,6 +96,19 @@ pub enum HostError {
     #[error("restore: {0}")]
     Restore(#[from] flotilla_model::store::StoreError),
 }
+
+/// The StorageClass a new host starts with: the default class, provisioned by
+/// `flotilla.io/local-path` (a directory per volume under [`HostConfig::volumes_dir`]).
+pub const LOCAL_PATH_STORAGE_CLASS: &str = "apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: local-path
+  annotations:
+    storageclass.kubernetes.io/is-default-class: \"true\"
+provisioner: flotilla.io/local-path
+reclaimPolicy: Delete
+volumeBindingMode: WaitForFirstConsumer
+";
 
 /// The wall clock as the cluster's [`Time`].
 pub fn wall_clock() -> Time {
@@ -217,12 +237,39 @@ impl Host {
     /// objects or bootstraps a new cluster, registers this machine as the node, and listens
     /// on the API socket.
     pub fn start(config: HostConfig) -> Result<Host, HostError> {
+        let mut config = config;
+        if !config
+            .runtime
+            .allowed_host_paths
+            .contains(&config.volumes_dir)
+        {
+            config
+                .runtime
+                .allowed_host_paths
+                .push(config.volumes_dir.clone());
+        }
         let runtime = LinuxRuntime::new(config.runtime.clone())?;
         let (state, recovered) = StateLog::open(&config.data_dir)?;
         if let Some(torn) = &recovered.torn_tail {
             eprintln!("flotilla host: dropped a torn write at the end of the state log ({torn})");
         }
         let mut cluster_config = ClusterConfig::new(config.seed);
+        // Claims of the default StorageClass get a directory under `volumes_dir`.
+        let volumes_dir = config.volumes_dir.clone();
+        cluster_config.controllers = flotilla_controllers::cluster::default_controllers()
+            .into_iter()
+            .map(
+                |c| -> Box<dyn flotilla_controllers::controller::Controller> {
+                    if c.name() == PersistentVolumeController::new().name() {
+                        Box::new(PersistentVolumeController::new().with_provisioner(Box::new(
+                            LocalPathProvisioner::new(volumes_dir.clone()),
+                        )))
+                    } else {
+                        c
+                    }
+                },
+            )
+            .collect();
         // RBAC for real: every component writes as its system identity, every API caller as
         // itself.
         cluster_config.rbac = true;
@@ -266,6 +313,21 @@ impl Host {
                 .is_none()
             {
                 cluster.apply(object)?;
+            }
+        }
+        if cluster
+            .store()
+            .iter_kind(Kind::StorageClass)
+            .next()
+            .is_none()
+        {
+            if let Ok(parsed) = flotilla_model::manifest::parse_str(
+                "default-storage-class",
+                LOCAL_PATH_STORAGE_CLASS,
+            ) {
+                for o in parsed.objects {
+                    cluster.apply(o.object)?;
+                }
             }
         }
         cluster.add_node(host_node(&config.node_name, &gateway))?;
@@ -1310,12 +1372,8 @@ impl Host {
             .chain(pod.spec.init_containers.iter())
             .find(|c| c.name == container)
             .ok_or_else(|| format!("error: container {container} is not valid\n"))?;
-        let image = self
-            .runtime
-            .images()
-            .get(&spec.image)
-            .map(|i| i.config)
-            .unwrap_or_default();
+        let image = self.runtime.images().get(&spec.image).ok();
+        let image_config = image.as_ref().map(|i| i.config.clone()).unwrap_or_default();
         let mut c = spec.clone();
         c.command = command;
         c.args.clear();
@@ -1325,7 +1383,9 @@ impl Host {
             .filter(|e| e.value_from.is_none())
             .map(|e| (e.name.clone(), e.value.clone()))
             .collect();
-        let process = crate::runtime::process_spec(pod, &c, &image, env)?;
+        // The image's USER (a name resolved in its /etc/passwd) applies as for the container.
+        let rootfs = image.as_ref().map(|i| i.rootfs.as_path());
+        let process = crate::runtime::process_spec_in(pod, &c, &image_config, rootfs, env)?;
         Ok(super::streams::ExecTarget {
             helper: self.config.runtime.helper.clone(),
             init_pid: pid,
@@ -1482,8 +1542,8 @@ fn prefix_names(table: &str, prefix: &str) -> String {
     let Some(header) = lines.next() else {
         return String::new();
     };
-    let header_cells: Vec<&str> = header.split_whitespace().collect();
-    let name_col = header_cells.iter().position(|c| *c == "NAME").unwrap_or(0);
+    let header_cells = split_row(header, header);
+    let name_col = header_cells.iter().position(|c| c == "NAME").unwrap_or(0);
     let mut rows: Vec<Vec<String>> = vec![split_row(header, header)];
     for line in lines {
         let mut cells = split_row(header, line);
@@ -1499,9 +1559,12 @@ fn prefix_names(table: &str, prefix: &str) -> String {
 /// Splits a row of an aligned table at the header's column starts.
 fn split_row(header: &str, line: &str) -> Vec<String> {
     let mut starts = Vec::new();
+    // A column starts after a gap of at least two spaces (tabwriter pads with three;
+    // headers such as `ACCESS MODES` hold single spaces).
     let bytes = header.as_bytes();
     for i in 0..bytes.len() {
-        if bytes[i] != b' ' && (i == 0 || bytes[i - 1] == b' ') {
+        let gap = i >= 2 && bytes[i - 1] == b' ' && bytes[i - 2] == b' ';
+        if bytes[i] != b' ' && (i == 0 || gap) {
             starts.push(i);
         }
     }
