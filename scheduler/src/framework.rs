@@ -14,6 +14,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::node_info::{NodeInfo, PodInfo};
 use crate::snapshot::Snapshot;
@@ -42,13 +43,237 @@ pub enum Code {
     Pending,
 }
 
+/// One reason of a [`Status`]: usually a constant (`Insufficient cpu`), which a rejection then
+/// carries and copies without allocating; formatted text, shared by its copies, when it names
+/// something. A cycle records one status per rejected node, so both cases copy for free.
+#[derive(Clone)]
+pub struct Reason(ReasonText);
+
+#[derive(Clone)]
+enum ReasonText {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl Reason {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            ReasonText::Static(s) => s,
+            ReasonText::Shared(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for Reason {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Reason {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for Reason {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&'static str> for Reason {
+    fn from(s: &'static str) -> Reason {
+        Reason(ReasonText::Static(s))
+    }
+}
+
+impl From<String> for Reason {
+    fn from(s: String) -> Reason {
+        Reason(ReasonText::Shared(s.into()))
+    }
+}
+
+impl From<Arc<str>> for Reason {
+    fn from(s: Arc<str>) -> Reason {
+        Reason(ReasonText::Shared(s))
+    }
+}
+
+impl fmt::Debug for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq for Reason {
+    fn eq(&self, other: &Reason) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Reason {}
+
+impl PartialEq<str> for Reason {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Reason {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Reason {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialOrd for Reason {
+    fn partial_cmp(&self, other: &Reason) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Reason {
+    fn cmp(&self, other: &Reason) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for Reason {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+/// The reasons of a [`Status`], read as a slice. Nearly every rejection has one reason, which
+/// is kept inline so that a status is made and copied without allocating.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Reasons(ReasonList);
+
+#[derive(Clone, Default, PartialEq, Eq)]
+enum ReasonList {
+    #[default]
+    None,
+    One(Reason),
+    Many(Vec<Reason>),
+}
+
+impl Reasons {
+    /// No reasons.
+    pub fn new() -> Reasons {
+        Reasons::default()
+    }
+
+    /// Appends a reason.
+    pub fn push(&mut self, reason: impl Into<Reason>) {
+        let reason = reason.into();
+        self.0 = match std::mem::take(&mut self.0) {
+            ReasonList::None => ReasonList::One(reason),
+            ReasonList::One(first) => ReasonList::Many(vec![first, reason]),
+            ReasonList::Many(mut all) => {
+                all.push(reason);
+                ReasonList::Many(all)
+            }
+        };
+    }
+}
+
+impl std::ops::Deref for Reasons {
+    type Target = [Reason];
+    fn deref(&self) -> &[Reason] {
+        match &self.0 {
+            ReasonList::None => &[],
+            ReasonList::One(r) => std::slice::from_ref(r),
+            ReasonList::Many(all) => all,
+        }
+    }
+}
+
+impl From<Vec<Reason>> for Reasons {
+    fn from(mut all: Vec<Reason>) -> Reasons {
+        Reasons(match all.len() {
+            0 => ReasonList::None,
+            1 => ReasonList::One(all.remove(0)),
+            _ => ReasonList::Many(all),
+        })
+    }
+}
+
+impl FromIterator<Reason> for Reasons {
+    fn from_iter<I: IntoIterator<Item = Reason>>(iter: I) -> Reasons {
+        let mut out = Reasons::new();
+        for r in iter {
+            out.push(r);
+        }
+        out
+    }
+}
+
+impl IntoIterator for Reasons {
+    type Item = Reason;
+    type IntoIter = std::vec::IntoIter<Reason>;
+    fn into_iter(self) -> Self::IntoIter {
+        match self.0 {
+            ReasonList::None => Vec::new(),
+            ReasonList::One(r) => vec![r],
+            ReasonList::Many(all) => all,
+        }
+        .into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Reasons {
+    type Item = &'a Reason;
+    type IntoIter = std::slice::Iter<'a, Reason>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl fmt::Debug for Reasons {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T> PartialEq<Vec<T>> for Reasons
+where
+    Reason: PartialEq<T>,
+{
+    fn eq(&self, other: &Vec<T>) -> bool {
+        self.len() == other.len() && self.iter().zip(other).all(|(a, b)| a == b)
+    }
+}
+
+impl<T, const N: usize> PartialEq<[T; N]> for Reasons
+where
+    Reason: PartialEq<T>,
+{
+    fn eq(&self, other: &[T; N]) -> bool {
+        self.len() == N && self.iter().zip(other).all(|(a, b)| a == b)
+    }
+}
+
 /// A plugin's verdict with the reasons a user reads (`Insufficient cpu`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
     /// What the verdict is.
     pub code: Code,
     /// Why, in kube-scheduler's words; empty for success.
-    pub reasons: Vec<String>,
+    pub reasons: Reasons,
     /// The plugin that gave the verdict (set by the framework when it records the status).
     pub plugin: &'static str,
 }
@@ -58,36 +283,36 @@ impl Status {
     pub fn success() -> Status {
         Status {
             code: Code::Success,
-            reasons: Vec::new(),
+            reasons: Reasons::new(),
             plugin: "",
         }
     }
 
     /// A verdict with one reason.
-    pub fn new(code: Code, reason: impl Into<String>) -> Status {
+    pub fn new(code: Code, reason: impl Into<Reason>) -> Status {
         Status {
             code,
-            reasons: vec![reason.into()],
+            reasons: Reasons(ReasonList::One(reason.into())),
             plugin: "",
         }
     }
 
     /// A verdict with several reasons.
-    pub fn with_reasons(code: Code, reasons: Vec<String>) -> Status {
+    pub fn with_reasons(code: Code, reasons: Vec<Reason>) -> Status {
         Status {
             code,
-            reasons,
+            reasons: reasons.into(),
             plugin: "",
         }
     }
 
     /// `Unschedulable` with one reason.
-    pub fn unschedulable(reason: impl Into<String>) -> Status {
+    pub fn unschedulable(reason: impl Into<Reason>) -> Status {
         Status::new(Code::Unschedulable, reason)
     }
 
     /// `UnschedulableAndUnresolvable` with one reason.
-    pub fn unresolvable(reason: impl Into<String>) -> Status {
+    pub fn unresolvable(reason: impl Into<Reason>) -> Status {
         Status::new(Code::UnschedulableAndUnresolvable, reason)
     }
 
@@ -95,13 +320,13 @@ impl Status {
     pub fn skip() -> Status {
         Status {
             code: Code::Skip,
-            reasons: Vec::new(),
+            reasons: Reasons::new(),
             plugin: "",
         }
     }
 
     /// An internal error.
-    pub fn error(reason: impl Into<String>) -> Status {
+    pub fn error(reason: impl Into<Reason>) -> Status {
         Status::new(Code::Error, reason)
     }
 

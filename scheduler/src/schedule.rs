@@ -103,7 +103,7 @@ impl fmt::Display for FitError {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for status in self.diagnosis.node_to_status.values() {
             for reason in &status.reasons {
-                *counts.entry(reason.as_str()).or_insert(0) += 1;
+                *counts.entry(reason.as_ref()).or_insert(0) += 1;
             }
         }
         let mut parts: Vec<String> = counts
@@ -526,7 +526,7 @@ fn run_post_filter(
         return;
     }
     let handle = ProfileHandle { profile, snapshot };
-    let mut reasons: Vec<String> = Vec::new();
+    let mut reasons: Vec<crate::framework::Reason> = Vec::new();
     let mut result = None;
     for plugin in &profile.post_filter {
         let Some(pf) = plugin.as_post_filter() else {
@@ -848,7 +848,12 @@ pub fn schedule_pod_with_cache(
         }
     };
     let mut feasible = Vec::new();
-    let mut diagnosis = Diagnosis::default();
+    // Rejected nodes in scan order: with the cache, their verdicts stay there (`rejected_at`);
+    // without it, the statuses are moved here. Either way nothing is copied or indexed until
+    // the pod turns out not to fit, which is the only case that reads them (a cycle that finds
+    // a node needs only their number).
+    let mut rejected: Vec<(usize, Status)> = Vec::new();
+    let mut rejected_at: Vec<usize> = Vec::new();
     let mut processed = 0;
     // Filter in parallel chunks; each chunk's results are combined in order, so the feasible set
     // is the first `want` feasible nodes in candidate order whatever the thread count.
@@ -895,10 +900,10 @@ pub fn schedule_pod_with_cache(
                     break 'outer;
                 }
             } else if status.is_rejected() {
-                if !diagnosis.unschedulable_plugins.contains(&status.plugin) {
-                    diagnosis.unschedulable_plugins.push(status.plugin);
+                match status {
+                    Cow::Borrowed(_) => rejected_at.push(i),
+                    Cow::Owned(status) => rejected.push((i, status)),
                 }
-                diagnosis.node_to_status.insert(i, status.into_owned());
             } else {
                 // framework.go RunFilterPlugins: any other status is an error of the cycle.
                 return Err(ScheduleError::Plugin {
@@ -910,8 +915,36 @@ pub fn schedule_pod_with_cache(
         from = to;
     }
     cycle.next_start_node_index = (start + processed) % n;
-    let evaluated_nodes = feasible.len() + diagnosis.node_to_status.len();
-    if let (Some(subset), true) = (subset, feasible.is_empty()) {
+    let evaluated_nodes = feasible.len() + rejected.len() + rejected_at.len();
+    if !feasible.is_empty() {
+        return score_feasible(
+            profile,
+            snapshot,
+            pod,
+            cycle,
+            state,
+            feasible,
+            evaluated_nodes,
+            cached.then_some(cache),
+        );
+    }
+    // No node fits: kube-scheduler's Diagnosis, the rejections by node and the plugins that
+    // gave them in the order the scan met them.
+    let mut diagnosis = Diagnosis::default();
+    let mut in_scan_order: Vec<(usize, Status)> = if rejected_at.is_empty() {
+        rejected
+    } else {
+        rejected_at
+            .into_iter()
+            .map(|i| (i, cache.verdict(i).clone()))
+            .collect()
+    };
+    for (_, status) in &in_scan_order {
+        if !diagnosis.unschedulable_plugins.contains(&status.plugin) {
+            diagnosis.unschedulable_plugins.push(status.plugin);
+        }
+    }
+    if let Some(subset) = subset {
         // Nodes the PreFilter plugins ruled out count as rejected by them (kube-scheduler's
         // "absent nodes" status).
         let excluded = outcome.excluded_status();
@@ -919,24 +952,39 @@ pub fn schedule_pod_with_cache(
         for &i in subset {
             inside[i] = true;
         }
-        for i in (0..n).filter(|&i| !inside[i]) {
-            diagnosis.node_to_status.insert(i, excluded.clone());
-        }
+        in_scan_order.extend(
+            (0..n)
+                .filter(|&i| !inside[i])
+                .map(|i| (i, excluded.clone())),
+        );
         for p in &outcome.narrowed_by {
             if !diagnosis.unschedulable_plugins.contains(p) {
                 diagnosis.unschedulable_plugins.push(p);
             }
         }
     }
-    if feasible.is_empty() {
-        let mut fit = FitError {
-            num_all_nodes: n,
-            diagnosis,
-            post_filter_result: None,
-        };
-        run_post_filter(profile, snapshot, &state, pod, &mut fit, &mut cycle.rng);
-        return Err(ScheduleError::Unschedulable(fit));
-    }
+    diagnosis.node_to_status = in_scan_order.into_iter().collect();
+    let mut fit = FitError {
+        num_all_nodes: n,
+        diagnosis,
+        post_filter_result: None,
+    };
+    run_post_filter(profile, snapshot, &state, pod, &mut fit, &mut cycle.rng);
+    Err(ScheduleError::Unschedulable(fit))
+}
+
+/// The scoring half of [`schedule_pod_with_cache`]: the best of `feasible` (not empty).
+#[allow(clippy::too_many_arguments)]
+fn score_feasible(
+    profile: &Profile,
+    snapshot: &Snapshot,
+    pod: &PodInfo,
+    cycle: &mut SchedulingCycleState,
+    mut state: CycleState,
+    feasible: Vec<usize>,
+    evaluated_nodes: usize,
+    cache: Option<&mut ScoreCache>,
+) -> Result<ScheduleResult, ScheduleError> {
     if feasible.len() == 1 {
         return Ok(ScheduleResult {
             suggested_host: snapshot.nodes[feasible[0]].name().to_string(),
@@ -944,7 +992,6 @@ pub fn schedule_pod_with_cache(
             feasible_nodes: 1,
         });
     }
-    let cache = cached.then_some(cache);
     let scores = run_scores(profile, &mut state, pod, snapshot, &feasible, cache)?;
     let totals = weighted_totals(&scores, feasible.len());
     let best = select_host(&totals, &mut cycle.rng);
@@ -1052,7 +1099,7 @@ pub fn explain(
         Ok(a) => a,
         Err(PreFilterFailure::Rejected(status, plugins)) => {
             for n in &mut nodes {
-                n.reasons = status.reasons.clone();
+                n.reasons = status.reasons.iter().map(|r| r.to_string()).collect();
             }
             let mut fit = pre_filter_fit_error(&status, plugins, snapshot.len());
             run_post_filter_after_pre_filter(
@@ -1086,7 +1133,7 @@ pub fn explain(
             nodes[i].feasible = true;
             feasible.push(i);
         } else if status.is_rejected() {
-            nodes[i].reasons = status.reasons.clone();
+            nodes[i].reasons = status.reasons.iter().map(|r| r.to_string()).collect();
             diagnosis.node_to_status.insert(i, status);
         } else {
             return Err(ScheduleError::Plugin {

@@ -508,7 +508,7 @@ impl PostFilterPlugin for DefaultPreemption {
         rng: &mut dyn rand::RngCore,
     ) -> (Option<PostFilterResult>, Status) {
         let (result, status) = self.preempt(state, pod, snapshot, node_statuses, handle, rng);
-        if status.reasons.is_empty() || status.reasons.iter().all(String::is_empty) {
+        if status.reasons.is_empty() || status.reasons.iter().all(|r| r.is_empty()) {
             return (result, status);
         }
         let msg = status.reasons.join(", ");

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::framework::{
     Code, CycleState, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult, PreScorePlugin,
-    ScorePlugin, Status, MAX_NODE_SCORE,
+    Reason, Reasons, ScorePlugin, Status, MAX_NODE_SCORE,
 };
 use crate::node_info::{NodeInfo, PodInfo};
 use crate::plugins::resource_allocation::{
@@ -320,9 +320,9 @@ fn validate_function_shape(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InsufficientResource {
     /// The resource (`cpu`, `pods`, `nvidia.com/gpu`).
-    pub resource_name: String,
+    pub resource_name: Reason,
     /// The reason as printed (`Insufficient cpu`, `Too many pods`).
-    pub reason: String,
+    pub reason: Reason,
     /// What the pod requests (1 for `pods`), in millicores for CPU.
     pub requested: i64,
     /// What the node's pods already request.
@@ -332,25 +332,6 @@ pub struct InsufficientResource {
     /// Whether the request exceeds the node's whole allocatable, so that evicting pods cannot
     /// make room.
     pub unresolvable: bool,
-}
-
-impl InsufficientResource {
-    fn new(
-        name: &str,
-        reason: String,
-        requested: i64,
-        used: i64,
-        capacity: i64,
-    ) -> InsufficientResource {
-        InsufficientResource {
-            resource_name: name.to_string(),
-            reason,
-            requested,
-            used,
-            capacity,
-            unresolvable: requested > capacity,
-        }
-    }
 }
 
 /// The requests the Filter checks, computed once per pod (kube-scheduler's `preFilterState`).
@@ -401,68 +382,144 @@ impl FitRequest {
     }
 }
 
-/// Checks `request` against what is left on `node` (kube-scheduler's `fitsRequest`); empty when
-/// the pod fits. Allocates only for the resources that do not fit.
-pub fn fits_request(request: &FitRequest, node: &NodeInfo) -> Vec<InsufficientResource> {
-    let mut out = Vec::new();
+/// One resource a pod asks more of than a node has left.
+struct Shortfall<'a> {
+    /// The resource.
+    name: &'a str,
+    /// The resource's name and the reason, when they are constants (every resource but the
+    /// scalar ones).
+    fixed: Option<(&'static str, &'static str)>,
+    requested: i64,
+    used: i64,
+    capacity: i64,
+    /// A full node can always be emptied by preemption, so pods are never unresolvable.
+    never_unresolvable: bool,
+}
+
+impl Shortfall<'_> {
+    fn resource_name(&self) -> Reason {
+        match self.fixed {
+            Some((name, _)) => Reason::from(name),
+            None => Reason::from(self.name.to_string()),
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self.fixed {
+            Some((_, reason)) => Reason::from(reason),
+            None => Reason::from(format!("Insufficient {}", self.name)),
+        }
+    }
+
+    fn unresolvable(&self) -> bool {
+        !self.never_unresolvable && self.requested > self.capacity
+    }
+}
+
+/// Calls `f` for each resource of `request` that does not fit in what is left on `node`, in
+/// kube-scheduler's `fitsRequest` order (pods, cpu, memory, ephemeral-storage, then the scalar
+/// resources; kube-scheduler walks a Go map for those, so its order varies: ours is by name).
+fn for_each_shortfall(request: &FitRequest, node: &NodeInfo, mut f: impl FnMut(Shortfall<'_>)) {
     let alloc = &node.allocatable;
     let used = &node.requested;
     let pods = node.pods.len() as i64;
     if pods + 1 > alloc.allowed_pod_number {
-        // A full node can always be emptied by preemption: never unresolvable.
-        out.push(InsufficientResource {
-            resource_name: "pods".to_string(),
-            reason: "Too many pods".to_string(),
+        f(Shortfall {
+            name: "pods",
+            fixed: Some(("pods", "Too many pods")),
             requested: 1,
             used: pods,
             capacity: alloc.allowed_pod_number,
-            unresolvable: false,
+            never_unresolvable: true,
         });
     }
-    if request.milli_cpu > 0 && request.milli_cpu > alloc.milli_cpu.wrapping_sub(used.milli_cpu) {
-        out.push(InsufficientResource::new(
+    let fixed = [
+        (
             "cpu",
-            "Insufficient cpu".to_string(),
+            "Insufficient cpu",
             request.milli_cpu,
             used.milli_cpu,
             alloc.milli_cpu,
-        ));
-    }
-    if request.memory > 0 && request.memory > alloc.memory.wrapping_sub(used.memory) {
-        out.push(InsufficientResource::new(
+        ),
+        (
             "memory",
-            "Insufficient memory".to_string(),
+            "Insufficient memory",
             request.memory,
             used.memory,
             alloc.memory,
-        ));
-    }
-    if request.ephemeral_storage > 0
-        && request.ephemeral_storage > alloc.ephemeral_storage.wrapping_sub(used.ephemeral_storage)
-    {
-        out.push(InsufficientResource::new(
+        ),
+        (
             "ephemeral-storage",
-            "Insufficient ephemeral-storage".to_string(),
+            "Insufficient ephemeral-storage",
             request.ephemeral_storage,
             used.ephemeral_storage,
             alloc.ephemeral_storage,
-        ));
+        ),
+    ];
+    for (name, reason, requested, in_use, capacity) in fixed {
+        if requested > 0 && requested > capacity.wrapping_sub(in_use) {
+            f(Shortfall {
+                name,
+                fixed: Some((name, reason)),
+                requested,
+                used: in_use,
+                capacity,
+                never_unresolvable: false,
+            });
+        }
     }
-    // kube-scheduler walks a Go map here, so its order varies; ours is by resource name.
     for (name, q) in &request.scalar_resources {
         let capacity = alloc.scalar_resources.get(name).copied().unwrap_or(0);
         let in_use = used.scalar_resources.get(name).copied().unwrap_or(0);
         if *q > capacity.wrapping_sub(in_use) {
-            out.push(InsufficientResource::new(
+            f(Shortfall {
                 name,
-                format!("Insufficient {name}"),
-                *q,
-                in_use,
+                fixed: None,
+                requested: *q,
+                used: in_use,
                 capacity,
-            ));
+                never_unresolvable: false,
+            });
         }
     }
+}
+
+/// Checks `request` against what is left on `node` (kube-scheduler's `fitsRequest`); empty when
+/// the pod fits. Allocates only for the resources that do not fit.
+pub fn fits_request(request: &FitRequest, node: &NodeInfo) -> Vec<InsufficientResource> {
+    let mut out = Vec::new();
+    for_each_shortfall(request, node, |s| {
+        out.push(InsufficientResource {
+            resource_name: s.resource_name(),
+            reason: s.reason(),
+            requested: s.requested,
+            used: s.used,
+            capacity: s.capacity,
+            unresolvable: s.unresolvable(),
+        })
+    });
     out
+}
+
+/// The Filter's verdict on `node`: [`fits_request`] made a status without the list.
+fn filter_status(request: &FitRequest, node: &NodeInfo) -> Status {
+    let mut reasons = Reasons::new();
+    let mut unresolvable = false;
+    for_each_shortfall(request, node, |s| {
+        unresolvable |= s.unresolvable();
+        reasons.push(s.reason());
+    });
+    if reasons.is_empty() {
+        return Status::success();
+    }
+    let mut status = Status::success();
+    status.code = if unresolvable {
+        Code::UnschedulableAndUnresolvable
+    } else {
+        Code::Unschedulable
+    };
+    status.reasons = reasons;
+    status
 }
 
 /// Whether `pod` fits on `node`, with no resource ignored (kube-scheduler's `Fits`, used by
@@ -471,22 +528,6 @@ pub fn fits(pod: &PodInfo, node: &NodeInfo) -> Vec<InsufficientResource> {
     fits_request(
         &FitRequest::new(pod, &BTreeSet::new(), &BTreeSet::new()),
         node,
-    )
-}
-
-/// The Filter's verdict for a list of insufficient resources.
-fn status_for(insufficient: &[InsufficientResource]) -> Status {
-    if insufficient.is_empty() {
-        return Status::success();
-    }
-    let code = if insufficient.iter().any(|r| r.unresolvable) {
-        Code::UnschedulableAndUnresolvable
-    } else {
-        Code::Unschedulable
-    };
-    Status::with_reasons(
-        code,
-        insufficient.iter().map(|r| r.reason.clone()).collect(),
     )
 }
 
@@ -669,7 +710,7 @@ impl FilterPlugin for NodeResourcesFit {
                 "error reading {PRE_FILTER_STATE_KEY:?} from cycleState: not found"
             ));
         };
-        status_for(&fits_request(request, node))
+        filter_status(request, node)
     }
 }
 
@@ -803,8 +844,8 @@ mod tests {
         unresolvable: bool,
     ) -> InsufficientResource {
         InsufficientResource {
-            resource_name: name.into(),
-            reason: format!("Insufficient {name}"),
+            resource_name: name.to_string().into(),
+            reason: format!("Insufficient {name}").into(),
             requested,
             used,
             capacity,
@@ -815,14 +856,14 @@ mod tests {
     fn unsched(reasons: &[&str]) -> Status {
         Status::with_reasons(
             Code::Unschedulable,
-            reasons.iter().map(|s| s.to_string()).collect(),
+            reasons.iter().map(|s| s.to_string().into()).collect(),
         )
     }
 
     fn unresolvable(reasons: &[&str]) -> Status {
         Status::with_reasons(
             Code::UnschedulableAndUnresolvable,
-            reasons.iter().map(|s| s.to_string()).collect(),
+            reasons.iter().map(|s| s.to_string().into()).collect(),
         )
     }
 

@@ -565,13 +565,13 @@ impl FilterPlugin for VolumeBinding {
         }
         let mut reasons = Vec::new();
         if !bound_volumes_satisfied {
-            reasons.push(ERR_REASON_NODE_CONFLICT.to_string());
+            reasons.push(ERR_REASON_NODE_CONFLICT.into());
         }
         if !unbound_volumes_satisfied {
-            reasons.push(ERR_REASON_BIND_CONFLICT.to_string());
+            reasons.push(ERR_REASON_BIND_CONFLICT.into());
         }
         if !bound_pvs_found {
-            reasons.push(ERR_REASON_PV_NOT_EXIST.to_string());
+            reasons.push(ERR_REASON_PV_NOT_EXIST.into());
         }
         if reasons.is_empty() {
             Status::success()
@@ -726,7 +726,7 @@ mod tests {
     fn rejected(reasons: &[&str]) -> Status {
         Status::with_reasons(
             Code::UnschedulableAndUnresolvable,
-            reasons.iter().map(|r| r.to_string()).collect(),
+            reasons.iter().map(|r| r.to_string().into()).collect(),
         )
     }
 
