@@ -701,6 +701,14 @@ pub trait ScorePlugin: Send + Sync {
     /// The node's raw score.
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status>;
 
+    /// Whether [`normalize_scores`](ScorePlugin::normalize_scores) does anything
+    /// (kube-scheduler's `ScoreExtensions()`, nil for plugins that do not normalize). The
+    /// default, `true`, is always correct; a plugin that keeps the default `normalize_scores`
+    /// may answer `false`, and the framework then weighs its raw scores without copying them.
+    fn has_score_extensions(&self) -> bool {
+        true
+    }
+
     /// Maps raw scores into `0..=MAX_NODE_SCORE`; the default keeps them (for plugins whose
     /// scores are already in range).
     fn normalize_scores(

@@ -586,9 +586,11 @@ fn run_post_filter_after_pre_filter(
 /// Per-plugin normalized scores (before weight) of each feasible node, in `feasible` order.
 pub type PluginScores = Vec<(&'static str, i64, Vec<i64>)>;
 
-/// Runs PreScore, Score and NormalizeScore; returns (plugin, weight, normalized scores per
-/// feasible node) for every plugin that did not skip. With a `cache` (whose verdicts this
-/// cycle used), raw scores of unchanged nodes come from it.
+/// Runs PreScore, Score and NormalizeScore; returns each feasible node's weighted total and,
+/// when `keep_per_plugin`, (plugin, weight, normalized scores per feasible node) for every
+/// plugin that did not skip. With a `cache` (whose verdicts this cycle used), raw scores of
+/// unchanged nodes come from it. A plugin without score extensions
+/// ([`ScorePlugin::has_score_extensions`]) has its raw scores checked and weighed in place.
 fn run_scores(
     profile: &Profile,
     state: &mut CycleState,
@@ -596,7 +598,8 @@ fn run_scores(
     snapshot: &Snapshot,
     feasible: &[usize],
     cache: Option<&mut ScoreCache>,
-) -> Result<PluginScores, ScheduleError> {
+    keep_per_plugin: bool,
+) -> Result<(Vec<i64>, PluginScores), ScheduleError> {
     for plugin in &profile.pre_score {
         let Some(ps) = plugin.as_pre_score() else {
             continue;
@@ -631,7 +634,7 @@ fn run_scores(
         .collect();
     let k = scorers.len();
     if k == 0 {
-        return Ok(Vec::new());
+        return Ok((vec![0; feasible.len()], Vec::new()));
     }
     // Raw scores, a row of `k` per feasible node. As in kube-scheduler's RunScorePlugins
     // (framework/runtime/framework.go), one parallel task runs every plugin on a node, so each
@@ -712,7 +715,18 @@ fn run_scores(
                 },
             )
     };
-    let mut out = Vec::with_capacity(k);
+    let mut totals = vec![0i64; feasible.len()];
+    let mut per_plugin: PluginScores = Vec::new();
+    // One buffer serves every plugin that normalizes (or whose scores are kept).
+    let mut buffer: Vec<NodeScore> = Vec::new();
+    let invalid = |name: &'static str, score: i64| {
+        ScheduleError::Plugin {
+        plugin: name,
+        message: format!(
+            "plugin {name} returns an invalid score {score}, it should in the range of [0, {MAX_NODE_SCORE}] after normalizing"
+        ),
+    }
+    };
     for (p, (&(name, weight, scorer), error)) in scorers.iter().zip(errors).enumerate() {
         // Plugin by plugin, as if each were scored and normalized in turn: a plugin's Score
         // error is reported before the later plugins' NormalizeScore errors.
@@ -722,48 +736,48 @@ fn run_scores(
                 message: status.to_string(),
             });
         }
-        let mut scores: Vec<NodeScore> = match cached {
-            Some(cache) => {
-                let column = cache.raw_scores(p);
-                feasible
-                    .iter()
-                    .map(|&node| NodeScore {
-                        node,
-                        score: column[node],
-                    })
-                    .collect()
-            }
-            None => feasible
-                .iter()
-                .enumerate()
-                .map(|(pos, &node)| NodeScore {
-                    node,
-                    score: raw[pos * k + p],
-                })
-                .collect(),
+        let column = cached.map(|cache| cache.raw_scores(p));
+        let raw_at = |pos: usize| match column {
+            Some(column) => column[feasible[pos]],
+            None => raw[pos * k + p],
         };
-        let status = scorer.normalize_scores(state, pod, &mut scores);
+        if !keep_per_plugin && !scorer.has_score_extensions() {
+            // Nothing to normalize: check and weigh the raw scores in place.
+            for (pos, total) in totals.iter_mut().enumerate() {
+                let score = raw_at(pos);
+                if !(0..=MAX_NODE_SCORE).contains(&score) {
+                    return Err(invalid(name, score));
+                }
+                *total += score * weight;
+            }
+            continue;
+        }
+        buffer.clear();
+        buffer.extend(feasible.iter().enumerate().map(|(pos, &node)| NodeScore {
+            node,
+            score: raw_at(pos),
+        }));
+        let status = scorer.normalize_scores(state, pod, &mut buffer);
         if !status.is_success() {
             return Err(ScheduleError::Plugin {
                 plugin: name,
                 message: status.to_string(),
             });
         }
-        if let Some(bad) = scores
+        if let Some(bad) = buffer
             .iter()
             .find(|s| !(0..=MAX_NODE_SCORE).contains(&s.score))
         {
-            return Err(ScheduleError::Plugin {
-                plugin: name,
-                message: format!(
-                    "plugin {name} returns an invalid score {}, it should in the range of [0, {MAX_NODE_SCORE}] after normalizing",
-                    bad.score
-                ),
-            });
+            return Err(invalid(name, bad.score));
         }
-        out.push((name, weight, scores.into_iter().map(|s| s.score).collect()));
+        for (total, s) in totals.iter_mut().zip(&buffer) {
+            *total += s.score * weight;
+        }
+        if keep_per_plugin {
+            per_plugin.push((name, weight, buffer.iter().map(|s| s.score).collect()));
+        }
     }
-    Ok(out)
+    Ok((totals, per_plugin))
 }
 
 /// Chooses a pod's node as kube-scheduler does: filter a rotating sample of nodes until enough
@@ -992,24 +1006,13 @@ fn score_feasible(
             feasible_nodes: 1,
         });
     }
-    let scores = run_scores(profile, &mut state, pod, snapshot, &feasible, cache)?;
-    let totals = weighted_totals(&scores, feasible.len());
+    let (totals, _) = run_scores(profile, &mut state, pod, snapshot, &feasible, cache, false)?;
     let best = select_host(&totals, &mut cycle.rng);
     Ok(ScheduleResult {
         suggested_host: snapshot.nodes[feasible[best]].name().to_string(),
         evaluated_nodes,
         feasible_nodes: feasible.len(),
     })
-}
-
-fn weighted_totals(scores: &PluginScores, len: usize) -> Vec<i64> {
-    let mut totals = vec![0i64; len];
-    for (_, weight, list) in scores {
-        for (t, s) in totals.iter_mut().zip(list) {
-            *t += s * weight;
-        }
-    }
-    totals
 }
 
 /// The index of the highest total; among equal totals, each is chosen with equal probability by
@@ -1153,8 +1156,7 @@ pub fn explain(
         explanation.nodes = nodes;
         return Ok(explanation);
     }
-    let scores = run_scores(profile, &mut state, pod, snapshot, &feasible, None)?;
-    let totals = weighted_totals(&scores, feasible.len());
+    let (totals, scores) = run_scores(profile, &mut state, pod, snapshot, &feasible, None, true)?;
     for (name, _, list) in &scores {
         for (&node, &s) in feasible.iter().zip(list) {
             nodes[node].scores.insert((*name).to_string(), s);

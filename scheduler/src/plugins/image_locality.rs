@@ -106,6 +106,11 @@ impl PreScorePlugin for ImageLocality {
 }
 
 impl ScorePlugin for ImageLocality {
+    fn has_score_extensions(&self) -> bool {
+        // Its scores are final (no NormalizeScore).
+        false
+    }
+
     fn score(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         let Some(s) = state.read::<PreScoreState>(NAME) else {
             return Err(Status::error(format!(

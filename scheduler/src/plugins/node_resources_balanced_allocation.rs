@@ -184,6 +184,11 @@ impl PreScorePlugin for NodeResourcesBalancedAllocation {
 }
 
 impl ScorePlugin for NodeResourcesBalancedAllocation {
+    fn has_score_extensions(&self) -> bool {
+        // Its scores are final (no NormalizeScore).
+        false
+    }
+
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         if let Some(s) = state.read::<PreScoreState>(PRE_SCORE_STATE_KEY) {
             return Ok(self.score_with(node, &s.pod_requests));

@@ -733,6 +733,11 @@ impl PreScorePlugin for NodeResourcesFit {
 }
 
 impl ScorePlugin for NodeResourcesFit {
+    fn has_score_extensions(&self) -> bool {
+        // Its scores are final (no NormalizeScore).
+        false
+    }
+
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         match state.read::<PreScoreState>(PRE_SCORE_STATE_KEY) {
             Some(s) => self.score_with(node, &s.pod_requests),

@@ -354,6 +354,11 @@ impl Plugin for NodeOrder {
 }
 
 impl ScorePlugin for NodeOrder {
+    fn has_score_extensions(&self) -> bool {
+        // Its scores are final (no NormalizeScore).
+        false
+    }
+
     fn score(&self, _state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         let rank = self
             .by_address

@@ -47,6 +47,11 @@ impl Plugin for DotProductScore {
 }
 
 impl ScorePlugin for DotProductScore {
+    fn has_score_extensions(&self) -> bool {
+        // Its scores are final (no NormalizeScore).
+        false
+    }
+
     fn score(&self, _state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         let gpu = pod.gpu.as_ref().map_or(0, |g| g.total_milli() as i64);
         Ok(dot_product_score(

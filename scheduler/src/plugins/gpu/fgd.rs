@@ -558,6 +558,11 @@ impl PreScorePlugin for FgdScore {
 }
 
 impl ScorePlugin for FgdScore {
+    fn has_score_extensions(&self) -> bool {
+        // Its scores are final (no NormalizeScore).
+        false
+    }
+
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         if pod.gpu.is_none() && pod.requests.milli_cpu == 0 && pod.requests.memory == 0 {
             return Ok(MAX_NODE_SCORE);

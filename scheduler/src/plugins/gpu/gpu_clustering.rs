@@ -49,6 +49,11 @@ impl Plugin for GpuClusteringScore {
 }
 
 impl ScorePlugin for GpuClusteringScore {
+    fn has_score_extensions(&self) -> bool {
+        // Its scores are final (no NormalizeScore).
+        false
+    }
+
     fn score(&self, _state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         Ok(match &pod.gpu {
             Some(req) => clustering_score(&node.gpus, req.tag()),

@@ -66,6 +66,11 @@ impl Plugin for GpuPackingScore {
 }
 
 impl ScorePlugin for GpuPackingScore {
+    fn has_score_extensions(&self) -> bool {
+        // Its scores are final (no NormalizeScore).
+        false
+    }
+
     fn score(&self, _state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         Ok(match &pod.gpu {
             Some(req) => packing_score(&node.gpus, req).unwrap_or(MIN_NODE_SCORE),

@@ -74,6 +74,11 @@ impl PreScorePlugin for RandomScore {
 }
 
 impl ScorePlugin for RandomScore {
+    fn has_score_extensions(&self) -> bool {
+        // Its scores are final (no NormalizeScore).
+        false
+    }
+
     fn score(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
         let Some(Chosen(name)) = state.read::<Chosen>(NAME) else {
             return Err(Status::error("RandomScore: PreScore did not run"));
