@@ -737,26 +737,26 @@ fn run_scores(
             });
         }
         let column = cached.map(|cache| cache.raw_scores(p));
-        let raw_at = |pos: usize| match column {
-            Some(column) => column[feasible[pos]],
-            None => raw[pos * k + p],
-        };
         if !keep_per_plugin && !scorer.has_score_extensions() {
             // Nothing to normalize: check and weigh the raw scores in place.
-            for (pos, total) in totals.iter_mut().enumerate() {
-                let score = raw_at(pos);
-                if !(0..=MAX_NODE_SCORE).contains(&score) {
-                    return Err(invalid(name, score));
-                }
-                *total += score * weight;
-            }
+            let weighed = match column {
+                Some(column) => weigh(&mut totals, feasible.iter().map(|&i| column[i]), weight),
+                None => weigh(&mut totals, raw.iter().skip(p).step_by(k).copied(), weight),
+            };
+            weighed.map_err(|score| invalid(name, score))?;
             continue;
         }
         buffer.clear();
-        buffer.extend(feasible.iter().enumerate().map(|(pos, &node)| NodeScore {
-            node,
-            score: raw_at(pos),
-        }));
+        match column {
+            Some(column) => buffer.extend(feasible.iter().map(|&node| NodeScore {
+                node,
+                score: column[node],
+            })),
+            None => buffer.extend(feasible.iter().enumerate().map(|(pos, &node)| NodeScore {
+                node,
+                score: raw[pos * k + p],
+            })),
+        }
         let status = scorer.normalize_scores(state, pod, &mut buffer);
         if !status.is_success() {
             return Err(ScheduleError::Plugin {
@@ -778,6 +778,20 @@ fn run_scores(
         }
     }
     Ok((totals, per_plugin))
+}
+
+/// Adds `weight ×` each score to its node's total; the first score out of
+/// `0..=MAX_NODE_SCORE` is returned instead.
+#[inline]
+fn weigh(totals: &mut [i64], scores: impl Iterator<Item = i64>, weight: i64) -> Result<(), i64> {
+    let mut bad = None;
+    for (total, score) in totals.iter_mut().zip(scores) {
+        if !(0..=MAX_NODE_SCORE).contains(&score) {
+            bad.get_or_insert(score);
+        }
+        *total += score * weight;
+    }
+    bad.map_or(Ok(()), Err)
 }
 
 /// Chooses a pod's node as kube-scheduler does: filter a rotating sample of nodes until enough
