@@ -32,6 +32,11 @@ pub struct PodGcController {
     /// When the terminated-pod sweep last ran: it runs at most once per [`GC_CHECK_PERIOD`]
     /// (gc_controller.go runs it on a 20 s period), however many pods finish.
     last_sweep: Option<flotilla_model::Time>,
+    /// The terminated pods seen in the watch events (kube-controller-manager counts them in its
+    /// informer's cache), so that a sweep that finds no more than the threshold, which is
+    /// nearly every one, costs nothing instead of a pass over every pod of the store. Behind
+    /// a lock because [`Controller::keys_for_event`] takes `&self`; never contended.
+    terminated: std::sync::Mutex<std::collections::HashSet<ObjectKey>>,
 }
 
 /// How often the terminated-pod sweep may run (gc_controller.go `gcCheckPeriod`, 20 s).
@@ -55,6 +60,7 @@ impl PodGcController {
         PodGcController {
             terminated_pod_gc_threshold: threshold,
             last_sweep: None,
+            terminated: Default::default(),
         }
     }
 }
@@ -123,6 +129,15 @@ impl Controller for PodGcController {
     fn keys_for_event(&self, event: &WatchEvent, lookup: Lookup<'_>) -> Vec<ObjectKey> {
         match &*event.object {
             Object::Pod(pod) => {
+                if self.terminated_pod_gc_threshold > 0 {
+                    let key = ObjectKey::of(&event.object);
+                    let mut terminated = self.terminated.lock().unwrap_or_else(|e| e.into_inner());
+                    if event.event_type != WatchEventType::Deleted && is_terminated(pod) {
+                        terminated.insert(key);
+                    } else {
+                        terminated.remove(&key);
+                    }
+                }
                 if event.event_type == WatchEventType::Deleted {
                     return Vec::new();
                 }
@@ -201,12 +216,13 @@ impl PodGcController {
         if self.terminated_pod_gc_threshold == 0 {
             return Ok(());
         }
-        // Count first: copying the pods is only worth it when there are too many.
-        let count = ctx
-            .store
-            .iter_kind(Kind::Pod)
-            .filter(|o| matches!(&***o, Object::Pod(p) if is_terminated(p)))
-            .count();
+        // Count first (from the events): copying the pods is only worth it when there are too
+        // many.
+        let count = self
+            .terminated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
         if count <= self.terminated_pod_gc_threshold {
             return Ok(());
         }

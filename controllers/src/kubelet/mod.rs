@@ -112,11 +112,6 @@ pub struct Kubelet {
     events: Vec<PendingEvent>,
     dirty: bool,
     node_retry_at: Option<Time>,
-    /// Finished pods whose final status is written: their status is not recomputed on every
-    /// sync (a node keeps every pod it ever ran until the pod is deleted), until the pod
-    /// changes again. A hash set: it is only probed, on every sync for every finished pod, and
-    /// never iterated, so its order cannot reach an output.
-    settled: std::collections::HashSet<String>,
 }
 
 impl Kubelet {
@@ -132,7 +127,6 @@ impl Kubelet {
             events: Vec::new(),
             dirty: false,
             node_retry_at: None,
-            settled: std::collections::HashSet::new(),
         }
     }
 
@@ -333,7 +327,7 @@ impl Kubelet {
                         != pod.metadata.deletion_grace_period_seconds;
                 if changed {
                     w.update_pod(Arc::new(pod.clone()));
-                    self.settled.remove(uid);
+                    w.settled = false;
                     self.dirty = true;
                 }
             }
@@ -646,7 +640,7 @@ impl Kubelet {
             if matches!(w.admission, Admission::Pending | Admission::Ignored) {
                 continue;
             }
-            if w.finished && !w.ready_to_delete && self.settled.contains(&w.uid) {
+            if w.finished && !w.ready_to_delete && w.settled {
                 continue;
             }
             // Read through the shared object; copy the pod only when its status changes.
@@ -670,7 +664,7 @@ impl Kubelet {
                 }
             }
             if w.finished {
-                self.settled.insert(w.uid.clone());
+                w.settled = true;
             }
             if w.ready_to_delete {
                 let options = DeleteOptions {
@@ -725,7 +719,6 @@ impl Kubelet {
 
     fn forget(&mut self, uid: &str) {
         self.workers.remove(uid);
-        self.settled.remove(uid);
         self.images.forget_pod(uid);
         self.crash_backoff.forget_prefix(&format!("{uid}_"));
     }

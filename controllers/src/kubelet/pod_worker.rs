@@ -223,6 +223,9 @@ pub(crate) struct PodWorker {
     pub volumes_sent: Option<Vec<PodVolumeContent>>,
     /// A ConfigMap or Secret the pod's volumes use changed since `volumes_sent`.
     pub volumes_stale: bool,
+    /// Finished, and the final status is written: the status is not recomputed on every sync
+    /// (a node keeps every pod it ever ran until the pod is deleted), until the pod changes.
+    pub settled: bool,
 }
 
 /// `name_namespace(uid)`, as kubelet's `format.Pod` prints a pod.
@@ -333,6 +336,7 @@ impl PodWorker {
             volume_wait: None,
             volumes_sent: None,
             volumes_stale: false,
+            settled: false,
         }
     }
 
