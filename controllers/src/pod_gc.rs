@@ -226,13 +226,12 @@ impl PodGcController {
         if count <= self.terminated_pod_gc_threshold {
             return Ok(());
         }
-        let mut terminated: Vec<Pod> = ctx
+        // Shared references to sort; only the pods deleted are copied.
+        let mut terminated: Vec<std::sync::Arc<Object>> = ctx
             .store
             .iter_kind(Kind::Pod)
-            .filter_map(|o| match &**o {
-                Object::Pod(p) if is_terminated(p) => Some(p.clone()),
-                _ => None,
-            })
+            .filter(|o| matches!(&***o, Object::Pod(p) if is_terminated(p)))
+            .cloned()
             .collect();
         let Some(excess) = terminated
             .len()
@@ -241,20 +240,26 @@ impl PodGcController {
         else {
             return Ok(());
         };
+        let pod_of = |o: &Object| match o {
+            Object::Pod(p) => Some(p.clone()),
+            _ => None,
+        };
         // eviction.PodIsEvicted: Failed with reason Evicted.
-        let evicted = |p: &Pod| p.phase() == PodPhase::Failed && p.status.reason == "Evicted";
+        let evicted = |o: &Object| matches!(o, Object::Pod(p) if p.phase() == PodPhase::Failed && p.status.reason == "Evicted");
         terminated.sort_by(|a, b| {
             evicted(b)
                 .cmp(&evicted(a))
                 .then(
-                    a.metadata
+                    a.metadata()
                         .creation_timestamp
-                        .cmp(&b.metadata.creation_timestamp),
+                        .cmp(&b.metadata().creation_timestamp),
                 )
-                .then(a.metadata.name.cmp(&b.metadata.name))
+                .then(a.metadata().name.cmp(&b.metadata().name))
         });
-        for pod in terminated.into_iter().take(excess) {
-            mark_failed_and_delete(ctx, pod, None)?;
+        for object in terminated.into_iter().take(excess) {
+            if let Some(pod) = pod_of(&object) {
+                mark_failed_and_delete(ctx, pod, None)?;
+            }
         }
         Ok(())
     }

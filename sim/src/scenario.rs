@@ -644,18 +644,46 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// The text of the built-in default scenario (`sim/scenarios/default.yaml`).
 pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.yaml");
 
+/// The text of the bundled scale scenario (`sim/scenarios/scale.yaml`).
+pub const SCALE_SCENARIO: &str = include_str!("../scenarios/scale.yaml");
+
+/// The scenarios built into the program, by the name `flotilla run NAME` knows them by.
+pub const BUNDLED_SCENARIOS: [(&str, &str); 2] =
+    [("default", DEFAULT_SCENARIO), ("scale", SCALE_SCENARIO)];
+
 /// The built-in default scenario, checked.
 pub fn builtin_default() -> Result<Scenario, ScenarioError> {
     parse("<built-in default scenario>", DEFAULT_SCENARIO)
 }
 
-/// Reads and checks a scenario file.
-pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+/// Where a scenario comes from: `path` read as a file, or, when no such file exists and the
+/// path is the name of a bundled scenario ([`BUNDLED_SCENARIOS`]), that scenario; the built-in
+/// default when `path` is `None`. Returns the name errors give the source, and its text.
+pub fn source(path: Option<&Path>) -> Result<(String, String), ScenarioError> {
+    let Some(path) = path else {
+        return Ok((
+            "<built-in default scenario>".to_string(),
+            DEFAULT_SCENARIO.to_string(),
+        ));
+    };
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        file: file.clone(),
-        source,
-    })?;
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((file, text)),
+        Err(source) => {
+            let bundled = (source.kind() == std::io::ErrorKind::NotFound)
+                .then(|| BUNDLED_SCENARIOS.iter().find(|(name, _)| *name == file))
+                .flatten();
+            match bundled {
+                Some((name, text)) => Ok((format!("<bundled scenario {name}>"), text.to_string())),
+                None => Err(ScenarioError::Read { file, source }),
+            }
+        }
+    }
+}
+
+/// Reads and checks a scenario file (or a bundled scenario by name, see [`source`]).
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let (file, text) = source(Some(path))?;
     parse(&file, &text)
 }
 
@@ -1496,6 +1524,30 @@ mod tests {
             crate::faults::Target::Nodes(nodes) => assert_eq!(nodes.len(), 333),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn bundled_scenarios_load_by_name_unless_a_file_has_the_name() {
+        let scale = load(Path::new("scale")).expect("the bundled scale scenario");
+        assert_eq!(scale.nodes.len(), 10_000);
+        assert_eq!(scale.duration, Duration::from_secs(3 * 3600));
+        let default = load(Path::new("default")).expect("the bundled default scenario");
+        assert_eq!(default.nodes.len(), 1000);
+        match load(Path::new("no-such-scenario")) {
+            Err(ScenarioError::Read { file, .. }) => assert_eq!(file, "no-such-scenario"),
+            other => panic!("{other:?}"),
+        }
+        // A file of that name wins over the bundled scenario.
+        let dir = std::env::temp_dir().join(format!("flotilla-bundled-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("scale");
+        std::fs::write(&file, "not: [a scenario").expect("write");
+        let err = load(&file).expect_err("the file is read, not the bundled scenario");
+        assert!(
+            err.to_string().contains(&file.display().to_string()),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
     #[test]

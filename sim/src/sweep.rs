@@ -389,19 +389,13 @@ pub fn configurations(
 /// Reads a scenario (the built-in default when `path` is `None`), applies `config`'s edits to
 /// its YAML and checks the result.
 pub fn scenario_for(path: Option<&Path>, config: &Configuration) -> Result<Scenario, SweepError> {
-    let (file, text) = match path {
-        Some(p) => (
-            p.display().to_string(),
-            std::fs::read_to_string(p).map_err(|source| SweepError::Read {
-                path: p.display().to_string(),
-                source,
-            })?,
-        ),
-        None => (
-            "<built-in default scenario>".to_string(),
-            scenario::DEFAULT_SCENARIO.to_string(),
-        ),
-    };
+    let (file, text) = scenario::source(path).map_err(|e| match e {
+        scenario::ScenarioError::Read { file, source } => SweepError::Read { path: file, source },
+        other => SweepError::Scenario {
+            configuration: config.name.clone(),
+            source: other,
+        },
+    })?;
     let wrap = |source| SweepError::Scenario {
         configuration: config.name.clone(),
         source,

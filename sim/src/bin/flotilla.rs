@@ -32,7 +32,8 @@ enum Command {
     /// scheduling and startup latency CDFs) to the output directory, and events.jsonl with
     /// --events.
     Run {
-        /// A scenario file (`apiVersion: sim.flotilla.io/v1`, `kind: Scenario`).
+        /// A scenario file (`apiVersion: sim.flotilla.io/v1`, `kind: Scenario`), or the name of
+        /// a bundled scenario (`default`, `scale`) when no such file exists.
         scenario: Option<PathBuf>,
         /// The seed (default: the scenario's).
         #[arg(long)]
@@ -56,7 +57,8 @@ enum Command {
     /// Example: `flotilla sweep s.yaml --seeds 1..20 --set spec.duration=10m --config base
     /// --config big:spec.nodePools[0].count=200`
     Sweep {
-        /// A scenario file (default: the built-in default scenario).
+        /// A scenario file, or a bundled scenario's name (`default`, `scale`); default: the
+        /// built-in default scenario.
         scenario: Option<PathBuf>,
         /// The seeds: A..B (both included), A,B,C or A.
         #[arg(long, default_value = "1..10")]
