@@ -31,9 +31,10 @@ pub struct RandomScore {
     seed: u64,
 }
 
-/// The node PreScore drew, by name.
+/// The node PreScore drew: the address of its `Node` (compared instead of the name on every
+/// node scored; the snapshot holds the node for the whole cycle, so the address is its own).
 #[derive(Clone, Debug)]
-struct Chosen(String);
+struct Chosen(usize);
 
 impl RandomScore {
     /// The plugin, drawing with `seed`.
@@ -68,7 +69,10 @@ impl PreScorePlugin for RandomScore {
         let mut rng =
             flotilla_model::rng::component_rng(self.seed, &format!("{NAME}/{}", pod.key()));
         let node = feasible[rng.random_range(0..feasible.len())];
-        state.write(NAME, Chosen(snapshot.nodes[node].name().to_string()));
+        state.write(
+            NAME,
+            Chosen(std::sync::Arc::as_ptr(&snapshot.nodes[node].node) as usize),
+        );
         Status::success()
     }
 }
@@ -80,10 +84,10 @@ impl ScorePlugin for RandomScore {
     }
 
     fn score(&self, state: &CycleState, _pod: &PodInfo, node: &NodeInfo) -> Result<i64, Status> {
-        let Some(Chosen(name)) = state.read::<Chosen>(NAME) else {
+        let Some(&Chosen(chosen)) = state.read::<Chosen>(NAME) else {
             return Err(Status::error("RandomScore: PreScore did not run"));
         };
-        Ok(if node.name() == name {
+        Ok(if std::sync::Arc::as_ptr(&node.node) as usize == chosen {
             MAX_NODE_SCORE
         } else {
             MIN_NODE_SCORE
