@@ -719,14 +719,6 @@ fn run_scores(
     let mut per_plugin: PluginScores = Vec::new();
     // One buffer serves every plugin that normalizes (or whose scores are kept).
     let mut buffer: Vec<NodeScore> = Vec::new();
-    let invalid = |name: &'static str, score: i64| {
-        ScheduleError::Plugin {
-        plugin: name,
-        message: format!(
-            "plugin {name} returns an invalid score {score}, it should in the range of [0, {MAX_NODE_SCORE}] after normalizing"
-        ),
-    }
-    };
     for (p, (&(name, weight, scorer), error)) in scorers.iter().zip(errors).enumerate() {
         // Plugin by plugin, as if each were scored and normalized in turn: a plugin's Score
         // error is reported before the later plugins' NormalizeScore errors.
@@ -743,7 +735,7 @@ fn run_scores(
                 Some(column) => weigh(&mut totals, feasible.iter().map(|&i| column[i]), weight),
                 None => weigh(&mut totals, raw.iter().skip(p).step_by(k).copied(), weight),
             };
-            weighed.map_err(|score| invalid(name, score))?;
+            weighed.map_err(|score| invalid_score(name, score))?;
             continue;
         }
         buffer.clear();
@@ -768,7 +760,7 @@ fn run_scores(
             .iter()
             .find(|s| !(0..=MAX_NODE_SCORE).contains(&s.score))
         {
-            return Err(invalid(name, bad.score));
+            return Err(invalid_score(name, bad.score));
         }
         for (total, s) in totals.iter_mut().zip(&buffer) {
             *total += s.score * weight;
@@ -778,6 +770,17 @@ fn run_scores(
         }
     }
     Ok((totals, per_plugin))
+}
+
+/// kube-scheduler's error for a score outside `0..=MAX_NODE_SCORE` after NormalizeScore.
+fn invalid_score(plugin: &'static str, score: i64) -> ScheduleError {
+    ScheduleError::Plugin {
+        plugin,
+        message: format!(
+            "plugin {plugin} returns an invalid score {score}, it should in the range of [0, \
+             {MAX_NODE_SCORE}] after normalizing"
+        ),
+    }
 }
 
 /// Adds `weight ×` each score to its node's total; the first score out of
