@@ -749,6 +749,38 @@ pub fn default_normalize_score(max_priority: i64, reverse: bool, scores: &mut [N
 mod tests {
     use super::*;
 
+    #[test]
+    fn reasons_read_as_a_slice_however_many_they_are() {
+        let mut r = Reasons::new();
+        assert!(r.is_empty());
+        r.push("Insufficient cpu");
+        assert_eq!(r, ["Insufficient cpu"]);
+        r.push(format!("Insufficient {}", "nvidia.com/gpu"));
+        r.push("Too many pods");
+        assert_eq!(
+            r,
+            vec![
+                "Insufficient cpu",
+                "Insufficient nvidia.com/gpu",
+                "Too many pods"
+            ]
+        );
+        assert_eq!(
+            r.join(", "),
+            "Insufficient cpu, Insufficient nvidia.com/gpu, Too many pods"
+        );
+        let copy = r.clone();
+        assert_eq!(copy, r);
+        assert_eq!(copy.into_iter().count(), 3);
+        let status = Status::with_reasons(Code::Unschedulable, vec!["a".into(), "b".into()]);
+        assert_eq!(status.to_string(), "a, b");
+        assert_eq!(Status::unschedulable("x").reasons.len(), 1);
+        // A shared text and a constant with the same words are equal, and order as text.
+        assert_eq!(Reason::from("x"), Reason::from("x".to_string()));
+        let (a, b) = (Reason::from("a"), Reason::from("b".to_string()));
+        assert!(a < b);
+    }
+
     fn scores(v: &[i64]) -> Vec<NodeScore> {
         v.iter()
             .enumerate()
