@@ -33,7 +33,7 @@
 //! shortest of those times has passed since its taint's `timeAdded`, unless the taint is gone by
 //! then; one that tolerates them forever stays.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use flotilla_model::api::{
     ConditionStatus, Node, NodeCondition, Pod, PodCondition, Taint, TaintEffect, Toleration,
@@ -181,6 +181,103 @@ pub struct NodeLifecycleController {
     /// When the controller last left "all zones fully disrupted": silent nodes get a fresh
     /// grace period from then (`handleDisruption` resets the probe timestamps).
     probe_reset_at: Option<Time>,
+    /// Ready and not-ready nodes per zone, as the zone pass counts them.
+    zone_counts: ZoneCounts,
+}
+
+/// The ready and not-ready nodes of each zone, as [`NodeLifecycleController`]'s zone pass
+/// counts them (`handleDisruption` lists every node), kept up to date from the store's change
+/// log: each pass reads only the node changes since the last one (`O(changes)` instead of
+/// `O(nodes)`), and lists every node again only the first time and when the log no longer
+/// reaches back that far. The counts are always those a full count of the store's nodes gives.
+#[derive(Debug, Default)]
+struct ZoneCounts {
+    /// The store's resourceVersion the counts are as of (`None` before the first pass).
+    as_of: Option<u64>,
+    /// Each counted node's zone key and whether its `Ready` is `True` (nodes labelled
+    /// `node.kubernetes.io/exclude-disruption` are not counted).
+    nodes: HashMap<String, (String, bool)>,
+    /// Per zone key: (ready, not ready). A zone is present while it has a counted node.
+    zones: BTreeMap<String, (usize, usize)>,
+}
+
+impl ZoneCounts {
+    /// How `node` is counted: its zone key and readiness, `None` when it is excluded.
+    fn entry_of(node: &Node) -> Option<(ZoneLabels<'_>, bool)> {
+        if node
+            .metadata
+            .labels
+            .contains_key(LABEL_NODE_EXCLUDE_DISRUPTION)
+        {
+            return None;
+        }
+        Some((
+            zone_labels(node),
+            ready_status(node) == Some(ConditionStatus::True),
+        ))
+    }
+
+    /// Counts the node named `name` as `entry` from now on (`None`: not at all).
+    fn set(&mut self, name: &str, entry: Option<(ZoneLabels<'_>, bool)>) {
+        if let (Some((zone, ready)), Some((labels, now_ready))) = (self.nodes.get(name), &entry) {
+            if *ready == *now_ready && *zone == labels.key() {
+                return;
+            }
+        }
+        if let Some((zone, ready)) = self.nodes.remove(name) {
+            if let Some(counts) = self.zones.get_mut(&zone) {
+                if ready {
+                    counts.0 -= 1;
+                } else {
+                    counts.1 -= 1;
+                }
+                if *counts == (0, 0) {
+                    self.zones.remove(&zone);
+                }
+            }
+        }
+        if let Some((labels, ready)) = entry {
+            let zone = labels.key();
+            let counts = self.zones.entry(zone.clone()).or_default();
+            if ready {
+                counts.0 += 1;
+            } else {
+                counts.1 += 1;
+            }
+            self.nodes.insert(name.to_string(), (zone, ready));
+        }
+    }
+
+    /// Brings the counts up to the store's current state.
+    fn catch_up(&mut self, store: &flotilla_model::store::Store) {
+        let caught_up = self.as_of.is_some_and(|version| {
+            let Ok(changes) = store.changes_since(version) else {
+                return false;
+            };
+            for event in changes {
+                let Object::Node(node) = &*event.object else {
+                    continue;
+                };
+                let entry = match event.event_type {
+                    WatchEventType::Deleted => None,
+                    _ => Self::entry_of(node),
+                };
+                self.set(&node.metadata.name, entry);
+            }
+            true
+        });
+        if !caught_up {
+            // The first pass, or the log was compacted past the last one: count every node.
+            self.nodes.clear();
+            self.zones.clear();
+            for object in store.iter_kind(Kind::Node) {
+                if let Object::Node(node) = &**object {
+                    self.set(&node.metadata.name, Self::entry_of(node));
+                }
+            }
+        }
+        self.as_of = Some(store.resource_version());
+    }
 }
 
 impl Default for NodeLifecycleController {
@@ -202,6 +299,7 @@ impl NodeLifecycleController {
             tainters: BTreeMap::new(),
             zone_states: BTreeMap::new(),
             probe_reset_at: None,
+            zone_counts: ZoneCounts::default(),
         }
     }
 
@@ -587,43 +685,9 @@ impl NodeLifecycleController {
     /// rates that follow from them.
     fn handle_disruption(&mut self, ctx: &mut Context<'_>) -> Result<(), ReconcileError> {
         let now = ctx.now;
-        // Ready and not-ready nodes per zone. The pass visits every node, so it counts by the
-        // borrowed (region, zone) labels, with the zones found so far in a short list (most
-        // recently found first), and makes each zone's `zone_key` string once at the end.
-        let mut counts: Vec<(ZoneLabels<'_>, (usize, usize))> = Vec::new();
-        // The nodes are only copied in the rare "every zone fully disrupted" case below.
-        for object in ctx.store.iter_kind(Kind::Node) {
-            let Object::Node(node) = &**object else {
-                continue;
-            };
-            if node
-                .metadata
-                .labels
-                .contains_key(LABEL_NODE_EXCLUDE_DISRUPTION)
-            {
-                continue;
-            }
-            let labels = zone_labels(node);
-            let i = match counts.iter().rposition(|(z, _)| *z == labels) {
-                Some(i) => i,
-                None => {
-                    counts.push((labels, (0, 0)));
-                    counts.len() - 1
-                }
-            };
-            let entry = &mut counts[i].1;
-            if ready_status(node) == Some(ConditionStatus::True) {
-                entry.0 += 1;
-            } else {
-                entry.1 += 1;
-            }
-        }
-        let mut zones: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-        for (labels, (ready, not_ready)) in counts {
-            let entry = zones.entry(labels.key()).or_default();
-            entry.0 += ready;
-            entry.1 += not_ready;
-        }
+        // Ready and not-ready nodes per zone, from the node changes since the last pass.
+        self.zone_counts.catch_up(ctx.store);
+        let zones = self.zone_counts.zones.clone();
         let threshold = self.config.unhealthy_zone_threshold;
         // ComputeZoneState.
         let new_states: BTreeMap<String, ZoneState> = zones
@@ -1123,6 +1187,49 @@ mod tests {
         n.spec.taints = taints;
         h.store.update(n.into(), h.now).unwrap();
         h.settle();
+    }
+
+    /// The zone pass's counts, kept from the change log, are those a full count gives, after
+    /// every kind of change: nodes added, turning not ready, moving zone, excluded, deleted.
+    #[test]
+    fn zone_counts_from_changes_equal_a_full_count() {
+        let mut h = harness(&[("a1", "a"), ("a2", "a"), ("b1", "b"), ("n1", "")]);
+        let mut counts = ZoneCounts::default();
+        let full = |store: &flotilla_model::store::Store| {
+            let mut fresh = ZoneCounts::default();
+            fresh.catch_up(store);
+            fresh.zones
+        };
+        counts.catch_up(&h.store);
+        assert_eq!(counts.zones, full(&h.store));
+        assert_eq!(counts.zones.get(":\x00:a"), Some(&(2, 0)));
+        let now = h.now;
+        let mut a2 = node(&h, "a2");
+        for c in &mut a2.status.conditions {
+            if c.r#type == "Ready" {
+                c.status = ConditionStatus::False;
+            }
+        }
+        h.store.update_status(a2.into(), now).unwrap();
+        let mut b1 = node(&h, "b1");
+        b1.metadata
+            .labels
+            .insert("topology.kubernetes.io/zone".into(), "c".into());
+        h.store.update(b1.into(), now).unwrap();
+        h.apply(ready_node("b2", "b")).unwrap();
+        let mut n1 = node(&h, "n1");
+        n1.metadata
+            .labels
+            .insert(LABEL_NODE_EXCLUDE_DISRUPTION.into(), String::new());
+        h.store.update(n1.into(), now).unwrap();
+        h.store
+            .delete(Kind::Node, "", "a1", &DeleteOptions::default(), now)
+            .unwrap();
+        counts.catch_up(&h.store);
+        assert_eq!(counts.zones, full(&h.store));
+        assert_eq!(counts.zones.get(":\x00:a"), Some(&(0, 1)));
+        assert_eq!(counts.zones.get(":\x00:c"), Some(&(1, 0)));
+        assert_eq!(counts.zones.get(""), None);
     }
 
     #[test]

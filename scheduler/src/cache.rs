@@ -1,22 +1,30 @@
 //! The scheduler's cache (kube-scheduler's `backend/cache`): the nodes, the pods bound or
-//! assumed on them, and the namespaces, kept as a [`Snapshot`] that pod events update in place.
+//! assumed on them, and the namespaces, kept as a [`Snapshot`] that pod and node events update
+//! in place.
 //!
 //! A pod the scheduler has chosen a node for is *assumed* on that node at once, so the next
 //! decision already counts it, before the binding is confirmed by the store. When the bound pod
 //! arrives from the store the assumption is confirmed; if binding fails, the pod is *forgotten*
 //! and its resources are released.
 //!
-//! Pod events touch only the pod's node (`O(pods on the node)`); node and namespace events
-//! rebuild the node order and image counts (`O(cluster)`), as they are rare.
+//! Each node's [`NodeInfo`] lives as long as the node: pod events touch only the pod's node
+//! (`O(pods on the node)`), and so does a change of a node's taints, labels or capacity (its
+//! `NodeInfo` is rebuilt from the new object with the same pods, in the same order; a change of
+//! its images updates the cluster's image counts by its own images). Only a change of the node
+//! list or of a node's zone re-lays the node order and recounts the images (`O(nodes)`, once
+//! at the next decision however many nodes changed), as
+//! kube-scheduler's snapshot rebuilds its node list only when nodes come or go. A node's pods
+//! are kept in the order they were placed on it, as kube-scheduler's `NodeInfo.Pods` is, so
+//! what a decision sees does not depend on when the cache re-laid the nodes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use flotilla_model::api::{Namespace, Node, Pod, PodPhase};
 
 use crate::node_info::{NodeInfo, PodInfo};
 use crate::queue::ClusterEvent;
-use crate::snapshot::{Snapshot, WorkloadSelectors};
+use crate::snapshot::{zone_key, Snapshot, WorkloadSelectors};
 
 /// The cache. See the [module docs](self).
 #[derive(Clone, Debug, Default)]
@@ -24,20 +32,16 @@ pub struct Cache {
     /// Nodes in the order they joined.
     nodes: Vec<Arc<Node>>,
     /// The position of each node in `nodes`, by name (so that adding N nodes is not O(N²)).
-    node_index: std::collections::HashMap<String, usize>,
-    /// Pods on nodes (bound or assumed), by `namespace/name`, with the node they are on and,
-    /// once computed, `PodInfo::new` of the pod (a rebuild reuses it instead of recomputing the
-    /// requests and affinity terms of every pod).
-    pods: BTreeMap<String, (Arc<Pod>, String, Option<PodInfo>)>,
-    /// `NodeInfo::new` of each node of `nodes` (same index), once computed: a rebuild copies
-    /// it for the nodes that did not change instead of parsing their resources again.
-    node_bases: Vec<Option<NodeInfo>>,
+    node_index: HashMap<String, usize>,
+    /// Pods on nodes (bound or assumed), by `namespace/name`, with the node they are on.
+    pods: BTreeMap<String, (Arc<Pod>, String)>,
     /// Pods assumed and not yet confirmed.
     assumed: BTreeMap<String, String>,
     namespaces: BTreeMap<String, Arc<Namespace>>,
     snapshot: Snapshot,
-    /// Nodes changed since the snapshot was built: the next [`Cache::snapshot`] rebuilds it.
-    dirty: bool,
+    /// Nodes joined or left, or a node changed zone, since the snapshot's node order was
+    /// laid: the next [`Cache::snapshot`] lays it again.
+    relayout: bool,
 }
 
 fn key_of(pod: &Pod) -> String {
@@ -57,10 +61,11 @@ impl Cache {
         Cache::default()
     }
 
-    /// The current snapshot, rebuilt first if nodes changed since the last one.
+    /// The current snapshot, with the node order laid again first if nodes joined or left
+    /// (or a node changed zone) since the last one.
     pub fn snapshot(&mut self) -> &Snapshot {
-        if self.dirty {
-            self.rebuild();
+        if self.relayout {
+            self.relayout();
         }
         &self.snapshot
     }
@@ -94,34 +99,44 @@ impl Cache {
         self.assumed.contains_key(key)
     }
 
-    fn rebuild(&mut self) {
-        self.dirty = false;
-        // The same snapshot as `Snapshot::new(nodes, pods, namespaces)` builds, from the
-        // node and pod infos computed before where the objects did not change.
-        self.node_bases.resize(self.nodes.len(), None);
-        let bases: Vec<NodeInfo> = self
-            .nodes
-            .iter()
-            .zip(self.node_bases.iter_mut())
-            .map(|(node, base)| {
-                base.get_or_insert_with(|| NodeInfo::new(node.clone()))
-                    .clone()
-            })
+    /// Lays the node order again (zones interleaved, as `Snapshot::new` lays it) and recounts
+    /// the images: each node keeps its `NodeInfo` and its pods; a node new to the snapshot gets
+    /// the pods already bound to it, in key order.
+    fn relayout(&mut self) {
+        self.relayout = false;
+        let mut kept: HashMap<String, NodeInfo> = std::mem::take(&mut self.snapshot.nodes)
+            .into_iter()
+            .map(|info| (info.name().to_string(), info))
             .collect();
-        let pods: Vec<PodInfo> = self
-            .pods
-            .values_mut()
-            .map(|(pod, _, info)| {
-                info.get_or_insert_with(|| PodInfo::new(pod.clone()))
-                    .clone()
-            })
-            .collect();
+        let mut joined: HashMap<&str, usize> = HashMap::new();
+        let mut infos: Vec<NodeInfo> = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            match kept.remove(&node.metadata.name) {
+                Some(mut info) => {
+                    if !Arc::ptr_eq(&info.node, node) {
+                        refresh(&mut info, node.clone());
+                    }
+                    infos.push(info);
+                }
+                None => {
+                    joined.insert(&node.metadata.name, infos.len());
+                    infos.push(NodeInfo::new(node.clone()));
+                }
+            }
+        }
+        if !joined.is_empty() {
+            for (pod, node) in self.pods.values() {
+                if let Some(&i) = joined.get(node.as_str()) {
+                    infos[i].add_pod(PodInfo::new(pod.clone()));
+                }
+            }
+        }
         let namespaces: Vec<Arc<Namespace>> = self.namespaces.values().cloned().collect();
         let selectors = std::mem::take(&mut self.snapshot.workload_selectors);
         let pdbs = std::mem::take(&mut self.snapshot.pdbs);
         let nominated = std::mem::take(&mut self.snapshot.nominated_pods);
         let volumes = std::mem::take(&mut self.snapshot.volumes);
-        self.snapshot = Snapshot::from_infos(bases, pods, &namespaces);
+        self.snapshot = Snapshot::from_infos(infos, Vec::new(), &namespaces);
         self.snapshot.workload_selectors = selectors;
         self.snapshot.pdbs = pdbs;
         self.snapshot.nominated_pods = nominated;
@@ -134,54 +149,57 @@ impl Cache {
         match self.node_index.get(&node.metadata.name).copied() {
             Some(i) => {
                 let old = &self.nodes[i];
-                if old.spec == node.spec
+                let same_for_plugins = old.spec == node.spec
                     && old.metadata.labels == node.metadata.labels
                     && old.status.allocatable == node.status.allocatable
                     && old.status.capacity == node.status.capacity
-                    && old.status.images == node.status.images
-                {
-                    // Nothing the plugins read changed (a heartbeat, a condition, an
-                    // annotation): keep the snapshot; a later rebuild takes the new object.
-                    self.nodes[i] = node;
-                    self.forget_base(i);
-                    return events;
+                    && old.status.images == node.status.images;
+                if !same_for_plugins {
+                    if old.allocatable() != node.allocatable() {
+                        events.push(ClusterEvent::NodeAllocatableChange);
+                    }
+                    if old.metadata.labels != node.metadata.labels {
+                        events.push(ClusterEvent::NodeLabelChange);
+                    }
+                    if old.spec.taints != node.spec.taints
+                        || old.spec.unschedulable != node.spec.unschedulable
+                    {
+                        events.push(ClusterEvent::NodeTaintChange);
+                    }
+                    if zone_key(old) != zone_key(&node) {
+                        // Its place in the zone-interleaved order changes.
+                        self.relayout = true;
+                    }
                 }
-                if old.allocatable() != node.allocatable() {
-                    events.push(ClusterEvent::NodeAllocatableChange);
-                }
-                if old.metadata.labels != node.metadata.labels {
-                    events.push(ClusterEvent::NodeLabelChange);
-                }
-                if old.spec.taints != node.spec.taints
-                    || old.spec.unschedulable != node.spec.unschedulable
-                {
-                    events.push(ClusterEvent::NodeTaintChange);
+                if let Some(j) = self.snapshot.index_of(&node.metadata.name) {
+                    if old.status.images != node.status.images {
+                        self.snapshot.replace_node_images(old, &node);
+                    }
+                    let info = &mut self.snapshot.nodes[j];
+                    if same_for_plugins {
+                        // Nothing the plugins read changed (a heartbeat, a condition, an
+                        // annotation): the node keeps its state and its generation.
+                        info.node = node.clone();
+                    } else {
+                        refresh(info, node.clone());
+                    }
                 }
                 self.nodes[i] = node;
-                self.forget_base(i);
             }
             None => {
                 self.node_index
                     .insert(node.metadata.name.clone(), self.nodes.len());
                 self.nodes.push(node);
                 events.push(ClusterEvent::NodeAdd);
+                self.relayout = true;
             }
         }
-        // Node events are batched: many nodes joining cost one rebuild, at the next decision.
-        self.dirty = true;
         events
     }
 
     /// Removes a node (its pods stay known and reappear if the node comes back).
     pub fn remove_node(&mut self, name: &str) {
         if self.node_index.remove(name).is_some() {
-            let mut i = 0;
-            self.node_bases.resize(self.nodes.len(), None);
-            self.node_bases.retain(|_| {
-                let keep = self.nodes[i].metadata.name != name;
-                i += 1;
-                keep
-            });
             self.nodes.retain(|n| n.metadata.name != name);
             self.node_index = self
                 .nodes
@@ -189,8 +207,8 @@ impl Cache {
                 .enumerate()
                 .map(|(i, n)| (n.metadata.name.clone(), i))
                 .collect();
+            self.relayout = true;
         }
-        self.dirty = true;
     }
 
     /// Adds or replaces a namespace (its labels matter to affinity namespace selectors).
@@ -214,24 +232,11 @@ impl Cache {
         self.snapshot.namespace_labels.remove(name);
     }
 
-    /// Drops the stored `NodeInfo::new` of the node at `i` after its object changed.
-    fn forget_base(&mut self, i: usize) {
-        if let Some(base) = self.node_bases.get_mut(i) {
-            *base = None;
-        }
-    }
-
-    fn place(&mut self, pod: Arc<Pod>, node: &str) {
-        let info = PodInfo::new(pod);
-        self.place_info(info.clone(), node, Some(info));
-    }
-
-    /// Places `info` on `node`; `exact` is `PodInfo::new` of the pod when `info` is that.
-    fn place_info(&mut self, info: PodInfo, node: &str, exact: Option<PodInfo>) {
+    /// Places `info` on `node`: on its `NodeInfo` when the snapshot has the node (a node that
+    /// joined since the last re-lay gets its pods then).
+    fn place_info(&mut self, info: PodInfo, node: &str) {
         let pod = info.pod.clone();
-        if self.dirty {
-            // The rebuild will place every known pod.
-        } else if let Some(i) = self.snapshot.index_of(node) {
+        if let Some(i) = self.snapshot.index_of(node) {
             let n = &mut self.snapshot.nodes[i];
             let before = (
                 n.pods_with_affinity > 0,
@@ -247,12 +252,11 @@ impl Cache {
                 self.snapshot.refresh_affinity_lists();
             }
         }
-        self.pods
-            .insert(key_of(&pod), (pod, node.to_string(), exact));
+        self.pods.insert(key_of(&pod), (pod, node.to_string()));
     }
 
     fn unplace(&mut self, key: &str) -> bool {
-        let Some((pod, node, _)) = self.pods.remove(key) else {
+        let Some((pod, node)) = self.pods.remove(key) else {
             return false;
         };
         if let Some(i) = self.snapshot.index_of(&node) {
@@ -285,8 +289,7 @@ impl Cache {
             pod: Arc::new(bound),
             ..pod.clone()
         };
-        // A rebuild computes `PodInfo::new` of the bound pod itself, as it always has.
-        self.place_info(info, node, None);
+        self.place_info(info, node);
         self.assumed.insert(key, node.to_string());
     }
 
@@ -314,12 +317,12 @@ impl Cache {
         let mut events = Vec::new();
         match &previous {
             None => events.push(ClusterEvent::AssignedPodAdd),
-            Some((old, _, _)) if old.metadata.labels != pod.metadata.labels => {
+            Some((old, _)) if old.metadata.labels != pod.metadata.labels => {
                 events.push(ClusterEvent::AssignedPodLabelChange)
             }
             Some(_) => {}
         }
-        let same = previous.as_ref().is_some_and(|(old, node, _)| {
+        let same = previous.as_ref().is_some_and(|(old, node)| {
             *node == pod.spec.node_name
                 && old.spec == pod.spec
                 && old.metadata.labels == pod.metadata.labels
@@ -327,7 +330,7 @@ impl Cache {
         if !same {
             self.unplace(&key);
             let node = pod.spec.node_name.clone();
-            self.place(pod, &node);
+            self.place_info(PodInfo::new(pod), &node);
         }
         events
     }
@@ -340,6 +343,164 @@ impl Cache {
             vec![ClusterEvent::AssignedPodDelete]
         } else {
             Vec::new()
+        }
+    }
+}
+
+/// Rebuilds `info` for the changed `node` object with the same pods, placed again in the same
+/// order (so GPU devices are handed out as they were).
+fn refresh(info: &mut NodeInfo, node: Arc<Node>) {
+    let mut fresh = NodeInfo::new(node);
+    for pod in std::mem::take(&mut info.pods) {
+        fresh.add_pod(pod);
+    }
+    fresh.touch();
+    *info = fresh;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_model::api::{ContainerImage, Taint, TaintEffect};
+    use flotilla_model::{ObjectMeta, Quantity};
+    use proptest::prelude::*;
+
+    fn node(name: &str, zone: u8, tainted: bool, image: bool, cpu: u32) -> Arc<Node> {
+        let mut node = Node {
+            metadata: ObjectMeta::named("", name),
+            ..Default::default()
+        };
+        node.metadata
+            .labels
+            .insert(crate::snapshot::ZONE_LABEL.into(), format!("z{zone}"));
+        if tainted {
+            node.spec.taints.push(Taint {
+                key: "node.kubernetes.io/not-ready".into(),
+                effect: TaintEffect::NoSchedule,
+                ..Default::default()
+            });
+        }
+        if image {
+            node.status.images.push(ContainerImage {
+                names: vec!["app:1".into()],
+                size_bytes: Some(1 << 20),
+            });
+        }
+        for (resource, value) in [("cpu", cpu.to_string()), ("pods", "8".into())] {
+            let quantity: Quantity = value.parse().expect("quantity");
+            node.status.allocatable.insert(resource.into(), quantity);
+        }
+        Arc::new(node)
+    }
+
+    fn pod(i: usize, node: &str, cpu_milli: u32) -> Arc<Pod> {
+        let mut pod = Pod {
+            metadata: ObjectMeta::named("default", &format!("p{i}")),
+            ..Default::default()
+        };
+        pod.spec.node_name = node.to_string();
+        let mut container = flotilla_model::api::Container {
+            name: "c".into(),
+            image: "app:1".into(),
+            ..Default::default()
+        };
+        let quantity: Quantity = format!("{cpu_milli}m").parse().expect("quantity");
+        container.resources.requests.insert("cpu".into(), quantity);
+        pod.spec.containers.push(container);
+        Arc::new(pod)
+    }
+
+    /// One change the cache hears of.
+    #[derive(Clone, Debug)]
+    enum Change {
+        /// Node `i` joins or changes (zone, taint, image, CPU).
+        Node(u8, u8, bool, bool, u32),
+        RemoveNode(u8),
+        /// Pod `i` is bound to node `j` with this much CPU.
+        Bind(u8, u8, u32),
+        /// Pod `i` is assumed on node `j`.
+        Assume(u8, u8),
+        Forget(u8),
+        Delete(u8),
+        /// Take a snapshot (the cache re-lays what is pending).
+        Snapshot,
+    }
+
+    fn change() -> impl Strategy<Value = Change> {
+        prop_oneof![
+            3 => (0u8..8, 0u8..3, any::<bool>(), any::<bool>(), 1u32..4)
+                .prop_map(|(i, z, t, im, c)| Change::Node(i, z, t, im, c)),
+            1 => (0u8..8).prop_map(Change::RemoveNode),
+            4 => (0u8..20, 0u8..8, 0u32..1000).prop_map(|(i, j, c)| Change::Bind(i, j, c)),
+            2 => (0u8..20, 0u8..8).prop_map(|(i, j)| Change::Assume(i, j)),
+            1 => (0u8..20).prop_map(Change::Forget),
+            2 => (0u8..20).prop_map(Change::Delete),
+            3 => Just(Change::Snapshot),
+        ]
+    }
+
+    /// What a snapshot says of each node, with each node's pods as a sorted list of keys.
+    fn summary(snapshot: &Snapshot) -> Vec<(String, Node, i64, i64, Vec<String>, String, bool)> {
+        snapshot
+            .nodes
+            .iter()
+            .map(|n| {
+                let mut pods: Vec<String> = n.pods.iter().map(|p| p.key()).collect();
+                pods.sort();
+                (
+                    n.name().to_string(),
+                    (*n.node).clone(),
+                    n.requested.milli_cpu,
+                    n.allocatable.milli_cpu,
+                    pods,
+                    format!("{:?}", n.image_states),
+                    n.has_taints,
+                )
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// Whatever the changes and whenever the snapshots are taken, the cache's snapshot holds
+        /// what `Snapshot::new` builds from the same nodes and pods: the same node order, the
+        /// same objects, requests, pods and image counts.
+        #[test]
+        fn the_cache_snapshot_is_the_snapshot_of_its_objects(
+            changes in prop::collection::vec(change(), 1..60)
+        ) {
+            let mut cache = Cache::new();
+            for change in changes {
+                match change {
+                    Change::Node(i, z, t, im, c) => {
+                        cache.upsert_node(node(&format!("n{i}"), z, t, im, c));
+                    }
+                    Change::RemoveNode(i) => cache.remove_node(&format!("n{i}")),
+                    Change::Bind(i, j, c) => {
+                        cache.upsert_pod(pod(i as usize, &format!("n{j}"), c));
+                    }
+                    Change::Assume(i, j) => {
+                        let info = PodInfo::new(pod(i as usize, "", 100));
+                        cache.assume_pod(&info, &format!("n{j}"));
+                    }
+                    Change::Forget(i) => cache.forget_pod(&format!("default/p{i}")),
+                    Change::Delete(i) => {
+                        cache.remove_pod("default", &format!("p{i}"));
+                    }
+                    Change::Snapshot => {
+                        cache.snapshot();
+                    }
+                }
+            }
+            let nodes = cache.nodes.clone();
+            let pods: Vec<Arc<Pod>> = cache.pods.values().map(|(p, _)| p.clone()).collect();
+            let expected = Snapshot::new(&nodes, &pods, &[]);
+            let got = cache.snapshot();
+            prop_assert_eq!(summary(got), summary(&expected));
+            prop_assert_eq!(&got.nodes_with_affinity_pods, &expected.nodes_with_affinity_pods);
+            prop_assert_eq!(got.image_num_nodes("app:1"), expected.image_num_nodes("app:1"));
+            for (i, n) in got.nodes.iter().enumerate() {
+                prop_assert_eq!(got.index_of(n.name()), Some(i));
+            }
         }
     }
 }

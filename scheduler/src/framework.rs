@@ -522,10 +522,11 @@ pub trait Plugin: Send + Sync {
 
     /// Whether the plugin is *node-local*: what its PreFilter and PreScore store depends only on
     /// the pod's spec (and the plugin's own configuration), and its Filter verdict and raw Score
-    /// for a node depend only on that, the pod's spec and the node's own [`NodeInfo`] (which
-    /// includes the node's image counts, fixed for a snapshot's node set). Not on other nodes,
-    /// other pods' labels, namespaces, volumes or the feasible set; NormalizeScore may depend on
-    /// anything, as it runs on every cycle.
+    /// for a node depend only on that, the pod's spec and the node's own [`NodeInfo`] (plus the
+    /// number of nodes and the cluster's image counts, which the cache compares as well:
+    /// [`Snapshot::image_generation`](crate::snapshot::Snapshot::image_generation)). Not on
+    /// other nodes, other pods' labels, namespaces, volumes or the feasible set; NormalizeScore
+    /// may depend on anything, as it runs on every cycle.
     ///
     /// The scheduler reuses a node-local plugin's verdicts and raw scores across cycles for pods
     /// with an equal spec, recomputing only the nodes that changed (see

@@ -304,14 +304,14 @@ pub struct HostPort {
     pub port: i32,
 }
 
-/// An image on a node, and on how many nodes of the cluster it is (kube-scheduler's
-/// `ImageStateSummary`).
+/// An image on a node (kube-scheduler's `ImageStateSummary`). How many nodes of the cluster
+/// hold it is a fact of the whole cluster, kept once in the snapshot
+/// ([`Snapshot::image_num_nodes`](crate::snapshot::Snapshot::image_num_nodes)), so that an image
+/// reaching one more node changes no other node's state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImageStateSummary {
     /// Size in bytes.
     pub size: i64,
-    /// Number of nodes holding the image.
-    pub num_nodes: usize,
 }
 
 /// The source of [`NodeInfo::generation`]: one counter for the whole process, so that two
@@ -368,6 +368,18 @@ impl NodeInfo {
     /// A node with no pods.
     pub fn new(node: Arc<Node>) -> NodeInfo {
         let allocatable = Resource::from_list(node.allocatable());
+        // Every name of every image the node reports (a later image with the same name wins).
+        let mut image_states = BTreeMap::new();
+        for image in &node.status.images {
+            for name in &image.names {
+                image_states.insert(
+                    name.clone(),
+                    ImageStateSummary {
+                        size: image.size_bytes.unwrap_or(0),
+                    },
+                );
+            }
+        }
         NodeInfo {
             gpus: crate::gpu::NodeGpus::from_node(&node),
             unschedulable: node.spec.unschedulable,
@@ -378,7 +390,7 @@ impl NodeInfo {
             non_zero_requested: Resource::default(),
             allocatable,
             used_ports: Vec::new(),
-            image_states: BTreeMap::new(),
+            image_states,
             pods_with_affinity: 0,
             pods_with_required_anti_affinity: 0,
             generation: next_generation(),

@@ -56,6 +56,9 @@ pub struct ScoreCache {
     passes: Vec<bool>,
     /// The Score plugins the raw scores are for, in order.
     scorers: Vec<Arc<dyn Plugin>>,
+    /// The snapshot's [`Snapshot::image_generation`] the raw scores are for (ImageLocality
+    /// reads the image counts).
+    image_generation: u64,
     /// Per node: the generation the raw scores were computed at, 0 for none.
     score_generation: Vec<u64>,
     /// Per scorer, the raw score of each node (columns, so that the per-plugin passes over the
@@ -179,11 +182,18 @@ impl ScoreCache {
     /// Prepares the raw scores for the Score plugins `scorers` (those that take part, in
     /// order) of a cycle whose verdicts came from the cache; returns whether this cycle can use
     /// them.
-    pub(crate) fn begin_score(&mut self, scorers: &[&Arc<dyn Plugin>]) -> bool {
+    pub(crate) fn begin_score(
+        &mut self,
+        snapshot: &Snapshot,
+        scorers: &[&Arc<dyn Plugin>],
+    ) -> bool {
         if scorers.iter().any(|p| !p.is_node_local()) {
             return false;
         }
-        if !same_plugins(&self.scorers, scorers) {
+        if !same_plugins(&self.scorers, scorers)
+            || self.image_generation != snapshot.image_generation()
+        {
+            self.image_generation = snapshot.image_generation();
             self.scorers = scorers.iter().map(|&p| p.clone()).collect();
             self.score_generation.clear();
             self.raw.clear();

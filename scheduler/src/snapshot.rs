@@ -7,7 +7,7 @@ use std::sync::Arc;
 use flotilla_model::api::{Namespace, Node, Pod, PodPhase};
 use flotilla_model::{Labels, Selector};
 
-use crate::node_info::{NodeInfo, PodInfo};
+use crate::node_info::{next_generation, NodeInfo, PodInfo};
 
 /// The label with a node's zone.
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
@@ -40,6 +40,12 @@ pub struct Snapshot {
     /// The PersistentVolumeClaims, PersistentVolumes and StorageClasses the volume plugins read
     /// (kube-scheduler's listers; empty unless the driver fills it in).
     pub volumes: Arc<VolumeObjects>,
+    /// How many distinct nodes report each image name (names as the nodes report them), as
+    /// kube-scheduler's cache counts them for `ImageStateSummary.NumNodes`.
+    image_nodes: HashMap<String, usize>,
+    /// Changes whenever `image_nodes` does (a value no other state has had; see
+    /// [`next_generation`]).
+    image_generation: u64,
 }
 
 /// What kube-scheduler's PersistentVolumeClaim, PersistentVolume and StorageClass listers give
@@ -156,47 +162,6 @@ impl Snapshot {
                 infos[i].add_pod(info);
             }
         }
-        // Image states: how many distinct nodes report each image name (names as the node
-        // reports them; pods' image names are normalized when looked up), as
-        // kube-scheduler's `createImageStateSummary` counts them.
-        let mut counts: HashMap<&str, usize> = HashMap::new();
-        for info in &infos {
-            let mut names: Vec<&str> = info
-                .node
-                .status
-                .images
-                .iter()
-                .flat_map(|i| i.names.iter().map(String::as_str))
-                .collect();
-            names.sort_unstable();
-            names.dedup();
-            for name in names {
-                *counts.entry(name).or_insert(0) += 1;
-            }
-        }
-        let states: Vec<BTreeMap<String, crate::node_info::ImageStateSummary>> = infos
-            .iter()
-            .map(|info| {
-                let mut states = BTreeMap::new();
-                for image in &info.node.status.images {
-                    for name in &image.names {
-                        let num_nodes = counts.get(name.as_str()).copied().unwrap_or(0);
-                        states.insert(
-                            name.clone(),
-                            crate::node_info::ImageStateSummary {
-                                size: image.size_bytes.unwrap_or(0),
-                                num_nodes,
-                            },
-                        );
-                    }
-                }
-                states
-            })
-            .collect();
-        for (info, states) in infos.iter_mut().zip(states) {
-            info.image_states = states;
-            info.touch();
-        }
         let mut snapshot = Snapshot {
             nodes: infos,
             index,
@@ -210,7 +175,14 @@ impl Snapshot {
             pdbs: Vec::new(),
             nominated_pods: Arc::default(),
             volumes: Arc::default(),
+            image_nodes: HashMap::new(),
+            image_generation: next_generation(),
         };
+        for info in &snapshot.nodes {
+            for name in image_names(&info.node) {
+                *snapshot.image_nodes.entry(name.to_string()).or_insert(0) += 1;
+            }
+        }
         snapshot.refresh_affinity_lists();
         snapshot
     }
@@ -231,6 +203,39 @@ impl Snapshot {
             .filter(|(_, n)| n.pods_with_required_anti_affinity > 0)
             .map(|(i, _)| i)
             .collect();
+    }
+
+    /// How many nodes report holding the image `name` (as they name it).
+    pub fn image_num_nodes(&self, name: &str) -> usize {
+        self.image_nodes.get(name).copied().unwrap_or(0)
+    }
+
+    /// A value that changes whenever [`image_num_nodes`](Self::image_num_nodes) changes for
+    /// some image: caches of scores that read the image counts compare it.
+    pub fn image_generation(&self) -> u64 {
+        self.image_generation
+    }
+
+    /// Updates the image counts for a node whose object changed from `old` to `new` (same
+    /// name); nothing else changes.
+    pub(crate) fn replace_node_images(&mut self, old: &Node, new: &Node) {
+        let before = image_names(old);
+        let after = image_names(new);
+        if before == after {
+            return;
+        }
+        for name in &before {
+            if let Some(count) = self.image_nodes.get_mut(*name) {
+                *count -= 1;
+                if *count == 0 {
+                    self.image_nodes.remove(*name);
+                }
+            }
+        }
+        for name in after {
+            *self.image_nodes.entry(name.to_string()).or_insert(0) += 1;
+        }
+        self.image_generation = next_generation();
     }
 
     /// The index of the node named `name`.
@@ -254,6 +259,19 @@ impl Snapshot {
     }
 }
 
+/// The distinct names of the images `node` reports, sorted.
+fn image_names(node: &Node) -> Vec<&str> {
+    let mut names: Vec<&str> = node
+        .status
+        .images
+        .iter()
+        .flat_map(|i| i.names.iter().map(String::as_str))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 /// An image name as kube-scheduler compares them: a name without a tag or digest means `:latest`
 /// (`imagelocality.normalizedImageName`).
 pub fn normalized_image_name(name: &str) -> String {
@@ -269,7 +287,7 @@ pub fn normalized_image_name(name: &str) -> String {
 /// zone, both empty for a node without them), borrowed from the node's labels. Two nodes are
 /// in the same zone when their pairs are equal (the node tree joins the two with a separator
 /// that label values cannot contain).
-fn zone_key(node: &Node) -> (&str, &str) {
+pub(crate) fn zone_key(node: &Node) -> (&str, &str) {
     let labels = &node.metadata.labels;
     let region = labels.get(REGION_LABEL).map(String::as_str).unwrap_or("");
     let zone = labels.get(ZONE_LABEL).map(String::as_str).unwrap_or("");

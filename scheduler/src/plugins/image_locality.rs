@@ -22,11 +22,11 @@ pub const MIN_THRESHOLD: i64 = 23 * MB;
 /// Per container, above this sum a node scores 100 (`maxContainerThreshold`, 1000 MiB).
 pub const MAX_CONTAINER_THRESHOLD: i64 = 1000 * MB;
 
-/// What PreScore computes once per pod: the normalized image of every container and the number
-/// of nodes in the cluster.
+/// What PreScore computes once per pod: the normalized image of every container with the number
+/// of nodes holding it, and the number of nodes in the cluster.
 #[derive(Clone, Debug)]
 struct PreScoreState {
-    images: Vec<String>,
+    images: Vec<(String, usize)>,
     total_nodes: usize,
 }
 
@@ -44,9 +44,10 @@ impl ImageLocality {
     }
 }
 
-/// An image's contribution, scaled by how widely it has spread (`scaledImageScore`).
-fn scaled_image_score(state: &ImageStateSummary, total_nodes: usize) -> i64 {
-    let spread = state.num_nodes as f64 / total_nodes as f64;
+/// An image's contribution, scaled by how widely it has spread: `num_nodes` of `total_nodes`
+/// hold it (`scaledImageScore`).
+fn scaled_image_score(state: &ImageStateSummary, num_nodes: usize, total_nodes: usize) -> i64 {
+    let spread = num_nodes as f64 / total_nodes as f64;
     (state.size as f64 * spread) as i64
 }
 
@@ -67,7 +68,8 @@ impl Plugin for ImageLocality {
     fn name(&self) -> &'static str {
         NAME
     }
-    /// Reads only the pod's spec and the node's own state (see [`Plugin::is_node_local`]).
+    /// Reads only the pod's spec, the node's own state and the cluster's image counts (see
+    /// [`Plugin::is_node_local`]).
     fn is_node_local(&self) -> bool {
         true
     }
@@ -92,7 +94,11 @@ impl PreScorePlugin for ImageLocality {
             .init_containers
             .iter()
             .chain(&spec.containers)
-            .map(|c| normalized_image_name(&c.image))
+            .map(|c| {
+                let image = normalized_image_name(&c.image);
+                let num_nodes = snapshot.image_num_nodes(&image);
+                (image, num_nodes)
+            })
             .collect();
         state.write(
             NAME,
@@ -120,8 +126,10 @@ impl ScorePlugin for ImageLocality {
         let sum: i64 = s
             .images
             .iter()
-            .filter_map(|image| node.image_states.get(image))
-            .map(|st| scaled_image_score(st, s.total_nodes))
+            .filter_map(|(image, num_nodes)| {
+                let st = node.image_states.get(image)?;
+                Some(scaled_image_score(st, *num_nodes, s.total_nodes))
+            })
             .sum();
         Ok(calculate_priority(sum, s.images.len()))
     }
