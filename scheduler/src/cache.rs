@@ -439,8 +439,12 @@ mod tests {
         ]
     }
 
-    /// What a snapshot says of each node, with each node's pods as a sorted list of keys.
-    fn summary(snapshot: &Snapshot) -> Vec<(String, Node, i64, i64, Vec<String>, String, bool)> {
+    /// What a snapshot says of a node: name, object, CPU requested and allocatable, the pods'
+    /// keys sorted, image states, whether tainted.
+    type NodeSummary = (String, Node, i64, i64, Vec<String>, String, bool);
+
+    /// What a snapshot says of each node.
+    fn summary(snapshot: &Snapshot) -> Vec<NodeSummary> {
         snapshot
             .nodes
             .iter()
