@@ -170,8 +170,9 @@ impl RuntimeModel {
     /// in order.
     pub fn containers_on(&self, node: &str) -> Vec<(String, String)> {
         self.running
-            .keys()
-            .filter(|(n, _, _)| n == node)
+            .range((node.to_string(), String::new(), String::new())..)
+            .map(|(key, _)| key)
+            .take_while(|(n, _, _)| n == node)
             .map(|(_, uid, c)| (uid.clone(), c.clone()))
             .collect()
     }
@@ -345,8 +346,18 @@ impl RuntimeModel {
                 },
             }],
             RuntimeCommand::RemovePodSandbox { pod_uid } => {
-                self.running
-                    .retain(|(n, uid, _), _| !(n == node && uid == pod_uid));
+                // The pod's containers are the keys that start with (node, pod uid): a range,
+                // not a scan of every container of the cluster.
+                let keys: Vec<(String, String, String)> = self
+                    .running
+                    .range((node.to_string(), pod_uid.clone(), String::new())..)
+                    .map(|(key, _)| key)
+                    .take_while(|(n, uid, _)| n == node && uid == pod_uid)
+                    .cloned()
+                    .collect();
+                for key in keys {
+                    self.running.remove(&key);
+                }
                 self.removing.insert((node.to_string(), pod_uid.clone()));
                 vec![Scheduled {
                     at: now + Duration::from_millis(100),
@@ -364,5 +375,61 @@ impl RuntimeModel {
         self.running
             .get(&(node.to_string(), pod_uid.to_string(), container.to_string()))
             .is_some_and(|t| *t == Some(at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use flotilla_model::api::Pod;
+    use flotilla_model::ObjectMeta;
+
+    use super::*;
+
+    fn start(model: &mut RuntimeModel, node: &str, uid: &str, container: &str) {
+        let mut meta = ObjectMeta::named("default", uid);
+        meta.uid = uid.to_string();
+        let pod = Arc::new(Pod {
+            metadata: meta,
+            ..Default::default()
+        });
+        model.execute(
+            node,
+            &RuntimeCommand::StartContainer {
+                pod,
+                container: container.to_string(),
+                init: false,
+                attempt: 0,
+                env: Vec::new(),
+            },
+            Time::ZERO,
+        );
+    }
+
+    #[test]
+    fn removing_a_sandbox_removes_only_that_pods_containers_on_that_node() {
+        let mut model = RuntimeModel::default();
+        start(&mut model, "n1", "a", "app");
+        start(&mut model, "n1", "a", "sidecar");
+        start(&mut model, "n1", "ab", "app");
+        start(&mut model, "n1", "b", "app");
+        start(&mut model, "n2", "a", "app");
+        start(&mut model, "n10", "a", "app");
+        model.execute(
+            "n1",
+            &RuntimeCommand::RemovePodSandbox {
+                pod_uid: "a".into(),
+            },
+            Time::ZERO,
+        );
+        let pair = |uid: &str, c: &str| (uid.to_string(), c.to_string());
+        assert_eq!(
+            model.containers_on("n1"),
+            vec![pair("ab", "app"), pair("b", "app")]
+        );
+        assert_eq!(model.containers_on("n2"), vec![pair("a", "app")]);
+        assert_eq!(model.containers_on("n10"), vec![pair("a", "app")]);
+        assert!(model.containers_on("n3").is_empty());
     }
 }
