@@ -214,25 +214,82 @@ pub(crate) fn pair_sums<'a>(
     }
 }
 
-/// The counts of pairs summed from positive contributions (so no sum is 0, and the result is
+/// Adds a pair's sum of positive contributions to `counts`, unless it is 0 (so the result is
 /// what adding them one by one with [`TopologyCounts::update`] gives).
-fn into_counts(pairs: PairSums<'_>) -> TopologyCounts {
+fn add_count(counts: &mut TopologyCounts, key: &str, value: &str, sum: i64) {
+    if sum != 0 {
+        counts
+            .0
+            .entry(key.to_string())
+            .or_default()
+            .insert(value.to_string(), sum);
+    }
+}
+
+/// The counts of pairs summed from positive contributions (see [`add_count`]).
+#[cfg(test)]
+fn into_counts<'p>(pairs: impl IntoIterator<Item = ((&'p str, &'p str), i64)>) -> TopologyCounts {
     let mut counts = TopologyCounts::default();
     for ((key, value), sum) in pairs {
-        if sum != 0 {
-            counts
-                .0
-                .entry(key.to_string())
-                .or_default()
-                .insert(value.to_string(), sum);
-        }
+        add_count(&mut counts, key, value, sum);
     }
     counts
 }
 
+/// What a node adds to the existing pods' anti-affinity counts for `pod` (in a namespace with
+/// `ns_labels`): each required anti-affinity term of its pods that matches `pod`.
+fn count_existing_anti_affinity<'a>(
+    pod: &'a Pod,
+    ns_labels: &'a Labels,
+) -> impl Fn(&'a NodeInfo, &mut KeySums<'a>) + Sync + 'a {
+    move |node, sums| {
+        for existing in &node.pods {
+            for term in &existing.required_anti_affinity_terms {
+                if term.matches(pod, Some(ns_labels)) {
+                    add_to_key(sums, &term.topology_key, 1);
+                }
+            }
+        }
+    }
+}
+
+/// What a node adds to the incoming pod's affinity counts: each pod matching all of
+/// `affinity`, once per term.
+fn count_affinity<'a>(
+    affinity: &'a [IncomingTerm],
+) -> impl Fn(&'a NodeInfo, &mut KeySums<'a>) + Sync + 'a {
+    move |node, sums| {
+        for existing in &node.pods {
+            if matches_all(affinity, &existing.pod) {
+                for term in affinity {
+                    add_to_key(sums, &term.topology_key, 1);
+                }
+            }
+        }
+    }
+}
+
+/// What a node adds to the incoming pod's anti-affinity counts: each pod matching a term of
+/// `anti_affinity`, once per term it matches.
+fn count_anti_affinity<'a>(
+    anti_affinity: &'a [IncomingTerm],
+) -> impl Fn(&'a NodeInfo, &mut KeySums<'a>) + Sync + 'a {
+    move |node, sums| {
+        for existing in &node.pods {
+            for term in anti_affinity {
+                if term.matches(&existing.pod) {
+                    add_to_key(sums, &term.topology_key, 1);
+                }
+            }
+        }
+    }
+}
+
 /// Per pair, the required anti-affinity terms of existing pods that match `pod` (in a namespace
 /// with `ns_labels`), scanning only the nodes that have pods with such terms
-/// (kube-scheduler's `getExistingAntiAffinityCounts`).
+/// (kube-scheduler's `getExistingAntiAffinityCounts`): the plain scan, which the tests compare
+/// the plugin's cached counts with.
+#[cfg(test)]
 pub(crate) fn existing_anti_affinity_counts(
     pod: &Pod,
     ns_labels: &Labels,
@@ -244,20 +301,14 @@ pub(crate) fn existing_anti_affinity_counts(
     into_counts(pair_sums(
         snapshot,
         Some(&snapshot.nodes_with_required_anti_affinity_pods),
-        |node, sums| {
-            for existing in &node.pods {
-                for term in &existing.required_anti_affinity_terms {
-                    if term.matches(pod, Some(ns_labels)) {
-                        add_to_key(sums, &term.topology_key, 1);
-                    }
-                }
-            }
-        },
+        count_existing_anti_affinity(pod, ns_labels),
     ))
 }
 
 /// Per pair, the existing pods that match all of `affinity` (once per term) and those that match
-/// each of `anti_affinity` (kube-scheduler's `getIncomingAffinityAntiAffinityCounts`).
+/// each of `anti_affinity` (kube-scheduler's `getIncomingAffinityAntiAffinityCounts`): the
+/// plain scan, which the tests compare the plugin's cached counts with.
+#[cfg(test)]
 pub(crate) fn incoming_affinity_counts(
     affinity: &[IncomingTerm],
     anti_affinity: &[IncomingTerm],
@@ -266,28 +317,69 @@ pub(crate) fn incoming_affinity_counts(
     let mut affinity_counts = TopologyCounts::default();
     let mut anti_affinity_counts = TopologyCounts::default();
     if !affinity.is_empty() {
-        affinity_counts = into_counts(pair_sums(snapshot, None, |node, sums| {
-            for existing in &node.pods {
-                if matches_all(affinity, &existing.pod) {
-                    for term in affinity {
-                        add_to_key(sums, &term.topology_key, 1);
-                    }
-                }
-            }
-        }));
+        affinity_counts = into_counts(pair_sums(snapshot, None, count_affinity(affinity)));
     }
     if !anti_affinity.is_empty() {
-        anti_affinity_counts = into_counts(pair_sums(snapshot, None, |node, sums| {
-            for existing in &node.pods {
-                for term in anti_affinity {
-                    if term.matches(&existing.pod) {
-                        add_to_key(sums, &term.topology_key, 1);
-                    }
-                }
-            }
-        }));
+        anti_affinity_counts = into_counts(pair_sums(
+            snapshot,
+            None,
+            count_anti_affinity(anti_affinity),
+        ));
     }
     (affinity_counts, anti_affinity_counts)
+}
+
+impl InterPodAffinity {
+    /// kube-scheduler's `getExistingAntiAffinityCounts` and
+    /// `getIncomingAffinityAntiAffinityCounts`, from the plugin's scan caches: the counts of
+    /// the existing pods' anti-affinity terms matching `pod`, of the pods matching all of
+    /// `affinity`, and of those matching each of `anti_affinity`.
+    fn cached_counts(
+        &self,
+        pod: &Pod,
+        ns_labels: &Labels,
+        affinity: &[IncomingTerm],
+        anti_affinity: &[IncomingTerm],
+        snapshot: &Snapshot,
+    ) -> (TopologyCounts, TopologyCounts, TopologyCounts) {
+        let mut caches = self.caches();
+        let mut existing = TopologyCounts::default();
+        if !snapshot.nodes_with_required_anti_affinity_pods.is_empty() {
+            let query = (
+                pod.metadata.namespace.clone(),
+                pod.metadata.labels.clone(),
+                ns_labels.clone(),
+            );
+            caches.existing_anti_affinity.for_each_sum(
+                query,
+                snapshot,
+                Some(&snapshot.nodes_with_required_anti_affinity_pods),
+                count_existing_anti_affinity(pod, ns_labels),
+                |key, value, sum| add_count(&mut existing, key, value, sum),
+            );
+        }
+        let mut affinity_counts = TopologyCounts::default();
+        if !affinity.is_empty() {
+            caches.affinity.for_each_sum(
+                affinity.to_vec(),
+                snapshot,
+                None,
+                count_affinity(affinity),
+                |key, value, sum| add_count(&mut affinity_counts, key, value, sum),
+            );
+        }
+        let mut anti_affinity_counts = TopologyCounts::default();
+        if !anti_affinity.is_empty() {
+            caches.anti_affinity.for_each_sum(
+                anti_affinity.to_vec(),
+                snapshot,
+                None,
+                count_anti_affinity(anti_affinity),
+                |key, value, sum| add_count(&mut anti_affinity_counts, key, value, sum),
+            );
+        }
+        (existing, affinity_counts, anti_affinity_counts)
+    }
 }
 
 impl PreFilterPlugin for InterPodAffinity {
@@ -315,9 +407,13 @@ impl PreFilterPlugin for InterPodAffinity {
             .collect();
         let ns_labels = namespace_labels(snapshot, &pod.pod.metadata.namespace);
 
-        let existing = existing_anti_affinity_counts(&pod.pod, ns_labels, snapshot);
-        let (affinity_counts, anti_affinity_counts) =
-            incoming_affinity_counts(&required_affinity, &required_anti_affinity, snapshot);
+        let (existing, affinity_counts, anti_affinity_counts) = self.cached_counts(
+            &pod.pod,
+            ns_labels,
+            &required_affinity,
+            &required_anti_affinity,
+            snapshot,
+        );
 
         if existing.is_empty() && required_affinity.is_empty() && required_anti_affinity.is_empty()
         {

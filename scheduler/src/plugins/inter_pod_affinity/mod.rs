@@ -43,6 +43,7 @@
 //! [`Snapshot::namespace_labels`]: crate::snapshot::Snapshot::namespace_labels
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use flotilla_model::api::{Pod, PodAffinityTerm};
 use flotilla_model::{ErrorList, FieldError, FieldPath, Labels, Selector};
@@ -55,8 +56,10 @@ use crate::framework::{
 use crate::node_info::NodeInfo;
 use crate::node_info::{AffinityTerm, PodInfo};
 use crate::snapshot::Snapshot;
+use pair_cache::PairCache;
 
 pub mod filtering;
+mod pair_cache;
 pub mod scoring;
 
 #[cfg(test)]
@@ -128,16 +131,53 @@ impl InterPodAffinityArgs {
 /// Besides the extension points it has kube-scheduler's PreFilter extensions,
 /// [`InterPodAffinity::add_pod`] and [`InterPodAffinity::remove_pod`], which preemption calls to
 /// update the PreFilter state when it simulates removing victims.
+///
+/// PreFilter and PreScore keep what each node's pods add to their sums from one cycle to the
+/// next (see `pair_cache`): a pod like the last one costs a re-count of the nodes that changed
+/// since, not a scan of every pod. The results are those of a full scan.
 #[derive(Clone, Debug, Default)]
 pub struct InterPodAffinity {
     args: InterPodAffinityArgs,
+    /// The per-node sums of the scans, shared by the plugin's clones.
+    caches: Arc<Mutex<ScanCaches>>,
+}
+
+/// The per-node sums of PreFilter's and PreScore's scans, each for the query of its last cycle.
+#[derive(Debug, Default)]
+struct ScanCaches {
+    /// Existing pods' required anti-affinity terms matching the incoming pod, for its
+    /// (namespace, labels, namespace's labels).
+    existing_anti_affinity: PairCache<(String, Labels, Labels)>,
+    /// Existing pods matching all the incoming pod's required affinity terms.
+    affinity: PairCache<Vec<IncomingTerm>>,
+    /// Existing pods matching each of the incoming pod's required anti-affinity terms.
+    anti_affinity: PairCache<Vec<IncomingTerm>>,
+    /// PreScore's sums.
+    score: PairCache<scoring::ScoreQuery>,
 }
 
 impl InterPodAffinity {
     /// The plugin with `args`, which must be valid ([`InterPodAffinityArgs::validate`]).
     pub fn new(args: InterPodAffinityArgs) -> Result<InterPodAffinity, ErrorList> {
         args.validate(&FieldPath::root())?;
-        Ok(InterPodAffinity { args })
+        Ok(InterPodAffinity {
+            args,
+            caches: Arc::default(),
+        })
+    }
+
+    /// The scan caches. After a panic while they were held, they may be half updated: they
+    /// are emptied, and the next cycles count from scratch.
+    fn caches(&self) -> std::sync::MutexGuard<'_, ScanCaches> {
+        match self.caches.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => {
+                let mut guard = poisoned.into_inner();
+                *guard = ScanCaches::default();
+                self.caches.clear_poison();
+                guard
+            }
+        }
     }
 
     /// The plugin's arguments.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use flotilla_model::api::Pod;
 use flotilla_model::Labels;
 
-use super::filtering::{add_to_key, pair_sums, KeySums};
+use super::filtering::{add_to_key, KeySums};
 use super::{namespace_labels, parse_error, IncomingTerm, InterPodAffinity};
 use crate::framework::{
     CycleState, NodeScore, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
@@ -28,9 +28,21 @@ pub(crate) struct PreScoreState {
 }
 
 /// The incoming pod's preferred terms, namespaces resolved, with weights.
+#[derive(Clone, Debug, PartialEq)]
 struct IncomingPreferred {
     affinity: Vec<(IncomingTerm, i64)>,
     anti_affinity: Vec<(IncomingTerm, i64)>,
+}
+
+/// What PreScore's scan of a node depends on besides the node (the plugin's arguments are the
+/// plugin's own): the key of its [`PairCache`](super::pair_cache::PairCache).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ScoreQuery {
+    preferred: IncomingPreferred,
+    namespace: String,
+    labels: Labels,
+    namespace_labels: Labels,
+    only_affinity_pods: bool,
 }
 
 impl InterPodAffinity {
@@ -86,6 +98,28 @@ impl InterPodAffinity {
             .filter(|w| matching(&w.term))
         {
             add_to_key(sums, &w.term.topology_key, -i64::from(w.weight));
+        }
+    }
+}
+
+impl InterPodAffinity {
+    /// What a node adds to PreScore's sums: [`process_existing_pod`](Self::process_existing_pod)
+    /// of each of its pods (only those with affinity terms when `only_affinity_pods`).
+    fn count_for_score<'a>(
+        &'a self,
+        preferred: &'a IncomingPreferred,
+        incoming: &'a Pod,
+        ns_labels: &'a Labels,
+        only_affinity_pods: bool,
+    ) -> impl Fn(&'a NodeInfo, &mut KeySums<'a>) + Sync + 'a {
+        move |node, sums| {
+            let labels = &node.node.metadata.labels;
+            for existing in &node.pods {
+                if only_affinity_pods && !existing.has_affinity() {
+                    continue;
+                }
+                self.process_existing_pod(preferred, incoming, ns_labels, existing, labels, sums);
+            }
         }
     }
 }
@@ -147,32 +181,30 @@ impl PreScorePlugin for InterPodAffinity {
         let ns_labels = namespace_labels(snapshot, &pod.pod.metadata.namespace);
 
         // Every node and pod of the cluster counts, not only the feasible nodes. Unless the pod
-        // has preferred terms, only pods with affinity terms can contribute. The nodes are
-        // matched in parallel; their sums are added in one thread (see `per_node_sums`).
-        let (nodes, only_affinity_pods) = if has_constraints {
-            (None, false)
-        } else {
-            (Some(snapshot.nodes_with_affinity_pods.as_slice()), true)
+        // has preferred terms, only pods with affinity terms can contribute (kube-scheduler
+        // then scans only the nodes that have such pods; the others add nothing). The per-node
+        // sums are kept from the last cycle with the same query (see `pair_cache`).
+        let only_affinity_pods = !has_constraints;
+        let query = ScoreQuery {
+            preferred: preferred.clone(),
+            namespace: pod.pod.metadata.namespace.clone(),
+            labels: pod.pod.metadata.labels.clone(),
+            namespace_labels: ns_labels.clone(),
+            only_affinity_pods,
         };
-        let preferred = &preferred;
-        let pairs = pair_sums(snapshot, nodes, |node, sums| {
-            let labels = &node.node.metadata.labels;
-            for existing in &node.pods {
-                if only_affinity_pods && !existing.has_affinity() {
-                    continue;
-                }
-                self.process_existing_pod(preferred, &pod.pod, ns_labels, existing, labels, sums);
-            }
-        });
+        let count = self.count_for_score(&preferred, &pod.pod, ns_labels, only_affinity_pods);
         // Every pair some term matched for has an entry, even when its sum is 0, as in
         // kube-scheduler (an entry means "a term matched").
         let mut scores = ScoreMap::new();
-        for ((key, value), sum) in pairs {
-            scores
-                .entry(key.to_string())
-                .or_default()
-                .insert(value.to_string(), sum);
-        }
+        let nodes = only_affinity_pods.then_some(snapshot.nodes_with_affinity_pods.as_slice());
+        self.caches()
+            .score
+            .for_each_sum(query, snapshot, nodes, count, |key, value, sum| {
+                scores
+                    .entry(key.to_string())
+                    .or_default()
+                    .insert(value.to_string(), sum);
+            });
         if scores.is_empty() {
             return Status::skip();
         }
