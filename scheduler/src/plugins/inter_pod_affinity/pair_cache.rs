@@ -153,7 +153,9 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    use super::super::filtering::{PreFilterState, PRE_FILTER_STATE_KEY};
+    use super::super::filtering::{
+        existing_anti_affinity_counts, PreFilterState, PRE_FILTER_STATE_KEY,
+    };
     use super::super::scoring::{PreScoreState, PRE_SCORE_STATE_KEY};
     use super::super::{InterPodAffinity, InterPodAffinityArgs};
     use crate::framework::{CycleState, PreFilterPlugin, PreScorePlugin, Status};
@@ -290,6 +292,14 @@ mod tests {
                             let got = cycle(&long_lived, &incoming, &snapshot);
                             let fresh = InterPodAffinity::new(InterPodAffinityArgs::default()).unwrap();
                             let want = cycle(&fresh, &incoming, &snapshot);
+                            if let Some(state) = &got.1 {
+                                let plain = existing_anti_affinity_counts(
+                                    &incoming.pod,
+                                    &state.namespace_labels,
+                                    &snapshot,
+                                );
+                                prop_assert_eq!(&state.existing_anti_affinity_counts, &plain);
+                            }
                             prop_assert_eq!(got, want);
                         }
                     }
