@@ -964,8 +964,10 @@ impl Cluster {
             match event.object.as_ref() {
                 Object::Pod(pod) if !pod.spec.node_name.is_empty() => {
                     if let Some(agent) = self.nodes.get_mut(&pod.spec.node_name) {
-                        agent.kubelet.handle_pod_event(event, self.now);
-                        self.dirty.insert(pod.spec.node_name.clone());
+                        // The echo of the kubelet's own status write gives it nothing to do.
+                        if agent.kubelet.handle_pod_event(event, self.now) {
+                            self.dirty.insert(pod.spec.node_name.clone());
+                        }
                     }
                 }
                 Object::Node(node) => {

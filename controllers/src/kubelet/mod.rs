@@ -112,6 +112,9 @@ pub struct Kubelet {
     events: Vec<PendingEvent>,
     dirty: bool,
     node_retry_at: Option<Time>,
+    /// The resourceVersions of the pod status writes this kubelet made and has not yet seen
+    /// come back as watch events (see [`Kubelet::handle_pod_event`]).
+    own_writes: Vec<u64>,
 }
 
 impl Kubelet {
@@ -127,6 +130,7 @@ impl Kubelet {
             events: Vec::new(),
             dirty: false,
             node_retry_at: None,
+            own_writes: Vec::new(),
         }
     }
 
@@ -296,14 +300,32 @@ impl Kubelet {
     }
 
     /// A watch event of a pod bound to this node, including its deletion. Pods of other nodes
-    /// are ignored.
-    pub fn handle_pod_event(&mut self, event: &WatchEvent, now: Time) {
+    /// are ignored. Returns whether the event can give the kubelet something to do: false for
+    /// the echo of its own status write (the status it wrote is the one it computed, so a sync
+    /// for it would find nothing to change) and for other nodes' pods, true otherwise.
+    pub fn handle_pod_event(&mut self, event: &WatchEvent, now: Time) -> bool {
         let _ = now;
         let Object::Pod(pod) = &*event.object else {
-            return;
+            return false;
         };
         if pod.spec.node_name != self.node_name {
-            return;
+            return false;
+        }
+        // Events come in resourceVersion order: a write older than this event was seen (or
+        // its event was lost with the history), and is forgotten.
+        let rv = event.resource_version;
+        let echo = self.own_writes.contains(&rv);
+        self.own_writes.retain(|&v| v > rv);
+        if echo && event.event_type == WatchEventType::Modified {
+            let known = self.workers.get(&pod.metadata.uid).is_some_and(|w| {
+                w.pod.spec == pod.spec
+                    && w.pod.metadata.deletion_timestamp == pod.metadata.deletion_timestamp
+                    && w.pod.metadata.deletion_grace_period_seconds
+                        == pod.metadata.deletion_grace_period_seconds
+            });
+            if known {
+                return false;
+            }
         }
         let uid = &pod.metadata.uid;
         if event.event_type == WatchEventType::Deleted {
@@ -317,7 +339,7 @@ impl Kubelet {
                     self.dirty = true;
                 }
             }
-            return;
+            return true;
         }
         match self.workers.get_mut(uid) {
             Some(w) => {
@@ -341,6 +363,7 @@ impl Kubelet {
                 self.dirty = true;
             }
         }
+        true
     }
 
     /// A watch event of a ConfigMap or Secret. The pods of this node whose volumes use it get
@@ -658,9 +681,13 @@ impl Kubelet {
             if status != stored.status {
                 let mut fresh = stored.clone();
                 fresh.status = status;
+                let before = store.resource_version();
                 if store.update_status(fresh.into(), now).is_err() {
                     w.status_retry_at = Some(now.saturating_add(STATUS_RETRY));
                     continue;
+                }
+                if store.resource_version() != before {
+                    self.own_writes.push(store.resource_version());
                 }
             }
             if w.finished {

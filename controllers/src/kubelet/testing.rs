@@ -362,7 +362,9 @@ impl Sim {
             self.cursor = e.resource_version;
             match e.object.kind() {
                 Kind::Node => self.kubelet.handle_node_event(&e),
-                Kind::Pod => self.kubelet.handle_pod_event(&e, self.now),
+                Kind::Pod => {
+                    self.kubelet.handle_pod_event(&e, self.now);
+                }
                 Kind::ConfigMap | Kind::Secret => {
                     self.kubelet.handle_config_event(&e);
                 }

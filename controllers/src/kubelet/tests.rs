@@ -704,3 +704,36 @@ fn a_new_kubelet_restarts_what_ran_and_keeps_what_completed() {
     );
     assert_eq!(status(&after, "setup"), status(&before, "setup"));
 }
+
+/// The echo of the kubelet's own status write gives it nothing to do; the same pod written by
+/// someone else does; and no write is remembered once its event has passed.
+#[test]
+fn the_echo_of_its_own_status_write_is_not_work() {
+    let mut sim = Sim::new(FakeRuntime::default());
+    sim.add(pod(
+        "web",
+        vec![container("web", "nginx:1.27")],
+        RestartPolicy::Always,
+    ));
+    sim.run_for(secs(20));
+    assert_eq!(sim.pod("web").unwrap().phase(), PodPhase::Running);
+    // Every write it made came back as an event.
+    assert!(sim.kubelet.own_writes.is_empty());
+
+    let stored = sim.store.get(Kind::Pod, "default", "web").unwrap();
+    let rv = sim.store.resource_version();
+    let event = |resource_version| flotilla_model::store::WatchEvent {
+        event_type: flotilla_model::store::WatchEventType::Modified,
+        object: stored.clone(),
+        resource_version,
+    };
+    sim.kubelet.own_writes.push(rv);
+    assert!(!sim.kubelet.handle_pod_event(&event(rv), sim.now));
+    assert!(sim.kubelet.own_writes.is_empty());
+    // A write by another component (a version the kubelet did not write).
+    assert!(sim.kubelet.handle_pod_event(&event(rv + 1), sim.now));
+    // An older write whose event was never seen is forgotten once a later event passes.
+    sim.kubelet.own_writes.push(rv + 1);
+    assert!(sim.kubelet.handle_pod_event(&event(rv + 2), sim.now));
+    assert!(sim.kubelet.own_writes.is_empty());
+}

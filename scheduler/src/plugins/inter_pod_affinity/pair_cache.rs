@@ -16,7 +16,9 @@
 //! second consecutive cycle with it builds the per-node entries (a full scan, in parallel), and
 //! the cycles after that use them. So pods that alternate between templates cost what the plain
 //! scan costs, and a series of like pods pays the full scan twice. A snapshot with a different
-//! number of nodes starts over.
+//! number of nodes starts over. When only a few nodes can add anything (a scan limited to the
+//! nodes with affinity pods, and those are under an eighth of the cluster), the plain scan of
+//! those is cheaper than checking every node's generation, and is used.
 
 use std::collections::HashMap;
 
@@ -90,6 +92,14 @@ impl<Q: PartialEq> PairCache<Q> {
         mut emit: impl FnMut(&str, &str, i64),
     ) {
         let n = snapshot.len();
+        if nodes.is_some_and(|list| list.len() * 8 < n) {
+            // Few nodes can add anything (pods with affinity terms are rare): scanning them is
+            // cheaper than checking the generation of every node. The entries stay valid.
+            for ((key, value), sum) in pair_sums(snapshot, nodes, &count) {
+                emit(key, value, sum);
+            }
+            return;
+        }
         if self.query.as_ref() != Some(&query) || self.generations.len() != n {
             if self.seen.as_ref() != Some(&query) {
                 // A new query: the plain scan, and remember it.
