@@ -12,10 +12,10 @@
 //! `NodeInfo` is rebuilt from the new object with the same pods, in the same order; a change of
 //! its images updates the cluster's image counts by its own images). Only a change of the node
 //! list or of a node's zone re-lays the node order and recounts the images (`O(nodes)`, once
-//! at the next decision however many nodes changed), as
-//! kube-scheduler's snapshot rebuilds its node list only when nodes come or go. A node's pods
-//! are kept in the order they were placed on it, as kube-scheduler's `NodeInfo.Pods` is, so
-//! what a decision sees does not depend on when the cache re-laid the nodes.
+//! at the next decision however many nodes changed), as kube-scheduler's snapshot rebuilds its
+//! node list only when nodes come or go. A node's pods are kept in the order they were placed
+//! on it, as kube-scheduler's `NodeInfo.Pods` is, so what a decision sees does not depend on
+//! when the cache re-laid the nodes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
