@@ -5,9 +5,11 @@
 //! of scheduler_perf's workloads), and a binding changes one node. For a *node-local* plugin
 //! ([`Plugin::is_node_local`]) a node's Filter verdict and raw Score are a function of the pod's
 //! spec, the plugin (its configuration) and the node's own [`NodeInfo`] (plus the number of
-//! nodes, which ImageLocality reads). So when the next pod has an equal spec and the same
+//! nodes, which ImageLocality reads). So when a pod has the spec of an earlier pod and the same
 //! plugins take part, only the nodes whose [`NodeInfo::generation`] changed since they were
-//! evaluated need evaluating again; the others give the verdict and the raw scores they gave.
+//! evaluated for that spec need evaluating again; the others give the verdict and the raw
+//! scores they gave. The cache keeps an entry for each of the last [`SHAPES`] specs it saw, so
+//! pods of several templates arriving interleaved (a trace's pod shapes) each find theirs.
 //!
 //! Only that is cached. Sampling, NormalizeScore, weighting and the choice among the best nodes
 //! run on every cycle exactly as without the cache, over the same values, so a cycle decides
@@ -19,8 +21,11 @@
 //! volume plugins, user plugins), and when pods are nominated to nodes (their filters then
 //! depend on other pods).
 //!
-//! Its key holds the pod (compared by spec) and the participating plugins (compared by
-//! address, and kept alive by the key so an address is never reused while cached).
+//! An entry's key holds the pod (compared by spec) and the participating plugins (compared by
+//! address, and kept alive by the key so an address is never reused while cached). Node
+//! generations are unique in the process, so an entry stays valid across node additions,
+//! removals and re-layouts of the snapshot; its verdicts are reset only when the number of
+//! nodes changes.
 
 use std::sync::Arc;
 
@@ -36,15 +41,30 @@ use crate::snapshot::Snapshot;
 /// Below this many nodes to (re)evaluate, the cache does so on the calling thread.
 const PARALLEL_MIN_NODES: usize = 128;
 
-/// Verdicts and raw scores per node, valid for one pod spec and one set of plugins. See the
-/// [module docs](self).
+/// How many pod specs the cache keeps entries for. Pods of a few templates that arrive
+/// interleaved (a trace's pod shapes, several Deployments scaling at once) each find their
+/// entry again; the least recently used entry makes room for a new spec.
+pub const SHAPES: usize = 32;
+
+/// Verdicts and raw scores per node, for up to [`SHAPES`] pod specs, each valid for one set of
+/// plugins. See the [module docs](self).
 #[derive(Clone, Default)]
 pub struct ScoreCache {
     /// When false, every cycle evaluates every node (the plain computation).
     disabled: bool,
-    /// The pod whose spec the entries are for.
+    /// The entries, most recently used first; the current cycle's entry is the first.
+    entries: Vec<ShapeEntry>,
+}
+
+/// The cached verdicts and raw scores of one pod spec.
+#[derive(Clone, Default)]
+struct ShapeEntry {
+    /// The pod whose spec the entry is for.
     pod: Option<Arc<Pod>>,
-    /// The number of nodes of the snapshot the entries are for.
+    /// The pod's CPU and memory requests: compared before the spec, so that looking up a
+    /// spec among the entries rarely compares whole specs that differ.
+    requests: (i64, i64),
+    /// The number of nodes of the snapshot the entry is for.
     num_nodes: usize,
     /// The Filter plugins the verdicts are for, in order.
     filters: Vec<Arc<dyn Plugin>>,
@@ -69,11 +89,13 @@ pub struct ScoreCache {
 impl std::fmt::Debug for ScoreCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names = |v: &[Arc<dyn Plugin>]| v.iter().map(|p| p.name()).collect::<Vec<_>>();
+        let current = self.entries.first();
         f.debug_struct("ScoreCache")
             .field("disabled", &self.disabled)
-            .field("num_nodes", &self.num_nodes)
-            .field("filters", &names(&self.filters))
-            .field("scorers", &names(&self.scorers))
+            .field("entries", &self.entries.len())
+            .field("num_nodes", &current.map(|e| e.num_nodes))
+            .field("filters", &current.map(|e| names(&e.filters)))
+            .field("scorers", &current.map(|e| names(&e.scorers)))
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +103,17 @@ impl std::fmt::Debug for ScoreCache {
 /// Whether two plugin lists are the same plugins (by address) in the same order.
 fn same_plugins(held: &[Arc<dyn Plugin>], now: &[&Arc<dyn Plugin>]) -> bool {
     held.len() == now.len() && held.iter().zip(now).all(|(a, b)| Arc::ptr_eq(a, b))
+}
+
+impl ShapeEntry {
+    /// Whether the entry is for `pod`'s spec.
+    fn is_for(&self, pod: &PodInfo) -> bool {
+        self.requests == (pod.requests.milli_cpu, pod.requests.memory)
+            && self
+                .pod
+                .as_ref()
+                .is_some_and(|p| Arc::ptr_eq(p, &pod.pod) || p.spec == pod.pod.spec)
+    }
 }
 
 impl ScoreCache {
@@ -100,16 +133,36 @@ impl ScoreCache {
 
     /// Drops every entry.
     pub fn clear(&mut self) {
-        let disabled = self.disabled;
-        *self = ScoreCache {
-            disabled,
-            ..ScoreCache::default()
-        };
+        self.entries.clear();
+    }
+
+    /// The number of pod specs the cache holds entries for (at most [`SHAPES`]).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the cache holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The current cycle's entry. Only called after [`begin_filter`](Self::begin_filter)
+    /// returned true, which puts it first.
+    #[inline]
+    fn current(&self) -> &ShapeEntry {
+        &self.entries[0]
+    }
+
+    #[inline]
+    fn current_mut(&mut self) -> &mut ShapeEntry {
+        &mut self.entries[0]
     }
 
     /// Prepares the verdicts for a cycle of `pod` with the Filter plugins `filters` (those that
-    /// take part, in order); returns whether this cycle can use them. Entries recorded for
-    /// another pod spec, other plugins or another number of nodes are dropped.
+    /// take part, in order); returns whether this cycle can use them. The entry for the pod's
+    /// spec becomes the current one (a new entry when there is none, in place of the least
+    /// recently used when the cache is full); its verdicts recorded for other plugins or
+    /// another number of nodes are dropped.
     pub(crate) fn begin_filter(
         &mut self,
         pod: &PodInfo,
@@ -122,25 +175,43 @@ impl ScoreCache {
         {
             return false;
         }
-        let same_pod = self
-            .pod
-            .as_ref()
-            .is_some_and(|p| Arc::ptr_eq(p, &pod.pod) || p.spec == pod.pod.spec);
-        if !same_pod || self.num_nodes != snapshot.len() {
-            self.clear();
-            self.pod = Some(pod.pod.clone());
-            self.num_nodes = snapshot.len();
-        }
-        if !same_plugins(&self.filters, filters) {
-            self.filters = filters.iter().map(|&p| p.clone()).collect();
-            self.verdict_generation.clear();
-            self.verdicts.clear();
-            self.passes.clear();
+        match self.entries.iter().position(|e| e.is_for(pod)) {
+            Some(j) => self.entries[..=j].rotate_right(1),
+            None => {
+                if self.entries.len() == SHAPES {
+                    self.entries.pop();
+                }
+                self.entries.insert(
+                    0,
+                    ShapeEntry {
+                        pod: Some(pod.pod.clone()),
+                        requests: (pod.requests.milli_cpu, pod.requests.memory),
+                        ..ShapeEntry::default()
+                    },
+                );
+            }
         }
         let n = snapshot.len();
-        self.verdict_generation.resize(n, 0);
-        self.verdicts.resize(n, Status::success());
-        self.passes.resize(n, true);
+        let entry = self.current_mut();
+        if entry.num_nodes != n {
+            let pod = entry.pod.take();
+            let requests = entry.requests;
+            *entry = ShapeEntry {
+                pod,
+                requests,
+                num_nodes: n,
+                ..ShapeEntry::default()
+            };
+        }
+        if !same_plugins(&entry.filters, filters) {
+            entry.filters = filters.iter().map(|&p| p.clone()).collect();
+            entry.verdict_generation.clear();
+            entry.verdicts.clear();
+            entry.passes.clear();
+        }
+        entry.verdict_generation.resize(n, 0);
+        entry.verdicts.resize(n, Status::success());
+        entry.passes.resize(n, true);
         true
     }
 
@@ -153,8 +224,9 @@ impl ScoreCache {
         nodes: impl Iterator<Item = usize>,
         filter: impl Fn(usize) -> Status + Sync,
     ) {
+        let entry = self.current_mut();
         let stale: Vec<usize> = nodes
-            .filter(|&i| self.verdict_generation[i] != snapshot.nodes[i].generation)
+            .filter(|&i| entry.verdict_generation[i] != snapshot.nodes[i].generation)
             .collect();
         let fresh: Vec<Status> = if stale.len() < PARALLEL_MIN_NODES {
             stale.iter().map(|&i| filter(i)).collect()
@@ -162,21 +234,21 @@ impl ScoreCache {
             stale.par_iter().map(|&i| filter(i)).collect()
         };
         for (i, status) in stale.into_iter().zip(fresh) {
-            self.verdict_generation[i] = snapshot.nodes[i].generation;
-            self.passes[i] = status.is_success();
-            self.verdicts[i] = status;
+            entry.verdict_generation[i] = snapshot.nodes[i].generation;
+            entry.passes[i] = status.is_success();
+            entry.verdicts[i] = status;
         }
     }
 
     /// Whether node `i` passed, as [`verdict`](Self::verdict) says.
     #[inline]
     pub(crate) fn passes(&self, i: usize) -> bool {
-        self.passes[i]
+        self.current().passes[i]
     }
 
     /// The verdict of node `i`, made current by [`refresh_verdicts`](Self::refresh_verdicts).
     pub(crate) fn verdict(&self, i: usize) -> &Status {
-        &self.verdicts[i]
+        &self.current().verdicts[i]
     }
 
     /// Prepares the raw scores for the Score plugins `scorers` (those that take part, in
@@ -190,18 +262,20 @@ impl ScoreCache {
         if scorers.iter().any(|p| !p.is_node_local()) {
             return false;
         }
-        if !same_plugins(&self.scorers, scorers)
-            || self.image_generation != snapshot.image_generation()
+        let entry = self.current_mut();
+        if !same_plugins(&entry.scorers, scorers)
+            || entry.image_generation != snapshot.image_generation()
         {
-            self.image_generation = snapshot.image_generation();
-            self.scorers = scorers.iter().map(|&p| p.clone()).collect();
-            self.score_generation.clear();
-            self.raw.clear();
+            entry.image_generation = snapshot.image_generation();
+            entry.scorers = scorers.iter().map(|&p| p.clone()).collect();
+            entry.score_generation.clear();
+            entry.raw.clear();
         }
-        self.score_generation.resize(self.num_nodes, 0);
-        self.raw.resize_with(self.scorers.len(), Vec::new);
-        for column in &mut self.raw {
-            column.resize(self.num_nodes, 0);
+        let n = entry.num_nodes;
+        entry.score_generation.resize(n, 0);
+        entry.raw.resize_with(entry.scorers.len(), Vec::new);
+        for column in &mut entry.raw {
+            column.resize(n, 0);
         }
         true
     }
@@ -217,11 +291,12 @@ impl ScoreCache {
         nodes: &[usize],
         score: impl Fn(usize, &mut [i64]) -> bool + Sync,
     ) -> bool {
-        let k = self.scorers.len();
+        let entry = self.current_mut();
+        let k = entry.scorers.len();
         let stale: Vec<usize> = nodes
             .iter()
             .copied()
-            .filter(|&i| self.score_generation[i] != self.verdict_generation[i])
+            .filter(|&i| entry.score_generation[i] != entry.verdict_generation[i])
             .collect();
         if k == 0 {
             return true;
@@ -243,8 +318,8 @@ impl ScoreCache {
             return false;
         }
         for (&i, row) in stale.iter().zip(fresh.chunks(k)) {
-            self.score_generation[i] = self.verdict_generation[i];
-            for (column, &score) in self.raw.iter_mut().zip(row) {
+            entry.score_generation[i] = entry.verdict_generation[i];
+            for (column, &score) in entry.raw.iter_mut().zip(row) {
                 column[i] = score;
             }
         }
@@ -255,7 +330,7 @@ impl ScoreCache {
     /// [`refresh_scores`](Self::refresh_scores) for the nodes it was given.
     #[inline]
     pub(crate) fn raw_scores(&self, p: usize) -> &[i64] {
-        &self.raw[p]
+        &self.current().raw[p]
     }
 }
 
@@ -487,12 +562,25 @@ mod tests {
         schedule("b", &snapshot, &mut cycle, &mut cache);
         assert_eq!(plugin.filtered.load(Ordering::Relaxed), 11);
         assert_eq!(plugin.scored.load(Ordering::Relaxed), 11);
+        // A pod of another spec gets an entry of its own: every node once.
+        let other = PodInfo::new(pod(template(0, 700, 1024)));
+        schedule_pod_with_cache(&profile, &snapshot, &other, 100, &mut cycle, &mut cache)
+            .expect("fits");
+        assert_eq!(plugin.filtered.load(Ordering::Relaxed), 21);
+        assert_eq!(cache.len(), 2);
+        // The first spec again, after a node changed: its entry is still there, so only that
+        // node is evaluated again.
+        let j = (i + 1) % snapshot.len();
+        snapshot.nodes[j].add_pod(PodInfo::new(pod(template(0, 700, 1024))));
+        schedule("c", &snapshot, &mut cycle, &mut cache);
+        assert_eq!(plugin.filtered.load(Ordering::Relaxed), 22);
+        assert_eq!(plugin.scored.load(Ordering::Relaxed), 22);
         // Without the cache, every node again.
         let (_, _) = {
             let info = PodInfo::new(pod(template(0, 100, 256)));
             let r = schedule_pod(&profile, &snapshot, &info, 100, &mut cycle).expect("fits");
             (info, r)
         };
-        assert_eq!(plugin.filtered.load(Ordering::Relaxed), 21);
+        assert_eq!(plugin.filtered.load(Ordering::Relaxed), 32);
     }
 }

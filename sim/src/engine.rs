@@ -837,7 +837,13 @@ impl Simulation {
         let now = self.now;
         let events: Vec<WatchEvent> = match self.cluster.store().changes_since(self.cursor) {
             Ok(events) => events.cloned().collect(),
-            Err(_) => Vec::new(),
+            Err(_) => {
+                // The changes since the cursor left the bounded history: the samples continue
+                // from the store's objects (per-pod timings miss what was not seen).
+                self.metrics.resync(self.cluster.store());
+                self.cursor = self.cluster.store().resource_version();
+                Vec::new()
+            }
         };
         for e in &events {
             self.cursor = e.resource_version;

@@ -2,8 +2,6 @@
 //! the virtual clock, and the summary (`summary.json`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
 use flotilla_controllers::cluster::Cluster;
 use flotilla_model::api::{ConditionStatus, Pod, PodCondition, PodPhase};
@@ -98,75 +96,49 @@ pub struct Metrics {
     pub samples: Vec<Sample>,
     digest: u64,
     start: Time,
-    /// What each Node and Pod added to the last sample, by object.
-    sample_cache: SampleCache,
+    /// What each stored Node and Pod adds to a sample, by uid, as [`observe`](Self::observe)
+    /// followed them.
+    live: HashMap<String, Contribution>,
+    /// The sum of `live`: what the next sample reports.
+    totals: Totals,
 }
 
-/// What one stored object adds to a sample. Stored objects are immutable `Arc`s, so an object
-/// that is the same allocation as at the last sample adds the same again: [`Metrics::sample`]
-/// reads each changed object once instead of every object at every sample.
-#[derive(Clone, Debug)]
-enum Contribution {
-    /// A Node: whether it is Ready and, when it is, its allocatable amounts of [`RESOURCES`]
-    /// (index, value) in that order.
-    Node {
-        ready: bool,
-        allocatable: Vec<(usize, f64)>,
-    },
-    /// A Pod: its phase, whether it is unschedulable and, when it is bound and not finished,
-    /// each container's requests of [`RESOURCES`] (index, value) in container order.
-    Pod {
-        phase: PodPhase,
-        unschedulable: bool,
-        requests: Vec<(usize, f64)>,
-    },
-    /// An object of another kind (never listed under Node or Pod): adds nothing.
-    Other,
+/// What one stored object adds to a sample: a Node its readiness and allocatable amounts, a Pod
+/// its phase and, while it is bound and unfinished, its requests. Amounts are exact (billionths of
+/// a unit, as [`Quantity`](flotilla_model::Quantity) keeps them), so the totals are the same
+/// whatever order objects were added and removed in.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Contribution {
+    pending: i64,
+    running: i64,
+    succeeded: i64,
+    failed: i64,
+    unschedulable: i64,
+    nodes_ready: i64,
+    /// Per [`RESOURCES`] entry, in billionths of the base unit.
+    requested: [i128; RESOURCES.len()],
+    /// Per [`RESOURCES`] entry, in billionths of the base unit.
+    allocatable: [i128; RESOURCES.len()],
 }
 
-/// Hashes an object's address (a `usize`) by one multiplication: the keys are already unique.
-#[derive(Default)]
-struct AddressHasher(u64);
+/// The sum of the contributions of every stored Node and Pod.
+type Totals = Contribution;
 
-impl Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+impl Contribution {
+    fn add(&mut self, other: &Contribution, sign: i64) {
+        self.pending += sign * other.pending;
+        self.running += sign * other.running;
+        self.succeeded += sign * other.succeeded;
+        self.failed += sign * other.failed;
+        self.unschedulable += sign * other.unschedulable;
+        self.nodes_ready += sign * other.nodes_ready;
+        let sign = i128::from(sign);
+        for (t, o) in self.requested.iter_mut().zip(other.requested) {
+            *t += sign * o;
         }
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            .rotate_left(29);
-    }
-}
-
-/// The contributions of the last sample's objects, by address. Each entry holds its object, so
-/// the address cannot be reused by another object while the entry lives; `stamp` is the sample
-/// that last saw it, and entries older than the current sample are dropped after it.
-#[derive(Clone, Debug, Default)]
-struct SampleCache {
-    entries: HashMap<usize, (Arc<Object>, Contribution, u64), BuildHasherDefault<AddressHasher>>,
-    stamp: u64,
-}
-
-impl SampleCache {
-    /// The contribution of `object`, computed by `f` when the object was not in the last sample.
-    fn get(
-        &mut self,
-        object: &Arc<Object>,
-        f: impl FnOnce(&Object) -> Contribution,
-    ) -> &Contribution {
-        let stamp = self.stamp;
-        let entry = self
-            .entries
-            .entry(Arc::as_ptr(object) as usize)
-            .or_insert_with(|| (object.clone(), f(object), stamp));
-        entry.2 = stamp;
-        &entry.1
+        for (t, o) in self.allocatable.iter_mut().zip(other.allocatable) {
+            *t += sign * o;
+        }
     }
 }
 
@@ -205,6 +177,16 @@ impl Metrics {
         self.digest(b"/");
         self.digest(meta.name.as_bytes());
         self.digest(&event.resource_version.to_le_bytes());
+        if matches!(kind, Kind::Pod | Kind::Node) {
+            if let Some(old) = self.live.remove(&meta.uid) {
+                self.totals.add(&old, -1);
+            }
+            if event.event_type != WatchEventType::Deleted {
+                let c = contribution(object);
+                self.totals.add(&c, 1);
+                self.live.insert(meta.uid.clone(), c);
+            }
+        }
         let Object::Pod(pod) = object else {
             return;
         };
@@ -221,7 +203,25 @@ impl Metrics {
         }
     }
 
-    /// Samples the cluster's state at `now`.
+    /// Rebuilds what [`sample`](Self::sample) reports from the objects in `store`, for when
+    /// [`observe`](Self::observe) could not follow every change (the store's bounded history
+    /// no longer reached back to the last change it saw).
+    pub fn resync(&mut self, store: &flotilla_model::store::Store) {
+        self.live.clear();
+        self.totals = Totals::default();
+        for kind in [Kind::Node, Kind::Pod] {
+            for object in store.iter_kind(kind) {
+                let c = contribution(object);
+                self.totals.add(&c, 1);
+                self.live.insert(object.metadata().uid.clone(), c);
+            }
+        }
+    }
+
+    /// Samples the cluster's state at `now`: pods by phase, nodes, requested and allocatable
+    /// amounts as [`observe`](Self::observe) followed the store's changes (kept up to date
+    /// change by change, so a sample does not read every object), and the HPAs' replicas from
+    /// `cluster`.
     pub fn sample(&mut self, cluster: &Cluster, now: Time) {
         let store = cluster.store();
         let mut s = Sample {
@@ -243,55 +243,21 @@ impl Metrics {
                 );
             }
         }
-        // Requested and allocatable per resource, summed in store order as before the cache
-        // (the same additions in the same order give the same floating-point totals).
-        let mut totals = [(0.0f64, 0.0f64); RESOURCES.len()];
-        let cache = &mut self.sample_cache;
-        cache.stamp += 1;
-        let mut seen = 0usize;
-        for object in store.iter_kind(Kind::Node) {
-            seen += 1;
-            let Contribution::Node { ready, allocatable } = cache.get(object, node_contribution)
-            else {
-                continue;
-            };
-            if !ready {
-                continue;
-            }
-            s.nodes_ready += 1;
-            for &(r, q) in allocatable {
-                totals[r].1 += q;
-            }
-        }
-        for object in store.iter_kind(Kind::Pod) {
-            seen += 1;
-            let Contribution::Pod {
-                phase,
-                unschedulable,
-                requests,
-            } = cache.get(object, pod_contribution)
-            else {
-                continue;
-            };
-            match phase {
-                PodPhase::Pending | PodPhase::Unknown => {
-                    s.pending += 1;
-                    if *unschedulable {
-                        s.unschedulable += 1;
-                    }
-                }
-                PodPhase::Running => s.running += 1,
-                PodPhase::Succeeded => s.succeeded += 1,
-                PodPhase::Failed => s.failed += 1,
-            }
-            for &(r, q) in requests {
-                totals[r].0 += q;
-            }
-        }
-        if cache.entries.len() > seen {
-            let stamp = cache.stamp;
-            cache.entries.retain(|_, e| e.2 == stamp);
-        }
+        let t = &self.totals;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        s.pending = count(t.pending);
+        s.running = count(t.running);
+        s.succeeded = count(t.succeeded);
+        s.failed = count(t.failed);
+        s.unschedulable = count(t.unschedulable);
+        s.nodes_ready = count(t.nodes_ready);
+        let units = |nanos: i128| nanos as f64 / 1e9;
+        let totals: Vec<(f64, f64)> = t
+            .requested
+            .iter()
+            .zip(&t.allocatable)
+            .map(|(&r, &a)| (units(r), units(a)))
+            .collect();
         s.resources = RESOURCES
             .iter()
             .zip(totals)
@@ -461,56 +427,51 @@ fn ms(d: flotilla_model::Duration) -> f64 {
 }
 
 /// What a Node adds to a sample: Ready, and then its allocatable resources.
-fn node_contribution(object: &Object) -> Contribution {
-    let Object::Node(node) = object else {
-        return Contribution::Other;
-    };
-    let ready = node
-        .status
-        .conditions
-        .iter()
-        .any(|c| c.r#type == "Ready" && c.status == ConditionStatus::True);
-    let allocatable = if ready {
-        RESOURCES
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| {
-                node.status
-                    .allocatable
-                    .get(*r)
-                    .map(|q| (i, q.as_approximate_f64()))
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Contribution::Node { ready, allocatable }
-}
-
-/// What a Pod adds to a sample: its phase and, while it is bound and not finished, the
-/// requests of its containers.
-fn pod_contribution(object: &Object) -> Contribution {
-    let Object::Pod(pod) = object else {
-        return Contribution::Other;
-    };
-    let phase = pod.phase();
-    let unschedulable =
-        matches!(phase, PodPhase::Pending | PodPhase::Unknown) && is_unschedulable(pod);
-    let mut requests = Vec::new();
-    if !pod.spec.node_name.is_empty() && !phase.is_terminal() {
-        for c in &pod.spec.containers {
-            for (i, r) in RESOURCES.iter().enumerate() {
-                if let Some(q) = c.resources.requests.get(*r) {
-                    requests.push((i, q.as_approximate_f64()));
+/// What `object` (a Node or a Pod) adds to a sample: see [`Contribution`].
+fn contribution(object: &Object) -> Contribution {
+    let mut c = Contribution::default();
+    match object {
+        Object::Node(node) => {
+            let ready = node
+                .status
+                .conditions
+                .iter()
+                .any(|c| c.r#type == "Ready" && c.status == ConditionStatus::True);
+            if ready {
+                c.nodes_ready = 1;
+                for (i, r) in RESOURCES.iter().enumerate() {
+                    if let Some(q) = node.status.allocatable.get(*r) {
+                        c.allocatable[i] = q.nanos();
+                    }
                 }
             }
         }
+        Object::Pod(pod) => {
+            let phase = pod.phase();
+            match phase {
+                PodPhase::Pending | PodPhase::Unknown => {
+                    c.pending = 1;
+                    c.unschedulable = i64::from(is_unschedulable(pod));
+                }
+                PodPhase::Running => c.running = 1,
+                PodPhase::Succeeded => c.succeeded = 1,
+                PodPhase::Failed => c.failed = 1,
+            }
+            // Requests of each container (not the pod's effective requests), while the pod
+            // is bound and has not finished.
+            if !pod.spec.node_name.is_empty() && !phase.is_terminal() {
+                for container in &pod.spec.containers {
+                    for (i, r) in RESOURCES.iter().enumerate() {
+                        if let Some(q) = container.resources.requests.get(*r) {
+                            c.requested[i] += q.nanos();
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
     }
-    Contribution::Pod {
-        phase,
-        unschedulable,
-        requests,
-    }
+    c
 }
 
 fn is_unschedulable(pod: &Pod) -> bool {

@@ -30,6 +30,27 @@ fn the_same_seed_gives_the_same_event_log_digest() {
     );
 }
 
+/// The samples are kept up to date change by change; at every step they equal a recount of
+/// the store's objects.
+#[test]
+fn samples_follow_the_store_change_by_change() {
+    let mut sim = Simulation::new(small(), 7).expect("starts");
+    let mut compared = 0;
+    while sim.step() {
+        let mut followed = sim.metrics().clone();
+        let mut recounted = sim.metrics().clone();
+        recounted.resync(sim.cluster().store());
+        followed.sample(sim.cluster(), sim.now());
+        recounted.sample(sim.cluster(), sim.now());
+        assert_eq!(followed.samples.last(), recounted.samples.last());
+        compared += 1;
+    }
+    assert!(compared > 100, "{compared} steps");
+    let last = sim.metrics().samples.last().expect("samples").clone();
+    assert!(last.running > 0 && last.succeeded > 0, "{last:?}");
+    assert!(last.resources["cpu"].0 > 0.0 && last.resources["cpu"].1 > 0.0);
+}
+
 #[test]
 fn a_small_run_schedules_runs_and_completes_its_pods() {
     let mut sim = Simulation::new(small(), 7).expect("starts");

@@ -910,6 +910,9 @@ fn run(
         names.push("events.jsonl");
     }
     println!("wrote {} to {}", names.join(", "), out.display());
+    // The process ends here: freeing the cluster's objects one by one (a large run holds
+    // millions) takes longer than the kernel takes to reclaim the pages.
+    std::mem::forget(sim);
     ExitCode::SUCCESS
 }
 
