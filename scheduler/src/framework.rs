@@ -523,10 +523,10 @@ pub trait Plugin: Send + Sync {
     /// Whether the plugin is *node-local*: what its PreFilter and PreScore store depends only on
     /// the pod's spec (and the plugin's own configuration), and its Filter verdict and raw Score
     /// for a node depend only on that, the pod's spec and the node's own [`NodeInfo`] (plus the
-    /// number of nodes and the cluster's image counts, which the cache compares as well:
-    /// [`Snapshot::image_generation`](crate::snapshot::Snapshot::image_generation)). Not on
-    /// other nodes, other pods' labels, namespaces, volumes or the feasible set; NormalizeScore
-    /// may depend on anything, as it runs on every cycle.
+    /// number of nodes, and the values outside the node that its PreScore records and reports
+    /// in [`ScorePlugin::score_inputs`], which the cache compares as well: ImageLocality's
+    /// image counts). Not on other nodes, other pods' labels, namespaces, volumes or the
+    /// feasible set; NormalizeScore may depend on anything, as it runs on every cycle.
     ///
     /// The scheduler reuses a node-local plugin's verdicts and raw scores across cycles for pods
     /// with an equal spec, recomputing only the nodes that changed (see
@@ -720,6 +720,16 @@ pub trait ScorePlugin: Send + Sync {
     ) -> Status {
         let _ = (state, pod, scores);
         Status::success()
+    }
+
+    /// For a [node-local](Plugin::is_node_local) plugin whose raw scores read values from
+    /// outside the node, which its PreScore recorded in `state`: those values, appended to
+    /// `out` (ImageLocality: how many nodes hold each of the pod's images). The score cache
+    /// reuses a node's raw scores for a pod spec only while every scorer reports the same
+    /// values. The default reports none, which is right for a plugin that reads only the pod
+    /// and the node.
+    fn score_inputs(&self, state: &CycleState, out: &mut Vec<u64>) {
+        let _ = (state, out);
     }
 }
 

@@ -643,7 +643,13 @@ fn run_scores(
     // From the cache: every node's raw scores are current there (the changed nodes rescored),
     // unless a plugin failed, which the plain computation below then reports.
     let plugins: Vec<&Arc<dyn Plugin>> = active.iter().map(|wp| &wp.plugin).collect();
-    let cache = cache.and_then(|c| c.begin_score(snapshot, &plugins).then_some(c));
+    let cache = cache.and_then(|c| {
+        let mut inputs = Vec::new();
+        for (_, _, scorer) in &scorers {
+            scorer.score_inputs(state, &mut inputs);
+        }
+        c.begin_score(&plugins, inputs).then_some(c)
+    });
     let cached: Option<&ScoreCache> = match cache {
         Some(cache) => {
             let current = cache.refresh_scores(feasible, |i, row| {

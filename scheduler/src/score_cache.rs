@@ -5,7 +5,8 @@
 //! of scheduler_perf's workloads), and a binding changes one node. For a *node-local* plugin
 //! ([`Plugin::is_node_local`]) a node's Filter verdict and raw Score are a function of the pod's
 //! spec, the plugin (its configuration) and the node's own [`NodeInfo`] (plus the number of
-//! nodes, which ImageLocality reads). So when a pod has the spec of an earlier pod and the same
+//! nodes and what [`ScorePlugin::score_inputs`] reports: ImageLocality's counts of the pod's
+//! images). So when a pod has the spec of an earlier pod and the same
 //! plugins take part, only the nodes whose [`NodeInfo::generation`] changed since they were
 //! evaluated for that spec need evaluating again; the others give the verdict and the raw
 //! scores they gave. The cache keeps an entry for each of the last [`SHAPES`] specs it saw, so
@@ -32,6 +33,8 @@ use std::sync::Arc;
 use flotilla_model::api::Pod;
 use rayon::prelude::*;
 
+#[cfg(doc)]
+use crate::framework::ScorePlugin;
 use crate::framework::{Plugin, Status};
 #[cfg(doc)]
 use crate::node_info::NodeInfo;
@@ -76,9 +79,9 @@ struct ShapeEntry {
     passes: Vec<bool>,
     /// The Score plugins the raw scores are for, in order.
     scorers: Vec<Arc<dyn Plugin>>,
-    /// The snapshot's [`Snapshot::image_generation`] the raw scores are for (ImageLocality
-    /// reads the image counts).
-    image_generation: u64,
+    /// What the scorers reported in [`ScorePlugin::score_inputs`] when the raw scores were
+    /// computed (ImageLocality's image counts).
+    score_inputs: Vec<u64>,
     /// Per node: the generation the raw scores were computed at, 0 for none.
     score_generation: Vec<u64>,
     /// Per scorer, the raw score of each node (columns, so that the per-plugin passes over the
@@ -252,21 +255,16 @@ impl ScoreCache {
     }
 
     /// Prepares the raw scores for the Score plugins `scorers` (those that take part, in
-    /// order) of a cycle whose verdicts came from the cache; returns whether this cycle can use
-    /// them.
-    pub(crate) fn begin_score(
-        &mut self,
-        snapshot: &Snapshot,
-        scorers: &[&Arc<dyn Plugin>],
-    ) -> bool {
+    /// order) of a cycle whose verdicts came from the cache, given what they report in
+    /// [`ScorePlugin::score_inputs`] after this cycle's PreScore; returns whether this cycle
+    /// can use them.
+    pub(crate) fn begin_score(&mut self, scorers: &[&Arc<dyn Plugin>], inputs: Vec<u64>) -> bool {
         if scorers.iter().any(|p| !p.is_node_local()) {
             return false;
         }
         let entry = self.current_mut();
-        if !same_plugins(&entry.scorers, scorers)
-            || entry.image_generation != snapshot.image_generation()
-        {
-            entry.image_generation = snapshot.image_generation();
+        if !same_plugins(&entry.scorers, scorers) || entry.score_inputs != inputs {
+            entry.score_inputs = inputs;
             entry.scorers = scorers.iter().map(|&p| p.clone()).collect();
             entry.score_generation.clear();
             entry.raw.clear();
@@ -413,8 +411,15 @@ mod tests {
     /// bound pod at some index.
     #[derive(Clone, Debug)]
     enum Step {
-        Schedule { template: u8, cpu: u32, mem: u32 },
+        Schedule {
+            template: u8,
+            cpu: u32,
+            mem: u32,
+        },
         Remove(prop::sample::Index),
+        /// The node at some index pulls the `app` image or loses it: the image counts change
+        /// and, with them, ImageLocality's score of every node holding the image.
+        ToggleImage(prop::sample::Index),
     }
 
     fn step() -> impl Strategy<Value = Step> {
@@ -422,6 +427,7 @@ mod tests {
             4 => (0u8..6, prop::sample::select(vec![100u32, 700]), prop::sample::select(vec![256u32, 1024]))
                 .prop_map(|(template, cpu, mem)| Step::Schedule { template, cpu, mem }),
             1 => any::<prop::sample::Index>().prop_map(Step::Remove),
+            1 => any::<prop::sample::Index>().prop_map(Step::ToggleImage),
         ]
     }
 
@@ -480,6 +486,25 @@ mod tests {
                         snapshot.refresh_affinity_lists();
                     }
                     Step::Remove(_) => {}
+                    Step::ToggleImage(index) => {
+                        let i = index.index(snapshot.len());
+                        let old = snapshot.nodes[i].node.clone();
+                        let mut node = (*old).clone();
+                        if node.status.images.is_empty() {
+                            node.status.images = make_node(0, (1000, 1024, 1, 0, 0, false, true))
+                                .status
+                                .images
+                                .clone();
+                        } else {
+                            node.status.images.clear();
+                        }
+                        snapshot.replace_node_images(&old, &node);
+                        let mut fresh = NodeInfo::new(Arc::new(node));
+                        for p in std::mem::take(&mut snapshot.nodes[i].pods) {
+                            fresh.add_pod(p);
+                        }
+                        snapshot.nodes[i] = fresh;
+                    }
                 }
             }
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use flotilla_model::api::{Namespace, Node, Pod, PodPhase};
 use flotilla_model::{Labels, Selector};
 
-use crate::node_info::{next_generation, NodeInfo, PodInfo};
+use crate::node_info::{NodeInfo, PodInfo};
 
 /// The label with a node's zone.
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
@@ -43,9 +43,6 @@ pub struct Snapshot {
     /// How many distinct nodes report each image name (names as the nodes report them), as
     /// kube-scheduler's cache counts them for `ImageStateSummary.NumNodes`.
     image_nodes: HashMap<String, usize>,
-    /// Changes whenever `image_nodes` does (a value no other state has had; see
-    /// [`next_generation`]).
-    image_generation: u64,
 }
 
 /// What kube-scheduler's PersistentVolumeClaim, PersistentVolume and StorageClass listers give
@@ -176,7 +173,6 @@ impl Snapshot {
             nominated_pods: Arc::default(),
             volumes: Arc::default(),
             image_nodes: HashMap::new(),
-            image_generation: next_generation(),
         };
         for info in &snapshot.nodes {
             for name in image_names(&info.node) {
@@ -210,12 +206,6 @@ impl Snapshot {
         self.image_nodes.get(name).copied().unwrap_or(0)
     }
 
-    /// A value that changes whenever [`image_num_nodes`](Self::image_num_nodes) changes for
-    /// some image: caches of scores that read the image counts compare it.
-    pub fn image_generation(&self) -> u64 {
-        self.image_generation
-    }
-
     /// Updates the image counts for a node whose object changed from `old` to `new` (same
     /// name); nothing else changes.
     pub(crate) fn replace_node_images(&mut self, old: &Node, new: &Node) {
@@ -235,7 +225,6 @@ impl Snapshot {
         for name in after {
             *self.image_nodes.entry(name.to_string()).or_insert(0) += 1;
         }
-        self.image_generation = next_generation();
     }
 
     /// The index of the node named `name`.

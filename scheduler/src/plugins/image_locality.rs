@@ -68,8 +68,8 @@ impl Plugin for ImageLocality {
     fn name(&self) -> &'static str {
         NAME
     }
-    /// Reads only the pod's spec, the node's own state and the cluster's image counts (see
-    /// [`Plugin::is_node_local`]).
+    /// Reads only the pod's spec, the node's own state and the cluster's counts of the pod's
+    /// images, which [`ScorePlugin::score_inputs`] reports (see [`Plugin::is_node_local`]).
     fn is_node_local(&self) -> bool {
         true
     }
@@ -132,6 +132,14 @@ impl ScorePlugin for ImageLocality {
             })
             .sum();
         Ok(calculate_priority(sum, s.images.len()))
+    }
+
+    /// The number of nodes holding each of the pod's images, as PreScore read them.
+    fn score_inputs(&self, state: &CycleState, out: &mut Vec<u64>) {
+        if let Some(s) = state.read::<PreScoreState>(NAME) {
+            out.extend(s.images.iter().map(|(_, num_nodes)| *num_nodes as u64));
+            out.push(s.total_nodes as u64);
+        }
     }
 }
 
