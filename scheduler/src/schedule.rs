@@ -644,25 +644,20 @@ fn run_scores(
     // unless a plugin failed, which the plain computation below then reports.
     let plugins: Vec<&Arc<dyn Plugin>> = active.iter().map(|wp| &wp.plugin).collect();
     let cache = cache.and_then(|c| {
-        let mut inputs = Vec::new();
-        for (_, _, scorer) in &scorers {
-            scorer.score_inputs(state, &mut inputs);
-        }
+        let inputs = scorers
+            .iter()
+            .map(|(_, _, scorer)| {
+                let mut inputs = Vec::new();
+                scorer.score_inputs(state, &mut inputs);
+                inputs
+            })
+            .collect();
         c.begin_score(&plugins, inputs).then_some(c)
     });
     let cached: Option<&ScoreCache> = match cache {
         Some(cache) => {
-            let current = cache.refresh_scores(feasible, |i, row| {
-                let info = &snapshot.nodes[i];
-                scorers.iter().zip(row).all(|((_, _, scorer), out)| {
-                    match scorer.score(state, pod, info) {
-                        Ok(score) => {
-                            *out = score;
-                            true
-                        }
-                        Err(_) => false,
-                    }
-                })
+            let current = cache.refresh_scores(feasible, |i, p| {
+                scorers[p].2.score(state, pod, &snapshot.nodes[i]).ok()
             });
             current.then_some(&*cache)
         }

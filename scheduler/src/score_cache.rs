@@ -9,7 +9,7 @@
 //! images). So when a pod has the spec of an earlier pod and the same
 //! plugins take part, only the nodes whose [`NodeInfo::generation`] changed since they were
 //! evaluated for that spec need evaluating again; the others give the verdict and the raw
-//! scores they gave. The cache keeps an entry for each of the last [`SHAPES`] specs it saw, so
+//! scores they gave. The cache keeps an entry for each of the last [`capacity`] specs it saw, so
 //! pods of several templates arriving interleaved (a trace's pod shapes) each find theirs.
 //!
 //! Only that is cached. Sampling, NormalizeScore, weighting and the choice among the best nodes
@@ -44,12 +44,27 @@ use crate::snapshot::Snapshot;
 /// Below this many nodes to (re)evaluate, the cache does so on the calling thread.
 const PARALLEL_MIN_NODES: usize = 128;
 
-/// How many pod specs the cache keeps entries for. Pods of a few templates that arrive
+/// The most pod specs the cache keeps entries for. Pods of many templates that arrive
 /// interleaved (a trace's pod shapes, several Deployments scaling at once) each find their
-/// entry again; the least recently used entry makes room for a new spec.
-pub const SHAPES: usize = 32;
+/// entry again; the least recently used entry makes room for a new spec. Fewer are kept on
+/// large clusters: see [`capacity`].
+pub const SHAPES: usize = 128;
 
-/// Verdicts and raw scores per node, for up to [`SHAPES`] pod specs, each valid for one set of
+/// Node entries (one pod spec's verdict and raw scores for one node, about a hundred bytes)
+/// the cache holds at most, when that allows more than [`MIN_SHAPES`] specs.
+const NODE_ENTRIES: usize = 1 << 20;
+
+/// The fewest pod specs the cache keeps entries for, however large the cluster.
+pub const MIN_SHAPES: usize = 16;
+
+/// How many pod specs the cache keeps entries for on a cluster of `num_nodes` nodes: as many
+/// as fit in [`NODE_ENTRIES`] node entries, between [`MIN_SHAPES`] and [`SHAPES`] (128 up
+/// to 8,192 nodes, 104 at 10,000, 16 from 65,536).
+pub fn capacity(num_nodes: usize) -> usize {
+    (NODE_ENTRIES / num_nodes.max(1)).clamp(MIN_SHAPES, SHAPES)
+}
+
+/// Verdicts and raw scores per node, for up to [`capacity`] pod specs, each valid for one set of
 /// plugins. See the [module docs](self).
 #[derive(Clone, Default)]
 pub struct ScoreCache {
@@ -79,11 +94,12 @@ struct ShapeEntry {
     passes: Vec<bool>,
     /// The Score plugins the raw scores are for, in order.
     scorers: Vec<Arc<dyn Plugin>>,
-    /// What the scorers reported in [`ScorePlugin::score_inputs`] when the raw scores were
+    /// Per scorer: what it reported in [`ScorePlugin::score_inputs`] when its raw scores were
     /// computed (ImageLocality's image counts).
-    score_inputs: Vec<u64>,
-    /// Per node: the generation the raw scores were computed at, 0 for none.
-    score_generation: Vec<u64>,
+    score_inputs: Vec<Vec<u64>>,
+    /// Per scorer, per node: the generation its raw score was computed at, 0 for none (per
+    /// scorer, so that when one scorer's inputs change only its scores are computed again).
+    score_generation: Vec<Vec<u64>>,
     /// Per scorer, the raw score of each node (columns, so that the per-plugin passes over the
     /// feasible nodes read consecutive memory).
     raw: Vec<Vec<i64>>,
@@ -139,7 +155,8 @@ impl ScoreCache {
         self.entries.clear();
     }
 
-    /// The number of pod specs the cache holds entries for (at most [`SHAPES`]).
+    /// The number of pod specs the cache holds entries for (at most [`capacity`] of the
+    /// number of nodes).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -181,9 +198,7 @@ impl ScoreCache {
         match self.entries.iter().position(|e| e.is_for(pod)) {
             Some(j) => self.entries[..=j].rotate_right(1),
             None => {
-                if self.entries.len() == SHAPES {
-                    self.entries.pop();
-                }
+                self.entries.truncate(capacity(snapshot.len()) - 1);
                 self.entries.insert(
                     0,
                     ShapeEntry {
@@ -255,70 +270,103 @@ impl ScoreCache {
     }
 
     /// Prepares the raw scores for the Score plugins `scorers` (those that take part, in
-    /// order) of a cycle whose verdicts came from the cache, given what they report in
+    /// order) of a cycle whose verdicts came from the cache, given what each reports in
     /// [`ScorePlugin::score_inputs`] after this cycle's PreScore; returns whether this cycle
-    /// can use them.
-    pub(crate) fn begin_score(&mut self, scorers: &[&Arc<dyn Plugin>], inputs: Vec<u64>) -> bool {
-        if scorers.iter().any(|p| !p.is_node_local()) {
+    /// can use them. A scorer whose inputs changed has every node's raw score computed again.
+    pub(crate) fn begin_score(
+        &mut self,
+        scorers: &[&Arc<dyn Plugin>],
+        inputs: Vec<Vec<u64>>,
+    ) -> bool {
+        if scorers.len() > 64 || scorers.iter().any(|p| !p.is_node_local()) {
             return false;
         }
         let entry = self.current_mut();
-        if !same_plugins(&entry.scorers, scorers) || entry.score_inputs != inputs {
-            entry.score_inputs = inputs;
-            entry.scorers = scorers.iter().map(|&p| p.clone()).collect();
-            entry.score_generation.clear();
-            entry.raw.clear();
-        }
         let n = entry.num_nodes;
-        entry.score_generation.resize(n, 0);
-        entry.raw.resize_with(entry.scorers.len(), Vec::new);
+        if !same_plugins(&entry.scorers, scorers) {
+            entry.scorers = scorers.iter().map(|&p| p.clone()).collect();
+            entry.score_inputs = inputs;
+            entry.score_generation = vec![vec![0; n]; scorers.len()];
+            entry.raw = vec![vec![0; n]; scorers.len()];
+            return true;
+        }
+        for ((held, now), generations) in entry
+            .score_inputs
+            .iter_mut()
+            .zip(inputs)
+            .zip(&mut entry.score_generation)
+        {
+            if *held != now {
+                *held = now;
+                generations.fill(0);
+            }
+        }
+        for column in &mut entry.score_generation {
+            column.resize(n, 0);
+        }
         for column in &mut entry.raw {
             column.resize(n, 0);
         }
         true
     }
 
-    /// Makes the raw scores of `nodes` current, scoring with `score` (all the scorers' raw
-    /// scores of one node, in order) the nodes that changed since. The nodes' verdicts must be
-    /// current ([`refresh_verdicts`](Self::refresh_verdicts)): their generations are read from
-    /// there rather than from the nodes. When a plugin fails on some node, nothing is recorded
-    /// and `false` is returned: the caller then scores the plain way, which reports the failure
-    /// as it would without the cache.
+    /// Makes the raw scores of `nodes` current, computing with `score` (scorer `p`'s raw score
+    /// of node `i`) those of nodes that changed since and of scorers whose inputs changed. The
+    /// nodes' verdicts must be current ([`refresh_verdicts`](Self::refresh_verdicts)): their
+    /// generations are read from there rather than from the nodes. When a plugin fails on some
+    /// node, nothing is recorded and `false` is returned: the caller then scores the plain way,
+    /// which reports the failure as it would without the cache.
     pub(crate) fn refresh_scores(
         &mut self,
         nodes: &[usize],
-        score: impl Fn(usize, &mut [i64]) -> bool + Sync,
+        score: impl Fn(usize, usize) -> Option<i64> + Sync,
     ) -> bool {
         let entry = self.current_mut();
         let k = entry.scorers.len();
-        let stale: Vec<usize> = nodes
-            .iter()
-            .copied()
-            .filter(|&i| entry.score_generation[i] != entry.verdict_generation[i])
-            .collect();
         if k == 0 {
             return true;
         }
+        // The nodes with a stale raw score, each with the set of scorers to run (a bit each;
+        // at most 64 scorers, as `begin_score` checks).
+        let stale: Vec<(usize, u64)> = nodes
+            .iter()
+            .filter_map(|&i| {
+                let current = entry.verdict_generation[i];
+                let mask = entry
+                    .score_generation
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, g)| g[i] != current)
+                    .fold(0u64, |mask, (p, _)| mask | 1 << p);
+                (mask != 0).then_some((i, mask))
+            })
+            .collect();
+        let run = |&(i, mask): &(usize, u64), row: &mut [i64]| {
+            (0..k)
+                .filter(|p| mask & 1 << p != 0)
+                .all(|p| score(i, p).map(|s| row[p] = s).is_some())
+        };
         let mut fresh = vec![0i64; stale.len() * k];
         let ok = if stale.len() < PARALLEL_MIN_NODES {
             stale
                 .iter()
                 .zip(fresh.chunks_mut(k))
-                .all(|(&i, row)| score(i, row))
+                .all(|(s, row)| run(s, row))
         } else {
             stale
                 .par_iter()
                 .zip(fresh.par_chunks_mut(k))
-                .map(|(&i, row)| score(i, row))
+                .map(|(s, row)| run(s, row))
                 .reduce(|| true, |a, b| a && b)
         };
         if !ok {
             return false;
         }
-        for (&i, row) in stale.iter().zip(fresh.chunks(k)) {
-            entry.score_generation[i] = entry.verdict_generation[i];
-            for (column, &score) in entry.raw.iter_mut().zip(row) {
-                column[i] = score;
+        for (&(i, mask), row) in stale.iter().zip(fresh.chunks(k)) {
+            let current = entry.verdict_generation[i];
+            for p in (0..k).filter(|p| mask & 1 << p != 0) {
+                entry.score_generation[p][i] = current;
+                entry.raw[p][i] = row[p];
             }
         }
         true
