@@ -246,14 +246,14 @@ impl DaemonPlacement {
         // daemon_controller.go NewPod: the template plus the daemon tolerations.
         let mut pod = Pod {
             metadata: ds.spec.template.metadata.clone(),
-            spec: ds.spec.template.spec.clone(),
+            spec: ds.spec.template.spec.clone().into(),
             status: Default::default(),
         };
         add_daemon_pod_tolerations(&mut pod.spec);
         DaemonPlacement {
             node_name: ds.spec.template.spec.node_name.clone(),
             affinity: RequiredNodeAffinity::from_pod(&pod),
-            tolerations: pod.spec.tolerations,
+            tolerations: pod.spec.into_inner().tolerations,
         }
     }
 

@@ -681,7 +681,8 @@ spec:
                     ..Default::default()
                 }],
                 ..Default::default()
-            },
+            }
+            .into(),
             ..Default::default()
         };
         h.apply(p).unwrap();

@@ -672,7 +672,7 @@ mod tests {
         meta.owner_references = owners.to_vec();
         let p = Pod {
             metadata: meta,
-            spec: template().spec,
+            spec: template().spec.into(),
             ..Pod::default()
         };
         h.apply(p).unwrap()

@@ -1174,7 +1174,8 @@ mod tests {
                 }],
                 tolerations,
                 ..Default::default()
-            },
+            }
+            .into(),
             ..Default::default()
         })
         .unwrap();

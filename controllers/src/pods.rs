@@ -91,7 +91,7 @@ pub fn pod_from_template(
     }
     Pod {
         metadata,
-        spec: template.spec.clone(),
+        spec: template.spec.clone().into(),
         status: Default::default(),
     }
 }

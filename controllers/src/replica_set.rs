@@ -1011,7 +1011,7 @@ mod tests {
                 labels: labels("web"),
                 ..ObjectMeta::named(NS, "stray")
             },
-            spec: template("web").spec,
+            spec: template("web").spec.into(),
             ..Pod::default()
         };
         h.apply(orphan).unwrap();

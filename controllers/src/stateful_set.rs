@@ -1368,7 +1368,7 @@ mod tests {
 
         let mut orphan = Pod {
             metadata: ObjectMeta::named(NS, "web-3"),
-            spec: stored(&h).spec.template.spec,
+            spec: stored(&h).spec.template.spec.into(),
             ..Default::default()
         };
         orphan.metadata.labels.insert("app".into(), "nginx".into());

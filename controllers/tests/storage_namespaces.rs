@@ -159,7 +159,8 @@ fn a_wait_for_first_consumer_claim_is_provisioned_on_the_pods_node_before_it_sta
         .find(|p| p.metadata.name == "db")
         .unwrap()
         .spec
-        .node_name;
+        .node_name
+        .clone();
     let c = claim(&d, "default", "data");
     assert_eq!(c.status.phase, Some(PersistentVolumeClaimPhase::Bound));
     assert_eq!(c.metadata.annotations.get(ANN_SELECTED_NODE), Some(&node));

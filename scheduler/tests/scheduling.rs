@@ -114,7 +114,7 @@ impl Cluster {
 
     /// The node a pod is bound to in the store ("" if none).
     fn node_of(&self, name: &str) -> String {
-        self.get_pod(name).spec.node_name
+        self.get_pod(name).spec.node_name.clone()
     }
 
     /// The `PodScheduled=False` message the scheduler left on a pod.

@@ -321,7 +321,8 @@ pub fn pod(name: &str, containers: Vec<Container>, policy: RestartPolicy) -> Pod
             containers,
             restart_policy: Some(policy),
             ..Default::default()
-        },
+        }
+        .into(),
         ..Default::default()
     }
 }

@@ -38,9 +38,10 @@ pub struct Pod {
     /// Standard object metadata.
     #[serde(default)]
     pub metadata: ObjectMeta,
-    /// The desired behaviour of the pod.
+    /// The desired behaviour of the pod, shared by copies of the pod until one changes it
+    /// (see [`Shared`](crate::Shared)).
     #[serde(default)]
-    pub spec: PodSpec,
+    pub spec: crate::Shared<PodSpec>,
     /// The most recently observed status, written by the kubelet and the scheduler.
     #[serde(default, skip_serializing_if = "crate::meta::is_default")]
     pub status: PodStatus,
@@ -1957,7 +1958,7 @@ impl SetDefaults for Pod {
     /// sets `status.phase` to `Pending` and `status.qosClass` when they are unset.
     fn set_defaults(&mut self) {
         self.spec.set_defaults();
-        let spec = &mut self.spec;
+        let spec: &mut PodSpec = &mut self.spec;
         for c in spec
             .containers
             .iter_mut()
@@ -4600,7 +4601,7 @@ spec:
 "#);
         let mut template = PodTemplateSpec {
             metadata: ObjectMeta::default(),
-            spec: p.spec.clone(),
+            spec: (*p.spec).clone(),
         };
         p.set_defaults();
         let c = &p.spec.containers[0];
@@ -4813,7 +4814,8 @@ spec:
             spec: PodSpec {
                 containers: vec![container("a", &[], &[])],
                 ..Default::default()
-            },
+            }
+            .into(),
             ..Default::default()
         };
         assert_eq!(p.qos_class(), PodQosClass::BestEffort);
@@ -4855,7 +4857,8 @@ spec:
             spec: PodSpec {
                 containers: vec![container("a", &[], &[("cpu", "1"), ("memory", "1Gi")])],
                 ..Default::default()
-            },
+            }
+            .into(),
             ..Default::default()
         };
         assert_eq!(p.qos_class(), PodQosClass::Burstable);
@@ -5357,7 +5360,7 @@ spec:
         // The same spec in a template is not subject to these rules.
         let t = PodTemplateSpec {
             metadata: ObjectMeta::default(),
-            spec: p.spec.clone(),
+            spec: (*p.spec).clone(),
         };
         assert!(
             validate_pod_template_spec(&t, &FieldPath::new("spec").child("template")).is_empty()

@@ -283,7 +283,7 @@ fn apply_limit_range_defaults(store: &Store, pod: &mut Pod) {
             default_requests.extend(item.default_request.iter().map(|(k, v)| (k.clone(), *v)));
         }
         let mut notes = Vec::new();
-        let spec = &mut pod.spec;
+        let spec: &mut crate::api::PodSpec = &mut pod.spec;
         let containers = spec.containers.iter_mut().map(|c| ("container", c)).chain(
             spec.init_containers
                 .iter_mut()
@@ -1048,7 +1048,8 @@ mod tests {
                 }],
                 tolerations,
                 ..Default::default()
-            },
+            }
+            .into(),
             ..Default::default()
         }
     }

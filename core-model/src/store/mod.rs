@@ -25,9 +25,10 @@
 pub mod admission;
 pub mod allocation;
 mod fields;
+mod objects;
 pub mod watch;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -280,7 +281,7 @@ pub struct ListOptions {
 /// The object store. See the [module docs](self).
 #[derive(Clone, Debug)]
 pub struct Store {
-    objects: BTreeMap<ObjectKey, Arc<Object>>,
+    objects: objects::ObjectMap,
     resource_version: u64,
     log: watch::ChangeLog,
     rng: ChaCha8Rng,
@@ -303,7 +304,7 @@ impl Store {
     /// priority classes exist (written at time zero).
     pub fn new(config: StoreConfig) -> Store {
         let mut store = Store {
-            objects: BTreeMap::new(),
+            objects: objects::ObjectMap::default(),
             resource_version: 0,
             log: watch::ChangeLog::new(config.watch_history),
             rng: component_rng(config.seed, "store"),
@@ -368,7 +369,7 @@ impl Store {
         objects: Vec<Object>,
         resource_version: u64,
     ) -> Result<Store, StoreError> {
-        let mut stored = BTreeMap::new();
+        let mut stored = objects::ObjectMap::default();
         let mut uids = BTreeSet::new();
         let mut services = allocation::ServiceAllocator::new(
             config.service_cluster_ip_range,
@@ -628,12 +629,12 @@ impl Store {
     /// The object of `kind` named `name` in `namespace` (empty for cluster-scoped kinds; for a
     /// namespaced kind, empty means `default`).
     pub fn get(&self, kind: Kind, namespace: &str, name: &str) -> Option<Arc<Object>> {
-        let key = ObjectKey {
-            kind,
-            namespace: namespace_for(kind, namespace),
-            name: name.to_string(),
+        let namespace = match (kind.namespaced(), namespace.is_empty()) {
+            (true, true) => DEFAULT_NAMESPACE,
+            (true, false) => namespace,
+            (false, _) => "",
         };
-        self.objects.get(&key).cloned()
+        self.objects.lookup(kind, namespace, name).cloned()
     }
 
     /// Every object of `kind`, in key order (namespace, then name), without filtering.

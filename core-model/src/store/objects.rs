@@ -1,0 +1,184 @@
+//! The store's objects: in key order for lists and watches, and in a hash index for lookups.
+//!
+//! Lists, `iter_kind` and restores read objects in key order (kind, namespace, name), which a
+//! `BTreeMap` gives. Most reads, though, are lookups of one object by key: every controller's
+//! reconcile, every kubelet status write, every precondition check. In the ordered map each
+//! costs a walk down the tree comparing strings at every step (the names of a large cluster's
+//! pods share long prefixes), plus building an owned key. The index answers them with one hash
+//! of the key's parts and, almost always, one comparison. It holds the same `Arc`s as the
+//! ordered map (one reference count each, no copy of the keys): an object's key is its kind,
+//! namespace and name, which the index reads from the object itself.
+
+use std::collections::btree_map;
+use std::collections::BTreeMap;
+use std::ops::RangeBounds;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+
+use super::ObjectKey;
+use crate::object::{Kind, Object};
+
+/// The stored objects by key. See the [module docs](self).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ObjectMap {
+    ordered: BTreeMap<ObjectKey, Arc<Object>>,
+    index: HashTable<Arc<Object>>,
+}
+
+/// The hash of a key's parts (FxHash's multiply-and-rotate over 8-byte words: keys are not
+/// chosen by an adversary who could gain from collisions, and the hash must be fast, since
+/// lookups are the store's most frequent operation). Deterministic, though nothing depends on
+/// the order of the index.
+fn key_hash(kind: Kind, namespace: &str, name: &str) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = (kind as u64).wrapping_mul(K);
+    let mut add = |word: u64| h = (h.rotate_left(5) ^ word).wrapping_mul(K);
+    for part in [namespace.as_bytes(), name.as_bytes()] {
+        let mut chunks = part.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        let mut word = [0u8; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        // The length separates the parts ("ab" + "c" from "a" + "bc").
+        add(u64::from_le_bytes(word) ^ (part.len() as u64) << 56);
+    }
+    h
+}
+
+fn object_hash(object: &Object) -> u64 {
+    let meta = object.metadata();
+    key_hash(object.kind(), &meta.namespace, &meta.name)
+}
+
+fn is_at(object: &Object, kind: Kind, namespace: &str, name: &str) -> bool {
+    let meta = object.metadata();
+    object.kind() == kind && meta.name == name && meta.namespace == namespace
+}
+
+impl ObjectMap {
+    /// The object at `kind`, `namespace` (as stored: empty for cluster-scoped kinds) and `name`.
+    pub(crate) fn lookup(&self, kind: Kind, namespace: &str, name: &str) -> Option<&Arc<Object>> {
+        self.index.find(key_hash(kind, namespace, name), |o| {
+            is_at(o, kind, namespace, name)
+        })
+    }
+
+    /// The object under `key`.
+    pub(crate) fn get(&self, key: &ObjectKey) -> Option<&Arc<Object>> {
+        self.lookup(key.kind, &key.namespace, &key.name)
+    }
+
+    /// Whether an object is stored under `key`.
+    pub(crate) fn contains_key(&self, key: &ObjectKey) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Stores `object` under `key`, which must be its own key; returns the object it replaces.
+    pub(crate) fn insert(&mut self, key: ObjectKey, object: Arc<Object>) -> Option<Arc<Object>> {
+        debug_assert!(is_at(&object, key.kind, &key.namespace, &key.name));
+        let hash = key_hash(key.kind, &key.namespace, &key.name);
+        match self
+            .index
+            .find_mut(hash, |o| is_at(o, key.kind, &key.namespace, &key.name))
+        {
+            Some(slot) => *slot = object.clone(),
+            None => {
+                self.index
+                    .insert_unique(hash, object.clone(), |o| object_hash(o));
+            }
+        }
+        self.ordered.insert(key, object)
+    }
+
+    /// Removes and returns the object under `key`.
+    pub(crate) fn remove(&mut self, key: &ObjectKey) -> Option<Arc<Object>> {
+        let hash = key_hash(key.kind, &key.namespace, &key.name);
+        if let Ok(entry) = self
+            .index
+            .find_entry(hash, |o| is_at(o, key.kind, &key.namespace, &key.name))
+        {
+            entry.remove();
+        }
+        self.ordered.remove(key)
+    }
+
+    /// The objects whose keys are in `range`, in key order.
+    pub(crate) fn range<R: RangeBounds<ObjectKey>>(
+        &self,
+        range: R,
+    ) -> btree_map::Range<'_, ObjectKey, Arc<Object>> {
+        self.ordered.range(range)
+    }
+
+    /// How many objects are stored.
+    pub(crate) fn len(&self) -> usize {
+        self.ordered.len()
+    }
+
+    /// Whether no object is stored.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ordered.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ConfigMap;
+    use crate::ObjectMeta;
+
+    fn config_map(namespace: &str, name: &str) -> (ObjectKey, Arc<Object>) {
+        let object: Object = ConfigMap {
+            metadata: ObjectMeta::named(namespace, name),
+            ..Default::default()
+        }
+        .into();
+        (ObjectKey::of(&object), Arc::new(object))
+    }
+
+    #[test]
+    fn lookups_agree_with_the_ordered_map() {
+        let mut map = ObjectMap::default();
+        let names = [
+            "a",
+            "ab",
+            "abcdefgh",
+            "abcdefghi",
+            "b",
+            "pod-0001",
+            "pod-0010",
+        ];
+        for ns in ["default", "kube-system", "defaul"] {
+            for name in names {
+                let (key, object) = config_map(ns, name);
+                assert!(map.insert(key, object).is_none());
+            }
+        }
+        assert_eq!(map.len(), 21);
+        for ns in ["default", "kube-system", "defaul"] {
+            for name in names {
+                let found = map.lookup(Kind::ConfigMap, ns, name).expect("stored");
+                assert_eq!(found.metadata().name, name);
+                assert_eq!(found.metadata().namespace, ns);
+            }
+        }
+        // The parts are not run together: "defaul" + "ta" is not "default" + "a".
+        assert!(map.lookup(Kind::ConfigMap, "defaul", "ta").is_none());
+        assert!(map.lookup(Kind::Secret, "default", "a").is_none());
+        // Replace, then remove: both structures follow.
+        let (key, object) = config_map("default", "a");
+        assert!(map.insert(key.clone(), object.clone()).is_some());
+        assert!(Arc::ptr_eq(map.get(&key).expect("stored"), &object));
+        assert!(map.remove(&key).is_some());
+        assert!(map.get(&key).is_none());
+        assert!(!map.contains_key(&key));
+        assert_eq!(map.len(), 20);
+        assert_eq!(map.range(..).count(), 20);
+        assert!(map.remove(&key).is_none());
+    }
+}
