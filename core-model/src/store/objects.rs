@@ -26,10 +26,10 @@ pub(crate) struct ObjectMap {
     index: HashTable<Arc<Object>>,
 }
 
-/// The hash of a key's parts (FxHash's multiply-and-rotate over 8-byte words: keys are not
-/// chosen by an adversary who could gain from collisions, and the hash must be fast, since
-/// lookups are the store's most frequent operation). Deterministic, though nothing depends on
-/// the order of the index.
+/// The hash of a key's parts: FxHash's multiply-and-rotate over 8-byte words, then a finalizer
+/// (keys are not chosen by an adversary who could gain from collisions, and the hash must be
+/// fast, since lookups are the store's most frequent operation). Deterministic, though nothing
+/// depends on the order of the index.
 fn key_hash(kind: Kind, namespace: &str, name: &str) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut h = (kind as u64).wrapping_mul(K);
@@ -47,7 +47,14 @@ fn key_hash(kind: Kind, namespace: &str, name: &str) -> u64 {
         // The length separates the parts ("ab" + "c" from "a" + "bc").
         add(u64::from_le_bytes(word) ^ (part.len() as u64) << 56);
     }
-    h
+    // The multiplications leave the low bits, which pick the bucket, depending on the low bits
+    // of the words alone (the same for names like `pod-0001` and `pod-0002`); MurmurHash3's
+    // finalizer spreads every bit over the whole word.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ h >> 33
 }
 
 fn object_hash(object: &Object) -> u64 {
@@ -139,6 +146,17 @@ mod tests {
         }
         .into();
         (ObjectKey::of(&object), Arc::new(object))
+    }
+
+    /// The bucket is picked by the hash's low bits: names that differ only in a few
+    /// characters must still spread over the buckets (about 63% of 4,096 buckets are hit by
+    /// 4,096 random hashes).
+    #[test]
+    fn similar_names_spread_over_the_buckets() {
+        let buckets: std::collections::HashSet<u64> = (0..4096)
+            .map(|i| key_hash(Kind::Pod, "default", &format!("openb-pod-{i:04}")) & 4095)
+            .collect();
+        assert!(buckets.len() > 2400, "{} buckets", buckets.len());
     }
 
     #[test]
