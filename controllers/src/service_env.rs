@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use flotilla_model::api::{Container, Node, NodeAddressType, Pod, Protocol, Service};
+use flotilla_model::api::{Container, NodeAddressType, Pod, Protocol, Service};
 use flotilla_model::quantity::Quantity;
 use flotilla_model::store::Store;
 use flotilla_model::{Kind, Object};
@@ -339,9 +339,13 @@ pub fn container_env(
     let ns = &pod.metadata.namespace;
     let links = pod.spec.enable_service_links != Some(false);
     let service_env = service_env_map(store, ns, links);
-    let node = get_typed::<Node>(store, "", &pod.spec.node_name);
+    // Read through the shared object: the node is not copied.
+    let node_object = store.get(Kind::Node, "", &pod.spec.node_name);
+    let node = match node_object.as_deref() {
+        Some(Object::Node(n)) => Some(n),
+        _ => None,
+    };
     let host_ip = node
-        .as_ref()
         .and_then(|n| {
             let a = &n.status.addresses;
             a.iter()
@@ -350,7 +354,8 @@ pub fn container_env(
                 .map(|a| a.address.clone())
         })
         .unwrap_or_default();
-    let allocatable = node.map(|n| n.status.allocatable).unwrap_or_default();
+    let empty = flotilla_model::quantity::ResourceList::new();
+    let allocatable = node.map_or(&empty, |n| &n.status.allocatable);
 
     // Insertion-ordered: the order in which names were first set.
     let mut order: Vec<String> = Vec::new();
@@ -415,7 +420,7 @@ pub fn container_env(
                         r.container_name
                     )));
                 };
-                resource_value(target, &r.resource, r.divisor.as_ref(), &allocatable)?
+                resource_value(target, &r.resource, r.divisor.as_ref(), allocatable)?
             } else if let Some(r) = &from.config_map_key_ref {
                 let optional = r.optional == Some(true);
                 match config_map_data(store, ns, &r.name) {

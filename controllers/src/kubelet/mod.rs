@@ -584,9 +584,9 @@ impl Kubelet {
     /// Admits the pods seen since the last sync, in creation order (kubelet.go
     /// `HandlePodAdditions` sorts by creation time).
     fn admit_pending(&mut self, store: &Store, now: Time) {
-        let Some(node) = self.node.clone() else {
+        if self.node.is_none() {
             return;
-        };
+        }
         let mut pending: Vec<(Option<Time>, String, String, String)> = self
             .workers
             .values()
@@ -600,6 +600,12 @@ impl Kubelet {
                 )
             })
             .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let Some(node) = self.node.clone() else {
+            return;
+        };
         pending.sort();
         for (_, _, _, uid) in pending {
             let Some(w) = self.workers.get(&uid) else {
