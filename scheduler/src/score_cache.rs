@@ -100,6 +100,9 @@ struct ShapeEntry {
     /// Per scorer, per node: the generation its raw score was computed at, 0 for none (per
     /// scorer, so that when one scorer's inputs change only its scores are computed again).
     score_generation: Vec<Vec<u64>>,
+    /// Per node: the generation at which every scorer's raw score was current, 0 when some
+    /// may not be (the one comparison the common case makes).
+    all_scored_generation: Vec<u64>,
     /// Per scorer, the raw score of each node (columns, so that the per-plugin passes over the
     /// feasible nodes read consecutive memory).
     raw: Vec<Vec<i64>>,
@@ -287,6 +290,7 @@ impl ScoreCache {
             entry.scorers = scorers.iter().map(|&p| p.clone()).collect();
             entry.score_inputs = inputs;
             entry.score_generation = vec![vec![0; n]; scorers.len()];
+            entry.all_scored_generation = vec![0; n];
             entry.raw = vec![vec![0; n]; scorers.len()];
             return true;
         }
@@ -299,8 +303,10 @@ impl ScoreCache {
             if *held != now {
                 *held = now;
                 generations.fill(0);
+                entry.all_scored_generation.fill(0);
             }
         }
+        entry.all_scored_generation.resize(n, 0);
         for column in &mut entry.score_generation {
             column.resize(n, 0);
         }
@@ -332,6 +338,9 @@ impl ScoreCache {
             .iter()
             .filter_map(|&i| {
                 let current = entry.verdict_generation[i];
+                if entry.all_scored_generation[i] == current {
+                    return None;
+                }
                 let mask = entry
                     .score_generation
                     .iter()
@@ -368,6 +377,7 @@ impl ScoreCache {
                 entry.score_generation[p][i] = current;
                 entry.raw[p][i] = row[p];
             }
+            entry.all_scored_generation[i] = current;
         }
         true
     }
