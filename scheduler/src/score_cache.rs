@@ -58,7 +58,7 @@ const NODE_ENTRIES: usize = 1 << 20;
 pub const MIN_SHAPES: usize = 16;
 
 /// How many pod specs the cache keeps entries for on a cluster of `num_nodes` nodes: as many
-/// as fit in [`NODE_ENTRIES`] node entries, between [`MIN_SHAPES`] and [`SHAPES`] (128 up
+/// as fit in about a million node entries, between [`MIN_SHAPES`] and [`SHAPES`] (128 up
 /// to 8,192 nodes, 104 at 10,000, 16 from 65,536).
 pub fn capacity(num_nodes: usize) -> usize {
     (NODE_ENTRIES / num_nodes.max(1)).clamp(MIN_SHAPES, SHAPES)
