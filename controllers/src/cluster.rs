@@ -561,6 +561,33 @@ impl Cluster {
         Ok(registered)
     }
 
+    /// `kubectl create` of one object, as a client that makes new objects (a load generator, a
+    /// trace replayer) sends it: the object is created with server-side defaults and validation,
+    /// and an existing object of the same kind and name is an error
+    /// ([`StoreError::AlreadyExists`]). Unlike [`apply`](Cluster::apply), no
+    /// last-applied annotation is stored, so the object carries only what it states. A Node
+    /// is added as by [`add_node`](Cluster::add_node).
+    pub fn create(&mut self, object: Object) -> Result<Arc<Object>, ClusterError> {
+        match object {
+            Object::Node(node) => {
+                if self
+                    .store
+                    .get(Kind::Node, "", &node.metadata.name)
+                    .is_some()
+                {
+                    return Err(StoreError::AlreadyExists {
+                        kind: Kind::Node,
+                        namespace: String::new(),
+                        name: node.metadata.name,
+                    }
+                    .into());
+                }
+                self.add_node(node)
+            }
+            object => Ok(self.store.create(object, self.now)?),
+        }
+    }
+
     /// `kubectl apply` of one object: created when absent; otherwise the fields of this
     /// manifest are merged into the live object and the fields an earlier apply set but this
     /// one omits are removed (a three-way merge against the

@@ -295,6 +295,37 @@ fn apply_creates_then_configures_then_leaves_unchanged() {
 }
 
 #[test]
+fn create_stores_the_object_as_stated_and_refuses_a_second() {
+    let mut d = TestDriver::new(8);
+    d.add_nodes(2);
+    let objects = flotilla_model::manifest::parse_str("web.yaml", WEB).expect("manifest");
+    let dep = objects.objects[0].object.clone();
+    let created = d.cluster.create(dep.clone()).expect("created");
+    assert_eq!(created.metadata().namespace, "default");
+    assert!(
+        !created
+            .metadata()
+            .annotations
+            .contains_key(flotilla_controllers::cluster::LAST_APPLIED_ANNOTATION),
+        "create keeps no last-applied annotation"
+    );
+    let again = d.cluster.create(dep).expect_err("a second create");
+    assert!(again.to_string().contains("already exists"), "{again}");
+    d.run_for(Duration::from_secs(30));
+    assert_eq!(running_ready(&d.cluster, "default"), 3);
+    let node_name = d.cluster.node_names().next().expect("a node").to_string();
+    let node = d
+        .cluster
+        .store()
+        .get(Kind::Node, "", &node_name)
+        .expect("node")
+        .as_ref()
+        .clone();
+    let again = d.cluster.create(node).expect_err("an existing node");
+    assert!(again.to_string().contains("already exists"), "{again}");
+}
+
+#[test]
 fn the_same_seed_gives_the_same_history() {
     let run = |seed| {
         let mut d = TestDriver::new(seed);

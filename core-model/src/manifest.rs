@@ -476,7 +476,10 @@ fn decode_error(path: FieldPath, message: &str) -> (FieldPath, ManifestErrorKind
         let kind = FieldErrorKind::Required {
             detail: String::new(),
         };
-        return (path.child(field), ManifestErrorKind::Invalid(kind));
+        return (
+            path.child(field.to_string()),
+            ManifestErrorKind::Invalid(kind),
+        );
     }
     let mut message = message.to_string();
     for (rust, api) in [
@@ -507,7 +510,7 @@ fn ignored_path(path: &serde_ignored::Path<'_>) -> FieldPath {
             }
             serde_ignored::Path::Map { parent, key } => {
                 walk(parent, out);
-                out.push(PathSegment::Field(key.clone()));
+                out.push(PathSegment::Field(key.clone().into()));
             }
             serde_ignored::Path::Some { parent }
             | serde_ignored::Path::NewtypeStruct { parent }
@@ -527,7 +530,7 @@ fn error_path(path: &serde_path_to_error::Path) -> FieldPath {
                 segments.push(PathSegment::Index(*index))
             }
             serde_path_to_error::Segment::Map { key } => {
-                segments.push(PathSegment::Field(key.clone()))
+                segments.push(PathSegment::Field(key.clone().into()))
             }
             serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
         }
@@ -608,7 +611,10 @@ impl Node {
         let mut node = self;
         for seg in path {
             node = match (seg, &node.value) {
-                (PathSegment::Field(k) | PathSegment::Key(k), Value::Map(entries)) => {
+                (PathSegment::Field(k), Value::Map(entries)) => {
+                    &entries.iter().find(|e| e.key == **k)?.value
+                }
+                (PathSegment::Key(k), Value::Map(entries)) => {
                     &entries.iter().find(|e| &e.key == k)?.value
                 }
                 (PathSegment::Index(i), Value::Seq(items)) => items.get(*i)?,
@@ -625,8 +631,13 @@ impl Node {
         let mut pos = (self.line, self.column);
         for seg in path {
             match (seg, &node.value) {
-                (PathSegment::Field(k) | PathSegment::Key(k), Value::Map(entries)) => {
-                    match entries.iter().find(|e| &e.key == k) {
+                (PathSegment::Field(_) | PathSegment::Key(_), Value::Map(entries)) => {
+                    let k = match seg {
+                        PathSegment::Field(k) => k.as_ref(),
+                        PathSegment::Key(k) => k.as_str(),
+                        PathSegment::Index(_) => unreachable!("matched a field or a key"),
+                    };
+                    match entries.iter().find(|e| e.key == k) {
                         Some(e) => {
                             pos = (e.key_line, e.key_column);
                             node = &e.value;

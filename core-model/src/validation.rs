@@ -6,13 +6,15 @@
 //! wording (`spec.replicas: Invalid value: -1: must be greater than or equal to 0`), and the path
 //! is kept structured so the manifest loader can point at the line and column of the field.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// One step of a [`FieldPath`].
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PathSegment {
-    /// A named field (`spec`, `containers`).
-    Field(String),
+    /// A named field (`spec`, `containers`). Field names are mostly the validators' string
+    /// literals, which a path borrows instead of copying.
+    Field(Cow<'static, str>),
     /// A position in a list (`[0]`).
     Index(usize),
     /// A key in a map (`[cpu]`, `[app.kubernetes.io/name]`).
@@ -31,29 +33,33 @@ impl FieldPath {
     }
 
     /// A path of one field, such as `FieldPath::new("spec")`.
-    pub fn new(field: &str) -> FieldPath {
-        FieldPath(vec![PathSegment::Field(field.to_string())])
+    pub fn new(field: impl Into<Cow<'static, str>>) -> FieldPath {
+        FieldPath(vec![PathSegment::Field(field.into())])
     }
 
-    /// This path extended by a named field.
-    pub fn child(&self, field: &str) -> FieldPath {
-        let mut p = self.clone();
-        p.0.push(PathSegment::Field(field.to_string()));
-        p
+    /// This path extended by a named field: a `&'static str` is borrowed, a `String` moved.
+    ///
+    /// Validators build a path for every field they visit, error or not, so extending one
+    /// costs one allocation: field names are borrowed, not copied.
+    pub fn child(&self, field: impl Into<Cow<'static, str>>) -> FieldPath {
+        self.extended(PathSegment::Field(field.into()))
     }
 
     /// This path extended by a list index.
     pub fn index(&self, i: usize) -> FieldPath {
-        let mut p = self.clone();
-        p.0.push(PathSegment::Index(i));
-        p
+        self.extended(PathSegment::Index(i))
     }
 
     /// This path extended by a map key.
     pub fn key(&self, k: &str) -> FieldPath {
-        let mut p = self.clone();
-        p.0.push(PathSegment::Key(k.to_string()));
-        p
+        self.extended(PathSegment::Key(k.to_string()))
+    }
+
+    fn extended(&self, segment: PathSegment) -> FieldPath {
+        let mut segments = Vec::with_capacity(self.0.len() + 1);
+        segments.extend_from_slice(&self.0);
+        segments.push(segment);
+        FieldPath(segments)
     }
 
     /// The segments, outermost first.
@@ -537,7 +543,7 @@ impl<'a> OneOf<'a> {
     }
 
     /// Counts member `field` when `set`; returns whether it is the accepted (first) member.
-    pub fn accept(&mut self, set: bool, field: &str, errs: &mut ErrorList) -> bool {
+    pub fn accept(&mut self, set: bool, field: &'static str, errs: &mut ErrorList) -> bool {
         if !set {
             return false;
         }

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use flotilla_model::api::{Namespace, Node, Pod, PodPhase};
+use flotilla_model::Shared;
 
 use crate::node_info::{NodeInfo, PodInfo};
 use crate::queue::ClusterEvent;
@@ -303,8 +304,19 @@ impl Cache {
     /// Applies a pod from the store: a bound, running pod is placed (confirming an assumption);
     /// a finished or unbound one is removed. Returns the events for the queue.
     pub fn upsert_pod(&mut self, pod: Arc<Pod>) -> Vec<ClusterEvent> {
-        let key = key_of(&pod);
-        if pod.spec.node_name.is_empty() || is_terminal(&pod) {
+        let read = Arc::clone(&pod);
+        self.upsert(&read, move || pod)
+    }
+
+    /// [`upsert_pod`](Cache::upsert_pod) of a pod read from a watch event, copied only when the
+    /// cache keeps it: a status change of a placed pod (most pod events) copies nothing.
+    pub fn upsert_pod_from(&mut self, pod: &Pod) -> Vec<ClusterEvent> {
+        self.upsert(pod, || Arc::new(pod.clone()))
+    }
+
+    fn upsert(&mut self, pod: &Pod, owned: impl FnOnce() -> Arc<Pod>) -> Vec<ClusterEvent> {
+        let key = key_of(pod);
+        if pod.spec.node_name.is_empty() || is_terminal(pod) {
             self.assumed.remove(&key);
             return if self.unplace(&key) {
                 vec![ClusterEvent::AssignedPodDelete]
@@ -312,25 +324,30 @@ impl Cache {
                 Vec::new()
             };
         }
-        let previous = self.pods.get(&key).cloned();
         self.assumed.remove(&key);
         let mut events = Vec::new();
-        match &previous {
+        let mut same = false;
+        match self.pods.get_mut(&key) {
             None => events.push(ClusterEvent::AssignedPodAdd),
-            Some((old, _)) if old.metadata.labels != pod.metadata.labels => {
-                events.push(ClusterEvent::AssignedPodLabelChange)
+            Some((old, node)) => {
+                let same_labels = old.metadata.labels == pod.metadata.labels;
+                if !same_labels {
+                    events.push(ClusterEvent::AssignedPodLabelChange);
+                }
+                same = same_labels && *node == pod.spec.node_name && old.spec == pod.spec;
+                if same && !Shared::ptr_eq(&old.spec, &pod.spec) {
+                    // The stored pod's spec is a copy of the one the cache holds (the binding
+                    // wrote it): keep the stored pod, so that its later events compare by
+                    // address.
+                    *old = owned();
+                    return events;
+                }
             }
-            Some(_) => {}
         }
-        let same = previous.as_ref().is_some_and(|(old, node)| {
-            *node == pod.spec.node_name
-                && old.spec == pod.spec
-                && old.metadata.labels == pod.metadata.labels
-        });
         if !same {
             self.unplace(&key);
             let node = pod.spec.node_name.clone();
-            self.place_info(PodInfo::new(pod), &node);
+            self.place_info(PodInfo::new(owned()), &node);
         }
         events
     }
@@ -422,6 +439,9 @@ mod tests {
         Assume(u8, u8),
         Forget(u8),
         Delete(u8),
+        /// Pod `i`'s status changes (a watch event read by reference); with `true`, its spec
+        /// also arrives as an equal copy instead of the shared value.
+        Status(u8, bool),
         /// Take a snapshot (the cache re-lays what is pending).
         Snapshot,
     }
@@ -435,6 +455,7 @@ mod tests {
             2 => (0u8..20, 0u8..8).prop_map(|(i, j)| Change::Assume(i, j)),
             1 => (0u8..20).prop_map(Change::Forget),
             2 => (0u8..20).prop_map(Change::Delete),
+            3 => (0u8..20, any::<bool>()).prop_map(|(i, copy)| Change::Status(i, copy)),
             3 => Just(Change::Snapshot),
         ]
     }
@@ -464,6 +485,41 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn a_status_change_keeps_the_placed_pod_and_an_equal_spec_is_adopted() {
+        let mut cache = Cache::new();
+        cache.upsert_node(node("n0", 0, false, false, 4));
+        let placed = pod(0, "n0", 500);
+        assert_eq!(
+            cache.upsert_pod_from(&placed),
+            vec![ClusterEvent::AssignedPodAdd]
+        );
+        let first = cache.pods["default/p0"].0.clone();
+        let mut running = (*placed).clone();
+        running.status.phase = Some(PodPhase::Running);
+        assert!(cache.upsert_pod_from(&running).is_empty());
+        let kept = cache.pods["default/p0"].0.clone();
+        assert!(Arc::ptr_eq(&kept, &first), "a status change copies nothing");
+        // The binding wrote an equal copy of the spec: the cache keeps the stored pod from
+        // then on, so that later events compare specs by address.
+        let mut copied = running.clone();
+        copied.spec = Shared::new((*copied.spec).clone());
+        assert!(cache.upsert_pod_from(&copied).is_empty());
+        assert!(Shared::ptr_eq(
+            &cache.pods["default/p0"].0.spec,
+            &copied.spec
+        ));
+        assert_eq!(cache.snapshot().nodes[0].requested.milli_cpu, 500);
+        // A change of labels is an event and places the pod again.
+        let mut labelled = copied;
+        labelled.metadata.labels.insert("app".into(), "web".into());
+        assert_eq!(
+            cache.upsert_pod_from(&labelled),
+            vec![ClusterEvent::AssignedPodLabelChange]
+        );
+        assert_eq!(cache.snapshot().nodes[0].pods.len(), 1);
+    }
+
     proptest! {
         /// Whatever the changes and whenever the snapshots are taken, the cache's snapshot holds
         /// what `Snapshot::new` builds from the same nodes and pods: the same node order, the
@@ -489,6 +545,16 @@ mod tests {
                     Change::Forget(i) => cache.forget_pod(&format!("default/p{i}")),
                     Change::Delete(i) => {
                         cache.remove_pod("default", &format!("p{i}"));
+                    }
+                    Change::Status(i, copy) => {
+                        if let Some((p, _)) = cache.pods.get(&format!("default/p{i}")) {
+                            let mut p = (**p).clone();
+                            p.status.message = format!("{}.", p.status.message);
+                            if copy {
+                                p.spec = Shared::new((*p.spec).clone());
+                            }
+                            cache.upsert_pod_from(&p);
+                        }
                     }
                     Change::Snapshot => {
                         cache.snapshot();

@@ -879,13 +879,14 @@ pub fn schedule_pod_with_cache(
             None => j,
         }
     };
-    let mut feasible = Vec::new();
-    // Rejected nodes in scan order: with the cache, their verdicts stay there (`rejected_at`);
-    // without it, the statuses are moved here. Either way nothing is copied or indexed until
-    // the pod turns out not to fit, which is the only case that reads them (a cycle that finds
-    // a node needs only their number).
+    let mut feasible = Vec::with_capacity(want.min(candidates));
+    // Rejected nodes in scan order: without the cache, their statuses are moved here; with it,
+    // their verdicts stay in the cache and only their number is kept (`rejected_cached`): when
+    // no node fits, every node scanned was rejected, so the scan order gives them back. Either
+    // way nothing is copied or indexed until the pod turns out not to fit, which is the only
+    // case that reads them (a cycle that finds a node needs only their number).
     let mut rejected: Vec<(usize, Status)> = Vec::new();
-    let mut rejected_at: Vec<usize> = Vec::new();
+    let mut rejected_cached = 0usize;
     let mut processed = 0;
     // Filter in parallel chunks; each chunk's results are combined in order, so the feasible set
     // is the first `want` feasible nodes in candidate order whatever the thread count.
@@ -933,7 +934,7 @@ pub fn schedule_pod_with_cache(
                 }
             } else if status.is_rejected() {
                 match status {
-                    Cow::Borrowed(_) => rejected_at.push(i),
+                    Cow::Borrowed(_) => rejected_cached += 1,
                     Cow::Owned(status) => rejected.push((i, status)),
                 }
             } else {
@@ -947,7 +948,7 @@ pub fn schedule_pod_with_cache(
         from = to;
     }
     cycle.next_start_node_index = (start + processed) % n;
-    let evaluated_nodes = feasible.len() + rejected.len() + rejected_at.len();
+    let evaluated_nodes = feasible.len() + rejected.len() + rejected_cached;
     if !feasible.is_empty() {
         return score_feasible(
             profile,
@@ -963,11 +964,12 @@ pub fn schedule_pod_with_cache(
     // No node fits: kube-scheduler's Diagnosis, the rejections by node and the plugins that
     // gave them in the order the scan met them.
     let mut diagnosis = Diagnosis::default();
-    let mut in_scan_order: Vec<(usize, Status)> = if rejected_at.is_empty() {
+    let mut in_scan_order: Vec<(usize, Status)> = if rejected_cached == 0 {
         rejected
     } else {
-        rejected_at
-            .into_iter()
+        debug_assert_eq!(rejected_cached, processed);
+        (0..processed)
+            .map(node_at)
             .map(|i| (i, cache.verdict(i).clone()))
             .collect()
     };

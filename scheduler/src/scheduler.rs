@@ -204,13 +204,12 @@ impl Scheduler {
                     .remove_pod(&p.metadata.namespace, &p.metadata.name);
             }
             (_, Object::Pod(p)) => {
-                let pod = Arc::new(p.clone());
                 if !p.spec.node_name.is_empty() {
                     let key = format!("{}/{}", p.metadata.namespace, p.metadata.name);
                     self.set_nomination(&key, None);
                     self.queue.remove(&key);
                     self.binding.remove(&key);
-                    cluster_events = self.cache.upsert_pod(pod);
+                    cluster_events = self.cache.upsert_pod_from(p);
                 } else if p.metadata.deletion_timestamp.is_some()
                     || matches!(p.status.phase, Some(PodPhase::Succeeded | PodPhase::Failed))
                     || !self.serves(&p.spec.scheduler_name)
@@ -224,6 +223,7 @@ impl Scheduler {
                     // An update of a pod whose binding is on its way is not a new pod to
                     // schedule (eventhandlers.go skips assumed pods).
                     if !self.binding.contains_key(&key) {
+                        let pod = Arc::new(p.clone());
                         // A nomination written to the pod's status is kube-scheduler's
                         // nominator's input too.
                         let node = &p.status.nominated_node_name;

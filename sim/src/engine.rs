@@ -699,7 +699,7 @@ impl Simulation {
                     a.entry(EXIT_CODE_ANNOTATION.into())
                         .or_insert_with(|| "0".into());
                 }
-                if let Err(e) = self.cluster.apply(object) {
+                if let Err(e) = self.cluster.create(object) {
                     self.apply_errors.push(format!("{name}: {e}"));
                 }
                 if let Some(at) = self.next_arrival(i, now) {
@@ -707,13 +707,15 @@ impl Simulation {
                 }
             }
             SimEvent::TracePod(i) => {
-                let trace_pod = &self.scenario.trace_pods[i];
-                let pod = trace_pod.pod.clone();
+                // Each trace pod is created once: it is moved out of the scenario rather than
+                // copied, so the store's defaulting writes its spec in place.
+                let trace_pod = &mut self.scenario.trace_pods[i];
+                let pod = std::mem::take(&mut trace_pod.pod);
                 if trace_pod.delete_finished {
                     self.delete_when_finished.insert(pod.metadata.name.clone());
                 }
                 let name = format!("pods/{}", pod.metadata.name);
-                if let Err(e) = self.cluster.apply(Object::Pod(pod)) {
+                if let Err(e) = self.cluster.create(Object::Pod(pod)) {
                     self.apply_errors.push(format!("{name}: {e}"));
                 }
                 if let Some(next) = self.scenario.trace_pods.get(i + 1) {

@@ -173,7 +173,7 @@ impl Validate for LimitRange {
                 ));
             }
             let mut keys = BTreeSet::new();
-            let mut names = |field: &str, list: &ResourceList, errs: &mut ErrorList| {
+            let mut names = |field: &'static str, list: &ResourceList, errs: &mut ErrorList| {
                 for name in list.keys() {
                     errs.extend(validate_limit_resource_name(
                         item.r#type,
@@ -227,7 +227,7 @@ impl Validate for LimitRange {
                 let default = defaults.get(k);
                 let request = default_requests.get(k);
                 let ratio = item.max_limit_request_ratio.get(k);
-                let invalid = |field: &str, value: &Quantity, detail: String| {
+                let invalid = |field: &'static str, value: &Quantity, detail: String| {
                     FieldError::invalid(&p.child(field).key(k), value.to_string(), detail)
                 };
                 if let (Some(min), Some(max)) = (min, max) {

@@ -483,7 +483,7 @@ impl Validate for PersistentVolume {
 
         // Exactly one source, in Kubernetes' order; every extra one is an error.
         let mut sources = 0;
-        let mut more_than_one = |errs: &mut ErrorList, field: &str| {
+        let mut more_than_one = |errs: &mut ErrorList, field: &'static str| {
             sources += 1;
             if sources > 1 {
                 errs.push(FieldError::forbidden(

@@ -1976,6 +1976,14 @@ impl SetDefaults for Pod {
             }
         }
         spec.enable_service_links.get_or_insert(true);
+        self.set_status_defaults();
+    }
+}
+
+impl Pod {
+    /// The status defaults of [`Pod::set_defaults`]: `status.phase` `Pending` and
+    /// `status.qosClass` when they are unset.
+    pub(crate) fn set_status_defaults(&mut self) {
         self.status.phase.get_or_insert(PodPhase::Pending);
         if self.status.qos_class.is_none() {
             self.status.qos_class = Some(qos_class(&self.spec));

@@ -22,8 +22,10 @@ use crate::api::{
     ResourceQuotaScope, ScopeSelectorOperator, ServiceType, TaintEffect, Toleration,
     TolerationOperator,
 };
+use crate::meta::validate_object_meta;
 use crate::object::{Kind, Object};
 use crate::quantity::{Quantity, ResourceList};
+use crate::shared::Shared;
 use crate::time::Time;
 use crate::validation::{ErrorList, FieldError, FieldPath};
 
@@ -90,7 +92,19 @@ pub(crate) fn admit_update(
         Object::Namespace(ns) => Some(ns.spec.finalizers.clone()),
         _ => None,
     };
-    object.set_defaults();
+    // A pod update that keeps the stored spec, the very shared value (as a client that changes
+    // labels, annotations, finalizers or the status sends it), needs neither the spec's
+    // defaults nor its validation again: both read the spec alone (`SetDefaults_PodSpec`,
+    // `ValidatePodSpec` and the pod-only rules of `Validate for Pod`), and the stored spec has
+    // passed them. The metadata and the update itself are still validated.
+    let kept_pod_spec = matches!(
+        (&*object, old),
+        (Object::Pod(new), Object::Pod(old)) if Shared::ptr_eq(&new.spec, &old.spec)
+    );
+    match &mut *object {
+        Object::Pod(pod) if kept_pod_spec => pod.set_status_defaults(),
+        object => object.set_defaults(),
+    }
     let kind = object.kind();
     let name = object.metadata().name.clone();
     match (&mut *object, old) {
@@ -116,7 +130,11 @@ pub(crate) fn admit_update(
         }
         _ => {}
     }
-    let mut errors = object.validate();
+    let mut errors = if kept_pod_spec {
+        validate_object_meta(object.metadata(), kind.namespaced(), kind.name_rule())
+    } else {
+        object.validate()
+    };
     errors.extend(object.validate_update(old));
     errors.extend(validate_no_new_finalizers(object, old));
     if !errors.is_empty() {
@@ -1117,5 +1135,46 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(created(pod(vec![no_schedule])).spec.tolerations.len(), 3);
+    }
+
+    fn stored_pod(store: &Store) -> Pod {
+        match store.get(Kind::Pod, "default", "web").as_deref() {
+            Some(Object::Pod(p)) => p.clone(),
+            _ => unreachable!("the pod is stored"),
+        }
+    }
+
+    #[test]
+    fn an_update_that_keeps_the_spec_keeps_it_shared_and_checks_the_metadata() {
+        let mut store = Store::new(StoreConfig::default());
+        store.create(pod(Vec::new()).into(), Time::ZERO).unwrap();
+        let live = stored_pod(&store);
+        let mut labelled = live.clone();
+        labelled.metadata.labels.insert("tier".into(), "web".into());
+        store.update(labelled.into(), Time::ZERO).unwrap();
+        let after = stored_pod(&store);
+        assert_eq!(
+            after.metadata.labels.get("tier").map(String::as_str),
+            Some("web")
+        );
+        assert!(
+            Shared::ptr_eq(&after.spec, &live.spec),
+            "the stored spec is shared, not copied"
+        );
+        // The metadata of such an update is still validated.
+        let mut bad = after.clone();
+        bad.metadata
+            .labels
+            .insert("tier".into(), "not a label value".into());
+        let err = store.update(bad.into(), Time::ZERO).unwrap_err();
+        assert!(err.to_string().contains("metadata.labels"), "{err}");
+        // A changed spec is validated again.
+        let mut changed = after;
+        changed.spec.containers[0].image = " nginx".into();
+        let err = store.update(changed.into(), Time::ZERO).unwrap_err();
+        assert!(
+            err.to_string().contains("spec.containers[0].image"),
+            "{err}"
+        );
     }
 }

@@ -857,8 +857,20 @@ impl Store {
         let checked = self.authorize_write("update", key.kind, &key.namespace, &key.name, "status");
         self.noted(checked)?;
         let old = self.current(&key, &object)?;
-        let mut updated = (*old).clone();
-        updated.copy_status_from(&object);
+        let updated = match (object, &*old) {
+            // The pod's status is moved over, not copied: everything else is the stored pod's
+            // (the spec is shared).
+            (Object::Pod(mut pod), Object::Pod(stored)) => {
+                pod.metadata.clone_from(&stored.metadata);
+                pod.spec = stored.spec.clone();
+                Object::Pod(pod)
+            }
+            (object, _) => {
+                let mut updated = (*old).clone();
+                updated.copy_status_from(&object);
+                updated
+            }
+        };
         // A Pod's validation reads only its metadata and spec, which a status write takes from
         // the stored (already validated) pod, so it is not run again: the API server's pod
         // status strategy validates the status update alone (kubernetes

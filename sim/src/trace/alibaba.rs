@@ -40,7 +40,7 @@
 //! filter's, which a scheduler configuration enables. The requested share is also kept, as the
 //! trace wrote it, in [`GPU_MILLI_ANNOTATION`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use flotilla_model::api::{
@@ -51,8 +51,8 @@ use flotilla_model::quantity::Format;
 use flotilla_model::{Duration, Object, Quantity, ResourceList};
 
 use super::{
-    first_invalid, read, rows, sort_by_arrival, trace_node, trace_pod, Row, Trace, TraceError,
-    TracePod, TraceStats, GPU_RESOURCE, SOURCE_LABEL,
+    first_invalid, first_invalid_metadata, read, rows, sort_by_arrival, trace_node, trace_pod, Row,
+    Trace, TraceError, TracePod, TraceStats, GPU_RESOURCE, SOURCE_LABEL,
 };
 use crate::runtime_model::{EXIT_CODE_ANNOTATION, RUN_TIME_ANNOTATION};
 
@@ -257,6 +257,9 @@ fn parse_pods(
     // (creation time in seconds, pod) in file order; times are made relative at the end.
     let mut read: Vec<(u64, flotilla_model::api::Pod)> = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    // The row fields a pod's spec is built from, for the specs already validated: a pod of a
+    // known shape needs only its metadata checked (`first_invalid_metadata`).
+    let mut valid_shapes: HashSet<(u64, u64, u64, u64, String)> = HashSet::new();
     for row in it {
         let row = row?;
         stats.rows += 1;
@@ -391,7 +394,17 @@ fn parse_pods(
                 ..Default::default()
             });
         }
-        if let Some(e) = first_invalid(Object::Pod(pod.clone())) {
+        let shape = (cpu, mem, num_gpu, gpu_milli, spec.to_string());
+        let invalid = if valid_shapes.contains(&shape) {
+            first_invalid_metadata(&pod)
+        } else {
+            let invalid = first_invalid(Object::Pod(pod.clone()));
+            if invalid.is_none() {
+                valid_shapes.insert(shape);
+            }
+            invalid
+        };
+        if let Some(e) = invalid {
             return Err(row.error(name_i, "name", format!("not a valid Pod: {e}")));
         }
         read.push((created, pod));
@@ -523,6 +536,16 @@ mod tests {
         );
         let pods = format!("{PODS}p-3,1,1,1,100,,LS,Lost,9,12,1\n");
         assert!(err(NODES, &pods).starts_with("p.csv:5:19: pod_phase: unsupported value \"Lost\""));
+        // A pod of a shape already checked still has its metadata checked.
+        let pods =
+            format!("{PODS}p-3,1,1,1,100,,LS,Running,9,12,1\nP_4,1,1,1,100,,LS,Running,9,12,1\n");
+        assert!(
+            err(NODES, &pods).starts_with(
+                "p.csv:6:1: name: not a valid Pod: metadata.name: Invalid value: \"P_4\""
+            ),
+            "{}",
+            err(NODES, &pods)
+        );
         let pods = format!("{PODS}p-0,1,1,1,100,,LS,Running,9,12,1\n");
         assert_eq!(
             err(NODES, &pods),

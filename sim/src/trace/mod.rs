@@ -32,7 +32,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use flotilla_model::api::{Container, Node, Pod, RestartPolicy};
-use flotilla_model::{Duration, Object, ObjectMeta, Quantity, ResourceList};
+use flotilla_model::meta::validate_object_meta;
+use flotilla_model::{Duration, Kind, Object, ObjectMeta, Quantity, ResourceList};
 
 pub mod alibaba;
 pub mod google;
@@ -365,6 +366,15 @@ pub(crate) fn first_invalid(object: Object) -> Option<String> {
     let mut defaulted = object;
     defaulted.set_defaults();
     defaulted.validate().first().map(|e| e.to_string())
+}
+
+/// The first validation error of a pod's metadata (name, labels, annotations), for a pod whose
+/// spec is equal to one that [`first_invalid`] has passed: a Pod's own validation reads only its
+/// spec, so for such a pod this is what [`first_invalid`] would report.
+pub(crate) fn first_invalid_metadata(pod: &Pod) -> Option<String> {
+    validate_object_meta(&pod.metadata, true, Kind::Pod.name_rule())
+        .first()
+        .map(|e| e.to_string())
 }
 
 /// Sorts pods by arrival time, keeping the file order of equal times.
