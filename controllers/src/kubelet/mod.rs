@@ -107,6 +107,11 @@ pub struct Kubelet {
     config: KubeletConfig,
     node: Option<Node>,
     workers: BTreeMap<String, PodWorker>,
+    /// Workers of finished pods whose final status is written, and of pods that were already
+    /// finished when the kubelet first saw them: they have nothing to do until their pod
+    /// changes or goes away, so a sync does not visit them. Any event for one moves it back
+    /// to `workers`.
+    done: BTreeMap<String, PodWorker>,
     images: Images,
     crash_backoff: Backoff,
     events: Vec<PendingEvent>,
@@ -126,6 +131,7 @@ impl Kubelet {
             config,
             node: None,
             workers: BTreeMap::new(),
+            done: BTreeMap::new(),
             crash_backoff: Backoff::new(BACK_OFF_PERIOD, MAX_CONTAINER_BACK_OFF),
             events: Vec::new(),
             dirty: false,
@@ -317,19 +323,24 @@ impl Kubelet {
         let echo = self.own_writes.contains(&rv);
         self.own_writes.retain(|&v| v > rv);
         if echo && event.event_type == WatchEventType::Modified {
-            let known = self.workers.get(&pod.metadata.uid).is_some_and(|w| {
-                w.pod.spec == pod.spec
-                    && w.pod.metadata.deletion_timestamp == pod.metadata.deletion_timestamp
-                    && w.pod.metadata.deletion_grace_period_seconds
-                        == pod.metadata.deletion_grace_period_seconds
-            });
+            let uid = &pod.metadata.uid;
+            let known = self
+                .workers
+                .get(uid)
+                .or(self.done.get(uid))
+                .is_some_and(|w| {
+                    w.pod.spec == pod.spec
+                        && w.pod.metadata.deletion_timestamp == pod.metadata.deletion_timestamp
+                        && w.pod.metadata.deletion_grace_period_seconds
+                            == pod.metadata.deletion_grace_period_seconds
+                });
             if known {
                 return false;
             }
         }
         let uid = &pod.metadata.uid;
         if event.event_type == WatchEventType::Deleted {
-            if let Some(w) = self.workers.get_mut(uid) {
+            if let Some(w) = self.worker_mut(uid) {
                 if w.ready_to_delete || w.admission != Admission::Admitted || w.finished {
                     self.forget(&pod.metadata.uid.clone());
                 } else {
@@ -340,6 +351,16 @@ impl Kubelet {
                 }
             }
             return true;
+        }
+        if let Some(w) = self.done.get(uid) {
+            let changed = w.pod.spec != pod.spec
+                || w.pod.metadata.deletion_timestamp != pod.metadata.deletion_timestamp
+                || w.pod.metadata.deletion_grace_period_seconds
+                    != pod.metadata.deletion_grace_period_seconds;
+            if !changed {
+                return true;
+            }
+            self.reactivate(uid);
         }
         match self.workers.get_mut(uid) {
             Some(w) => {
@@ -356,8 +377,11 @@ impl Kubelet {
             None => {
                 let mut w = PodWorker::new(Arc::new(pod.clone()));
                 if pod.phase().is_terminal() {
+                    // Finished before this kubelet saw it: nothing to run or to report.
                     w.admission = Admission::Ignored;
                     w.finished = true;
+                    self.done.insert(uid.clone(), w);
+                    return true;
                 }
                 self.workers.insert(uid.clone(), w);
                 self.dirty = true;
@@ -400,6 +424,19 @@ impl Kubelet {
     /// A result from this node's runtime.
     pub fn handle_runtime_event(&mut self, event: RuntimeEvent, now: Time) {
         self.dirty = true;
+        let pod_uid = match &event {
+            RuntimeEvent::ImagePulled { .. } => None,
+            RuntimeEvent::SandboxReady { pod_uid, .. }
+            | RuntimeEvent::ContainerStarted { pod_uid, .. }
+            | RuntimeEvent::ContainerExited { pod_uid, .. }
+            | RuntimeEvent::ProbeResult { pod_uid, .. }
+            | RuntimeEvent::PodVolumesSet { pod_uid, .. }
+            | RuntimeEvent::ContainerCreateFailed { pod_uid, .. }
+            | RuntimeEvent::SandboxRemoved { pod_uid } => Some(pod_uid),
+        };
+        if let Some(uid) = pod_uid {
+            self.reactivate(uid);
+        }
         match event {
             RuntimeEvent::ImagePulled { image, result } => self.on_pulled(&image, &result, now),
             RuntimeEvent::SandboxReady { pod_uid, result } => {
@@ -659,6 +696,7 @@ impl Kubelet {
     /// Writes each pod's status when it changed, and the final delete of pods that are done.
     fn write_statuses(&mut self, store: &mut Store, now: Time) {
         let mut forget = Vec::new();
+        let mut retire = Vec::new();
         for w in self.workers.values_mut() {
             if w.orphaned {
                 if w.finished {
@@ -670,6 +708,7 @@ impl Kubelet {
                 continue;
             }
             if w.finished && !w.ready_to_delete && w.settled {
+                retire.push(w.uid.clone());
                 continue;
             }
             // Read through the shared object; copy the pod only when its status changes.
@@ -698,6 +737,9 @@ impl Kubelet {
             }
             if w.finished {
                 w.settled = true;
+                if !w.ready_to_delete {
+                    retire.push(w.uid.clone());
+                }
             }
             if w.ready_to_delete {
                 let options = DeleteOptions {
@@ -714,6 +756,24 @@ impl Kubelet {
         for uid in forget {
             self.forget(&uid);
         }
+        for uid in retire {
+            if let Some(w) = self.workers.remove(&uid) {
+                self.done.insert(uid, w);
+            }
+        }
+    }
+
+    /// Moves the worker of pod `uid` back from `done`, if it is there.
+    fn reactivate(&mut self, uid: &str) {
+        if let Some(w) = self.done.remove(uid) {
+            self.workers.insert(uid.to_string(), w);
+        }
+    }
+
+    /// The worker of pod `uid`, moved back from `done` if it was there.
+    fn worker_mut(&mut self, uid: &str) -> Option<&mut PodWorker> {
+        self.reactivate(uid);
+        self.workers.get_mut(uid)
     }
 
     /// Puts the node's image list in its status when it changed.
@@ -752,6 +812,7 @@ impl Kubelet {
 
     fn forget(&mut self, uid: &str) {
         self.workers.remove(uid);
+        self.done.remove(uid);
         self.images.forget_pod(uid);
         self.crash_backoff.forget_prefix(&format!("{uid}_"));
     }
@@ -786,6 +847,6 @@ impl Kubelet {
 
     /// How many pods the kubelet tracks (admitted, rejected or being torn down).
     pub fn pod_count(&self) -> usize {
-        self.workers.len()
+        self.workers.len() + self.done.len()
     }
 }

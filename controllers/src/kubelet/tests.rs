@@ -7,6 +7,7 @@ use flotilla_model::store::DeleteOptions;
 use flotilla_model::{Duration, IntOrString, Kind, Quantity, Time};
 
 use super::testing::{container, pod, FakeRuntime, Sim};
+use super::RuntimeEvent;
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -736,4 +737,47 @@ fn the_echo_of_its_own_status_write_is_not_work() {
     sim.kubelet.own_writes.push(rv + 1);
     assert!(sim.kubelet.handle_pod_event(&event(rv + 2), sim.now));
     assert!(sim.kubelet.own_writes.is_empty());
+}
+
+#[test]
+fn a_finished_pod_rests_until_an_event_and_is_forgotten_when_deleted() {
+    let mut rt = FakeRuntime::default();
+    rt.exits.insert("job".into(), vec![(secs(5), 0)]);
+    let mut sim = Sim::new(rt);
+    let uid = sim.add(pod(
+        "p",
+        vec![container("job", "busybox:1.36")],
+        RestartPolicy::Never,
+    ));
+    sim.run_for(secs(60));
+    assert_eq!(sim.pod("p").unwrap().phase(), PodPhase::Succeeded);
+    // Its final status is written: the worker rests, out of the syncs' way.
+    assert!(sim.kubelet.done.contains_key(&uid));
+    assert!(!sim.kubelet.workers.contains_key(&uid));
+    assert_eq!(sim.kubelet.pod_count(), 1);
+    // A runtime event for it wakes it; the next sync finds nothing to write and it rests again.
+    sim.kubelet.handle_runtime_event(
+        RuntimeEvent::SandboxRemoved {
+            pod_uid: uid.clone(),
+        },
+        sim.now,
+    );
+    assert!(sim.kubelet.workers.contains_key(&uid));
+    let rv = sim.store.resource_version();
+    sim.run_for(secs(1));
+    assert_eq!(sim.store.resource_version(), rv, "nothing written");
+    assert!(sim.kubelet.done.contains_key(&uid));
+    // Deleted, it is forgotten.
+    sim.store
+        .delete(
+            Kind::Pod,
+            "default",
+            "p",
+            &DeleteOptions::default(),
+            sim.now,
+        )
+        .expect("deleted");
+    sim.run_for(secs(1));
+    assert_eq!(sim.kubelet.pod_count(), 0);
+    assert!(sim.pod("p").is_none());
 }

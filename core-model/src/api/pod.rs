@@ -2251,6 +2251,10 @@ impl Validate for Pod {
     /// `tolerationSeconds`), scheduling gates (removals) and a negative
     /// `terminationGracePeriodSeconds` (to 1) may change.
     fn validate_update(&self, old: &Pod) -> ErrorList {
+        if crate::Shared::ptr_eq(&self.spec, &old.spec) {
+            // One shared spec: nothing in it changed.
+            return ErrorList::new();
+        }
         let spec_path = FieldPath::new("spec");
         let mut errs = ErrorList::new();
         let (new_spec, old_spec) = (&self.spec, &old.spec);
