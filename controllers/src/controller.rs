@@ -184,11 +184,25 @@ impl OwnerIndex {
     /// Follows one watch event.
     pub fn observe(&mut self, event: &WatchEvent) {
         let key = ObjectKey::of(&event.object);
+        let meta = event.object.metadata();
+        if event.event_type != WatchEventType::Deleted {
+            // Most changes leave the owners alone: then the index already says it all.
+            let same_owners = match self.owners.get(&key) {
+                Some(uids) => uids.iter().eq(meta.owner_references.iter().map(|r| &r.uid)),
+                None => meta.owner_references.is_empty(),
+            };
+            let listed_orphan = self
+                .orphans
+                .get(&(key.kind, key.namespace.clone()))
+                .is_some_and(|names| names.contains(&key.name));
+            if same_owners && listed_orphan == meta.controller_ref().is_none() {
+                return;
+            }
+        }
         self.remove(&key);
         if event.event_type == WatchEventType::Deleted {
             return;
         }
-        let meta = event.object.metadata();
         let uids: Vec<String> = meta
             .owner_references
             .iter()
@@ -483,6 +497,12 @@ mod tests {
         let mut index = OwnerIndex::new();
         index.observe(&event(WatchEventType::Added, "p", None));
         assert_eq!(index.orphans(Kind::Pod, "default").count(), 1);
+        // A change that leaves the owners alone leaves the index alone.
+        index.observe(&event(WatchEventType::Modified, "p", None));
+        assert_eq!(index.orphans(Kind::Pod, "default").count(), 1);
+        index.observe(&event(WatchEventType::Modified, "p", Some("u1")));
+        assert_eq!(index.orphans(Kind::Pod, "default").count(), 0);
+        assert_eq!(index.dependents_of("u1").count(), 1);
         index.observe(&event(WatchEventType::Modified, "p", Some("u1")));
         assert_eq!(index.orphans(Kind::Pod, "default").count(), 0);
         assert_eq!(index.dependents_of("u1").count(), 1);

@@ -15,6 +15,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use flotilla_model::api::{Container, NodeAddressType, Pod, Protocol, Service};
 use flotilla_model::quantity::Quantity;
@@ -101,27 +102,28 @@ pub fn service_env_map(
     namespace: &str,
     enable_service_links: bool,
 ) -> BTreeMap<String, String> {
-    let mut chosen: BTreeMap<String, Service> = BTreeMap::new();
+    // The stored objects, shared, not copied.
+    let service = |o: &Object| matches!(o, Object::Service(s) if has_cluster_ip(s));
+    let mut chosen: BTreeMap<String, Arc<Object>> = BTreeMap::new();
     for name in MASTER_SERVICES {
-        if let Some(Object::Service(s)) = store
-            .get(Kind::Service, MASTER_SERVICE_NAMESPACE, name)
-            .as_deref()
-        {
-            if has_cluster_ip(s) {
-                chosen.insert(name.to_string(), s.clone());
+        if let Some(o) = store.get(Kind::Service, MASTER_SERVICE_NAMESPACE, name) {
+            if service(&o) {
+                chosen.insert(name.to_string(), o);
             }
         }
     }
     if enable_service_links {
         for o in store.iter_namespace(Kind::Service, namespace) {
-            if let Object::Service(s) = &**o {
-                if has_cluster_ip(s) {
-                    chosen.insert(s.metadata.name.clone(), s.clone());
-                }
+            if service(o) {
+                chosen.insert(o.metadata().name.clone(), o.clone());
             }
         }
     }
-    service_env_vars(chosen.values()).into_iter().collect()
+    let services = chosen.values().filter_map(|o| match &**o {
+        Object::Service(s) => Some(s),
+        _ => None,
+    });
+    service_env_vars(services).into_iter().collect()
 }
 
 /// Kubernetes' `$(VAR)` expansion (third_party/forked/golang/expansion `Expand`): `$(NAME)`

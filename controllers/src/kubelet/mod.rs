@@ -724,8 +724,11 @@ impl Kubelet {
             let status = status::pod_status(w, stored, self.node.as_ref(), now);
             w.status_retry_at = None;
             if status != stored.status {
-                let mut fresh = stored.clone();
-                fresh.status = status;
+                let fresh = Pod {
+                    metadata: stored.metadata.clone(),
+                    spec: stored.spec.clone(),
+                    status,
+                };
                 let before = store.resource_version();
                 if store.update_status(fresh.into(), now).is_err() {
                     w.status_retry_at = Some(now.saturating_add(STATUS_RETRY));

@@ -861,7 +861,11 @@ impl Store {
             // The pod's status is moved over, not copied: everything else is the stored pod's
             // (the spec is shared).
             (Object::Pod(mut pod), Object::Pod(stored)) => {
-                pod.metadata.clone_from(&stored.metadata);
+                // A status writer sends back the metadata it read, mostly: compared first,
+                // copied only when it differs.
+                if pod.metadata != stored.metadata {
+                    pod.metadata.clone_from(&stored.metadata);
+                }
                 pod.spec = stored.spec.clone();
                 Object::Pod(pod)
             }
