@@ -284,7 +284,7 @@ impl DaemonPlacement {
 /// extensions/v1beta1 default).
 fn selector_of(ds: &DaemonSet) -> LabelSelector {
     ds.spec.selector.clone().unwrap_or_else(|| LabelSelector {
-        match_labels: ds.spec.template.metadata.labels.clone(),
+        match_labels: (*ds.spec.template.metadata.labels).clone(),
         ..Default::default()
     })
 }

@@ -350,7 +350,7 @@ impl Controller for EndpointSliceController {
                     metadata: ObjectMeta {
                         generate_name: format!("{}-", svc.metadata.name),
                         namespace: key.namespace.clone(),
-                        labels: labels.clone(),
+                        labels: labels.clone().into(),
                         owner_references: vec![owner.clone()],
                         ..Default::default()
                     },
@@ -390,7 +390,7 @@ impl Controller for EndpointSliceController {
                     metadata: ObjectMeta {
                         generate_name: format!("{}-", svc.metadata.name),
                         namespace: key.namespace.clone(),
-                        labels: labels.clone(),
+                        labels: labels.clone().into(),
                         owner_references: vec![owner.clone()],
                         ..Default::default()
                     },
@@ -403,7 +403,7 @@ impl Controller for EndpointSliceController {
         }
 
         for mut slice in to_update {
-            slice.metadata.labels.clone_from(&labels);
+            slice.metadata.labels = labels.clone().into();
             slice.endpoints.sort_by(|a, b| pod_name(a).cmp(pod_name(b)));
             ctx.store.update(slice.into(), ctx.now)?;
         }

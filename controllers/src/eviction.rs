@@ -446,7 +446,7 @@ mod tests {
 
     fn bare_pod(name: &str) -> Pod {
         let mut meta = ObjectMeta::named("default", name);
-        meta.labels = labels();
+        meta.labels = labels().into();
         Pod {
             metadata: meta,
             spec: PodSpec {

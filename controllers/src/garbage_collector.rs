@@ -617,7 +617,7 @@ mod tests {
     fn template() -> PodTemplateSpec {
         PodTemplateSpec {
             metadata: ObjectMeta {
-                labels: labels(),
+                labels: labels().into(),
                 ..ObjectMeta::default()
             },
             spec: PodSpec {
@@ -668,7 +668,7 @@ mod tests {
 
     fn pod(h: &mut Harness, name: &str, owners: &[OwnerReference]) -> Arc<Object> {
         let mut meta = ObjectMeta::named(NS, name);
-        meta.labels = labels();
+        meta.labels = labels().into();
         meta.owner_references = owners.to_vec();
         let p = Pod {
             metadata: meta,

@@ -643,7 +643,7 @@ mod tests {
     fn template(app: &str) -> PodTemplateSpec {
         PodTemplateSpec {
             metadata: ObjectMeta {
-                labels: labels(app),
+                labels: labels(app).into(),
                 ..ObjectMeta::default()
             },
             spec: PodSpec {
@@ -1008,7 +1008,7 @@ mod tests {
         let mut h = harness();
         let orphan = Pod {
             metadata: ObjectMeta {
-                labels: labels("web"),
+                labels: labels("web").into(),
                 ..ObjectMeta::named(NS, "stray")
             },
             spec: template("web").spec.into(),

@@ -20,6 +20,11 @@ pub fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()
 }
 
+/// Whether a shared map is empty (serde's `skip_serializing_if` for labels and annotations).
+fn is_empty_map(map: &crate::Shared<Labels>) -> bool {
+    map.is_empty()
+}
+
 /// `metadata` of every API object (Kubernetes' `ObjectMeta`).
 ///
 /// Strings that Kubernetes treats as "unset when empty" (`name`, `namespace`, `uid`, …) are plain
@@ -54,12 +59,13 @@ pub struct ObjectMeta {
     /// Grace period, in seconds, granted when deletion was requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_grace_period_seconds: Option<i64>,
-    /// Identifying key/value pairs, matched by selectors.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: Labels,
-    /// Non-identifying key/value pairs for tools and controllers.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: Labels,
+    /// Identifying key/value pairs, matched by selectors. Shared by copies of the object
+    /// until one changes them (see [`Shared`](crate::Shared)).
+    #[serde(default, skip_serializing_if = "is_empty_map")]
+    pub labels: crate::Shared<Labels>,
+    /// Non-identifying key/value pairs for tools and controllers, shared like the labels.
+    #[serde(default, skip_serializing_if = "is_empty_map")]
+    pub annotations: crate::Shared<Labels>,
     /// Objects this one depends on; drives garbage collection.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owner_references: Vec<OwnerReference>,

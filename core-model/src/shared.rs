@@ -66,6 +66,29 @@ impl<T> AsRef<T> for Shared<T> {
     }
 }
 
+impl<'a, T> IntoIterator for &'a Shared<T>
+where
+    &'a T: IntoIterator,
+{
+    type Item = <&'a T as IntoIterator>::Item;
+    type IntoIter = <&'a T as IntoIterator>::IntoIter;
+    fn into_iter(self) -> Self::IntoIter {
+        (&*self.0).into_iter()
+    }
+}
+
+impl<K: Ord, V, const N: usize> From<[(K, V); N]> for Shared<std::collections::BTreeMap<K, V>> {
+    fn from(pairs: [(K, V); N]) -> Self {
+        Shared::new(pairs.into())
+    }
+}
+
+impl<A, T: FromIterator<A>> FromIterator<A> for Shared<T> {
+    fn from_iter<I: IntoIterator<Item = A>>(iter: I) -> Self {
+        Shared::new(iter.into_iter().collect())
+    }
+}
+
 impl<T> From<T> for Shared<T> {
     fn from(value: T) -> Shared<T> {
         Shared::new(value)

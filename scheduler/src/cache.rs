@@ -223,7 +223,7 @@ impl Cache {
         if changed {
             self.snapshot
                 .namespace_labels
-                .insert(name, ns.metadata.labels.clone());
+                .insert(name, (*ns.metadata.labels).clone());
         }
     }
 

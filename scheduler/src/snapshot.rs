@@ -164,7 +164,7 @@ impl Snapshot {
             index,
             namespace_labels: namespaces
                 .iter()
-                .map(|n| (n.metadata.name.clone(), n.metadata.labels.clone()))
+                .map(|n| (n.metadata.name.clone(), (*n.metadata.labels).clone()))
                 .collect(),
             nodes_with_affinity_pods: Vec::new(),
             nodes_with_required_anti_affinity_pods: Vec::new(),

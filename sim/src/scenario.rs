@@ -858,7 +858,7 @@ fn check(
         for n in 0..pool.count {
             let name = format!("{}-{n}", pool.name);
             let mut meta = ObjectMeta::named("", &name);
-            meta.labels = pool.labels.clone();
+            meta.labels = pool.labels.clone().into();
             meta.labels
                 .insert("kubernetes.io/hostname".into(), name.clone());
             if !pool.zones.is_empty() {

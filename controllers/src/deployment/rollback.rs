@@ -154,7 +154,7 @@ pub fn rollback(
     }
     let mut restored = d;
     restored.spec.template = template;
-    restored.metadata.annotations = annotations;
+    restored.metadata.annotations = annotations.into();
     // kubectl's JSON patch carries no resourceVersion: an unconditional write.
     restored.metadata.resource_version.clear();
     store

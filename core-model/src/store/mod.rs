@@ -639,15 +639,7 @@ impl Store {
 
     /// Every object of `kind`, in key order (namespace, then name), without filtering.
     pub fn iter_kind(&self, kind: Kind) -> impl Iterator<Item = &Arc<Object>> + '_ {
-        let start = ObjectKey {
-            kind,
-            namespace: String::new(),
-            name: String::new(),
-        };
-        self.objects
-            .range(start..)
-            .take_while(move |(k, _)| k.kind == kind)
-            .map(|(_, v)| v)
+        self.objects.of_kind(kind)
     }
 
     /// Objects of `kind` in `namespace`, in name order.
@@ -656,15 +648,7 @@ impl Store {
         kind: Kind,
         namespace: &'a str,
     ) -> impl Iterator<Item = &'a Arc<Object>> + 'a {
-        let start = ObjectKey {
-            kind,
-            namespace: namespace.to_string(),
-            name: String::new(),
-        };
-        self.objects
-            .range(start..)
-            .take_while(move |(k, _)| k.kind == kind && k.namespace == namespace)
-            .map(|(_, v)| v)
+        self.objects.in_namespace(kind, namespace)
     }
 
     /// Lists objects of `kind` that match `options`, in key order, with the store's current

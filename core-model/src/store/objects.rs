@@ -8,10 +8,14 @@
 //! of the key's parts and, almost always, one comparison. It holds the same `Arc`s as the
 //! ordered map (one reference count each, no copy of the keys): an object's key is its kind,
 //! namespace and name, which the index reads from the object itself.
+//!
+//! The ordered map is one `BTreeMap` per kind: controllers list a kind in a namespace on many
+//! watch events (the Services that might select a pod, the PodDisruptionBudgets that might
+//! cover it), and a kind with few objects is then read from its own small map instead of
+//! being searched for among all the pods.
 
 use std::collections::btree_map;
 use std::collections::BTreeMap;
-use std::ops::RangeBounds;
 use std::sync::Arc;
 
 use hashbrown::HashTable;
@@ -20,10 +24,22 @@ use super::ObjectKey;
 use crate::object::{Kind, Object};
 
 /// The stored objects by key. See the [module docs](self).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct ObjectMap {
-    ordered: BTreeMap<ObjectKey, Arc<Object>>,
+    /// By kind (`Kind as usize`, which is `Kind::ALL`'s order and the keys' order of kinds).
+    ordered: Vec<BTreeMap<ObjectKey, Arc<Object>>>,
     index: HashTable<Arc<Object>>,
+    len: usize,
+}
+
+impl Default for ObjectMap {
+    fn default() -> ObjectMap {
+        ObjectMap {
+            ordered: vec![BTreeMap::new(); Kind::ALL.len()],
+            index: HashTable::new(),
+            len: 0,
+        }
+    }
 }
 
 /// The hash of a key's parts: FxHash's multiply-and-rotate over 8-byte words, then a finalizer
@@ -99,7 +115,11 @@ impl ObjectMap {
                     .insert_unique(hash, object.clone(), |o| object_hash(o));
             }
         }
-        self.ordered.insert(key, object)
+        let previous = self.ordered[key.kind as usize].insert(key, object);
+        if previous.is_none() {
+            self.len += 1;
+        }
+        previous
     }
 
     /// Removes and returns the object under `key`.
@@ -111,25 +131,52 @@ impl ObjectMap {
         {
             entry.remove();
         }
-        self.ordered.remove(key)
+        let removed = self.ordered[key.kind as usize].remove(key);
+        if removed.is_some() {
+            self.len -= 1;
+        }
+        removed
     }
 
-    /// The objects whose keys are in `range`, in key order.
-    pub(crate) fn range<R: RangeBounds<ObjectKey>>(
-        &self,
-        range: R,
-    ) -> btree_map::Range<'_, ObjectKey, Arc<Object>> {
-        self.ordered.range(range)
+    /// The objects of `kind`, in key order.
+    pub(crate) fn of_kind(&self, kind: Kind) -> btree_map::Values<'_, ObjectKey, Arc<Object>> {
+        self.ordered[kind as usize].values()
+    }
+
+    /// The objects of `kind` in `namespace`, in key order.
+    pub(crate) fn in_namespace<'a>(
+        &'a self,
+        kind: Kind,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<Object>> + 'a {
+        let map = &self.ordered[kind as usize];
+        // A short map is read from its start, which costs less than building a key and
+        // searching for it.
+        let range = if map.len() <= 8 {
+            map.range::<ObjectKey, _>(..)
+        } else {
+            map.range(
+                ObjectKey {
+                    kind,
+                    namespace: namespace.to_string(),
+                    name: String::new(),
+                }..,
+            )
+        };
+        range
+            .skip_while(move |(k, _)| k.namespace.as_str() < namespace)
+            .take_while(move |(k, _)| k.namespace == namespace)
+            .map(|(_, v)| v)
     }
 
     /// How many objects are stored.
     pub(crate) fn len(&self) -> usize {
-        self.ordered.len()
+        self.len
     }
 
     /// Whether no object is stored.
     pub(crate) fn is_empty(&self) -> bool {
-        self.ordered.is_empty()
+        self.len == 0
     }
 }
 
@@ -157,6 +204,31 @@ mod tests {
             .map(|i| key_hash(Kind::Pod, "default", &format!("openb-pod-{i:04}")) & 4095)
             .collect();
         assert!(buckets.len() > 2400, "{} buckets", buckets.len());
+    }
+
+    /// A kind's objects in a namespace, from a short map (read from its start) and from a long
+    /// one (searched): the same objects, in key order.
+    #[test]
+    fn a_namespace_is_read_alike_from_short_and_long_maps() {
+        for count in [3, 30] {
+            let mut map = ObjectMap::default();
+            for ns in ["b", "a", "c"] {
+                for i in 0..count {
+                    let (key, object) = config_map(ns, &format!("cm-{i:02}"));
+                    map.insert(key, object);
+                }
+            }
+            for ns in ["a", "b", "c"] {
+                let names: Vec<String> = map
+                    .in_namespace(Kind::ConfigMap, ns)
+                    .map(|o| o.metadata().name.clone())
+                    .collect();
+                let expected: Vec<String> = (0..count).map(|i| format!("cm-{i:02}")).collect();
+                assert_eq!(names, expected, "{count} in {ns}");
+            }
+            assert_eq!(map.in_namespace(Kind::ConfigMap, "ab").count(), 0);
+            assert_eq!(map.in_namespace(Kind::ConfigMap, "d").count(), 0);
+        }
     }
 
     #[test]
@@ -196,7 +268,10 @@ mod tests {
         assert!(map.get(&key).is_none());
         assert!(!map.contains_key(&key));
         assert_eq!(map.len(), 20);
-        assert_eq!(map.range(..).count(), 20);
+        assert_eq!(map.of_kind(Kind::ConfigMap).count(), 20);
+        assert_eq!(map.in_namespace(Kind::ConfigMap, "defaul").count(), 7);
+        assert_eq!(map.in_namespace(Kind::ConfigMap, "default").count(), 6);
+        assert_eq!(map.in_namespace(Kind::Secret, "default").count(), 0);
         assert!(map.remove(&key).is_none());
     }
 }

@@ -347,7 +347,7 @@ impl InterPodAffinity {
         if !snapshot.nodes_with_required_anti_affinity_pods.is_empty() {
             let query = (
                 pod.metadata.namespace.clone(),
-                pod.metadata.labels.clone(),
+                (*pod.metadata.labels).clone(),
                 ns_labels.clone(),
             );
             caches.existing_anti_affinity.for_each_sum(

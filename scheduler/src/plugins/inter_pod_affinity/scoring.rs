@@ -188,7 +188,7 @@ impl PreScorePlugin for InterPodAffinity {
         let query = ScoreQuery {
             preferred: preferred.clone(),
             namespace: pod.pod.metadata.namespace.clone(),
-            labels: pod.pod.metadata.labels.clone(),
+            labels: (*pod.pod.metadata.labels).clone(),
             namespace_labels: ns_labels.clone(),
             only_affinity_pods,
         };
