@@ -150,6 +150,20 @@ impl OwnerGraph {
         self.neighbours(uid, Direction::Incoming)
     }
 
+    /// Whether the graph last saw the object `key` as `uid` without owners: observing it so
+    /// again changes nothing.
+    pub fn holds_without_owners(&self, key: &ObjectKey, uid: &str) -> bool {
+        self.by_key.get(key).is_some_and(|u| u == uid)
+            && self.by_uid.get(uid).is_some_and(|&n| {
+                self.graph[n].observed
+                    && self
+                        .graph
+                        .edges_directed(n, Direction::Incoming)
+                        .next()
+                        .is_none()
+            })
+    }
+
     /// The keys of the dependents the graph last saw referencing `uid`, in key order.
     pub fn dependents_of(&self, uid: &str) -> Vec<ObjectKey> {
         self.neighbours(uid, Direction::Outgoing)
@@ -300,6 +314,16 @@ impl Controller for GarbageCollectorController {
     fn keys_for_event(&self, event: &WatchEvent, lookup: Lookup<'_>) -> Vec<ObjectKey> {
         let key = ObjectKey::of(&event.object);
         let meta = event.object.metadata();
+        // A change of an object that has no owners, is not being deleted and is in the graph
+        // as it is (most pod status writes): its reconcile would observe nothing new and find
+        // no owner to check, and no owner waits for it.
+        if event.event_type != WatchEventType::Deleted
+            && meta.owner_references.is_empty()
+            && meta.deletion_timestamp.is_none()
+            && self.graph.holds_without_owners(&key, &meta.uid)
+        {
+            return Vec::new();
+        }
         let mut keys = vec![key.clone()];
         // graph_builder.go processGraphChanges: a deleted owner's dependents are attempted.
         if event.event_type == WatchEventType::Deleted {
@@ -911,6 +935,13 @@ mod tests {
         g.observe(&key(Kind::ReplicaSet, "a"), "a-uid", &[]);
         assert_eq!(g.virtual_count(), 0);
 
+        assert!(g.holds_without_owners(&key(Kind::ReplicaSet, "a"), "a-uid"));
+        assert!(!g.holds_without_owners(&key(Kind::ReplicaSet, "a"), "other-uid"));
+        assert!(
+            !g.holds_without_owners(&pod, "p-uid"),
+            "the pod has an owner"
+        );
+
         // The pod switches owners; the unobserved new owner is virtual, the old one stays
         // (observed).
         g.observe(&pod, "p-uid", &[reference("b", "b-uid")]);
@@ -938,6 +969,8 @@ mod tests {
         assert!(g.get("p-uid").is_none());
         assert!(g.get("a-uid").is_none());
         assert_eq!(g.len(), 1);
+        assert!(g.holds_without_owners(&pod, "p-uid-2"));
+        assert!(!g.holds_without_owners(&pod, "p-uid"));
     }
 
     #[test]

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::time::Time;
 use crate::validation::{
-    check_syntax, is_dns1123_label, is_dns1123_subdomain, is_label_value, is_qualified_name,
-    is_valid_path_segment_name, ErrorList, FieldError, FieldPath, TOTAL_ANNOTATION_SIZE_LIMIT,
+    check_syntax, check_syntax_at, is_dns1123_label, is_dns1123_subdomain, is_label_value,
+    is_qualified_name, is_valid_path_segment_name, ErrorList, FieldError, FieldPath,
+    TOTAL_ANNOTATION_SIZE_LIMIT,
 };
 
 /// Labels or annotations: string keys to string values, kept sorted so that iteration (and so
@@ -233,7 +234,12 @@ pub fn validate_object_meta(meta: &ObjectMeta, namespaced: bool, rule: NameRule)
     errs.extend(validate_labels(&meta.labels, &path.child("labels")));
     let mut total = 0;
     for k in meta.annotations.keys() {
-        check_syntax(&mut errs, &path.child("annotations"), k, is_qualified_name);
+        check_syntax_at(
+            &mut errs,
+            || path.child("annotations"),
+            k,
+            is_qualified_name,
+        );
     }
     for (k, v) in &meta.annotations {
         total += k.len() + v.len();
@@ -302,7 +308,7 @@ pub fn validate_labels(labels: &Labels, path: &FieldPath) -> ErrorList {
     let mut errs = ErrorList::new();
     for (k, v) in labels {
         check_syntax(&mut errs, path, k, is_qualified_name);
-        check_syntax(&mut errs, &path.key(k), v, is_label_value);
+        check_syntax_at(&mut errs, || path.key(k), v, is_label_value);
     }
     errs
 }

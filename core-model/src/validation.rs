@@ -521,6 +521,24 @@ pub fn check_syntax(
     }
 }
 
+/// [`check_syntax`] with the path built only when the value is invalid: for checks in loops
+/// over map entries, where building each entry's path would cost more than the check.
+pub fn check_syntax_at(
+    errs: &mut ErrorList,
+    path: impl FnOnce() -> FieldPath,
+    value: &str,
+    check: fn(&str) -> Vec<String>,
+) {
+    let reasons = check(value);
+    if reasons.is_empty() {
+        return;
+    }
+    let path = path();
+    for reason in reasons {
+        errs.push(FieldError::invalid(&path, value, reason));
+    }
+}
+
 /// The members of a "one of" group, such as a volume's source or a probe's handler: the first
 /// member that is set is accepted, and every later one is refused with `Forbidden: may not
 /// specify more than 1 …`, as Kubernetes refuses it.

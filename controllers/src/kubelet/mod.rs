@@ -640,7 +640,8 @@ impl Kubelet {
         if pending.is_empty() {
             return;
         }
-        let Some(node) = self.node.clone() else {
+        // Taken out for the loop (which changes the workers) and put back after it.
+        let Some(node) = self.node.take() else {
             return;
         };
         pending.sort();
@@ -691,6 +692,7 @@ impl Kubelet {
                 }
             }
         }
+        self.node = Some(node);
     }
 
     /// Writes each pod's status when it changed, and the final delete of pods that are done.
