@@ -21,16 +21,20 @@ const KUBELET_CONDITIONS: [&str; 4] = [
 
 /// The status the kubelet wants stored for `w`'s pod, given the stored one.
 pub(crate) fn pod_status(w: &PodWorker, stored: &Pod, node: Option<&Node>, now: Time) -> PodStatus {
-    let mut status = stored.status.clone();
-    if status.qos_class.is_none() {
-        status.qos_class = Some(stored.qos_class());
-    }
     if let Admission::Rejected(r) = &w.admission {
         // kubelet.go rejectPod.
+        let mut status = stored.status.clone();
+        if status.qos_class.is_none() {
+            status.qos_class = Some(stored.qos_class());
+        }
         status.phase = Some(PodPhase::Failed);
         status.reason.clone_from(&r.reason);
         status.message = format!("Pod was rejected: {}", r.message);
         return status;
+    }
+    let mut status = without_lists(&stored.status);
+    if status.qos_class.is_none() {
+        status.qos_class = Some(stored.qos_class());
     }
     if let Some(node) = node {
         let ip = node
@@ -101,6 +105,28 @@ pub(crate) fn pod_status(w: &PodWorker, stored: &Pod, node: Option<&Node>, now: 
     }
     status.conditions = merged;
     status
+}
+
+/// A copy of `s` without its container statuses and conditions, which [`pod_status`] builds
+/// anew (the copy would be thrown away). Every field is listed, so that a new one is not
+/// forgotten.
+fn without_lists(s: &PodStatus) -> PodStatus {
+    PodStatus {
+        observed_generation: s.observed_generation,
+        phase: s.phase,
+        conditions: Vec::new(),
+        message: s.message.clone(),
+        reason: s.reason.clone(),
+        nominated_node_name: s.nominated_node_name.clone(),
+        host_ip: s.host_ip.clone(),
+        host_ips: s.host_ips.clone(),
+        pod_ip: s.pod_ip.clone(),
+        pod_ips: s.pod_ips.clone(),
+        start_time: s.start_time,
+        init_container_statuses: Vec::new(),
+        container_statuses: Vec::new(),
+        qos_class: s.qos_class,
+    }
 }
 
 /// One container's status (kubelet_pods.go `convertToAPIContainerStatuses`).
