@@ -328,12 +328,7 @@ impl Kubelet {
                 .workers
                 .get(uid)
                 .or(self.done.get(uid))
-                .is_some_and(|w| {
-                    w.pod.spec == pod.spec
-                        && w.pod.metadata.deletion_timestamp == pod.metadata.deletion_timestamp
-                        && w.pod.metadata.deletion_grace_period_seconds
-                            == pod.metadata.deletion_grace_period_seconds
-                });
+                .is_some_and(|w| !w.differs_from(pod));
             if known {
                 return false;
             }
@@ -353,22 +348,14 @@ impl Kubelet {
             return true;
         }
         if let Some(w) = self.done.get(uid) {
-            let changed = w.pod.spec != pod.spec
-                || w.pod.metadata.deletion_timestamp != pod.metadata.deletion_timestamp
-                || w.pod.metadata.deletion_grace_period_seconds
-                    != pod.metadata.deletion_grace_period_seconds;
-            if !changed {
+            if !w.differs_from(pod) {
                 return true;
             }
             self.reactivate(uid);
         }
         match self.workers.get_mut(uid) {
             Some(w) => {
-                let changed = w.pod.spec != pod.spec
-                    || w.pod.metadata.deletion_timestamp != pod.metadata.deletion_timestamp
-                    || w.pod.metadata.deletion_grace_period_seconds
-                        != pod.metadata.deletion_grace_period_seconds;
-                if changed {
+                if w.differs_from(pod) {
                     w.update_pod(Arc::new(pod.clone()));
                     w.settled = false;
                     self.dirty = true;

@@ -345,6 +345,15 @@ impl PodWorker {
         self.pod.spec.restart_policy.unwrap_or_default()
     }
 
+    /// Whether `pod` differs from the worker's copy in what the worker acts on: the spec and
+    /// the deletion request (a status change is not work for it).
+    pub fn differs_from(&self, pod: &Pod) -> bool {
+        self.pod.spec != pod.spec
+            || self.pod.metadata.deletion_timestamp != pod.metadata.deletion_timestamp
+            || self.pod.metadata.deletion_grace_period_seconds
+                != pod.metadata.deletion_grace_period_seconds
+    }
+
     /// Whether the pod is being torn down for any reason.
     pub fn terminating(&self) -> bool {
         self.orphaned
