@@ -411,17 +411,7 @@ impl Kubelet {
     /// A result from this node's runtime.
     pub fn handle_runtime_event(&mut self, event: RuntimeEvent, now: Time) {
         self.dirty = true;
-        let pod_uid = match &event {
-            RuntimeEvent::ImagePulled { .. } => None,
-            RuntimeEvent::SandboxReady { pod_uid, .. }
-            | RuntimeEvent::ContainerStarted { pod_uid, .. }
-            | RuntimeEvent::ContainerExited { pod_uid, .. }
-            | RuntimeEvent::ProbeResult { pod_uid, .. }
-            | RuntimeEvent::PodVolumesSet { pod_uid, .. }
-            | RuntimeEvent::ContainerCreateFailed { pod_uid, .. }
-            | RuntimeEvent::SandboxRemoved { pod_uid } => Some(pod_uid),
-        };
-        if let Some(uid) = pod_uid {
+        if let Some(uid) = event.pod_uid() {
             self.reactivate(uid);
         }
         match event {
