@@ -8,7 +8,7 @@ use flotilla_model::quantity::ResourceList;
 
 /// Why a pod was rejected: the status `reason` and the message (without the
 /// `Pod was rejected: ` prefix that kubelet.go `rejectPod` adds to the status).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Rejection {
     /// `OutOfcpu`, `OutOfmemory`, `OutOfpods`, `NodeAffinity`, `TaintToleration`, …
     pub reason: String,

@@ -55,7 +55,7 @@ use flotilla_model::{Duration, Kind, Object, Time};
 use crate::controller::{get_typed, EventRecorder, EventType};
 use backoff::{go_duration, Backoff, BACK_OFF_PERIOD, MAX_CONTAINER_BACK_OFF};
 use images::Images;
-use pod_worker::{Admission, PendingEvent, PodWorker, Sandbox, StepContext};
+use pod_worker::{Admission, PendingEvent, PodWorker, Sandbox, StatusBasis, StepContext};
 
 /// The source name of the kubelet's events.
 pub const SOURCE: &str = "kubelet";
@@ -106,6 +106,8 @@ pub struct Kubelet {
     node_name: String,
     config: KubeletConfig,
     node: Option<Node>,
+    /// Counts the changes of `node` (pod statuses read its addresses).
+    node_epoch: u64,
     workers: BTreeMap<String, PodWorker>,
     /// Workers of finished pods whose final status is written, and of pods that were already
     /// finished when the kubelet first saw them: they have nothing to do until their pod
@@ -130,6 +132,7 @@ impl Kubelet {
             images: Images::new(config.serialize_image_pulls),
             config,
             node: None,
+            node_epoch: 0,
             workers: BTreeMap::new(),
             done: BTreeMap::new(),
             crash_backoff: Backoff::new(BACK_OFF_PERIOD, MAX_CONTAINER_BACK_OFF),
@@ -279,7 +282,7 @@ impl Kubelet {
             None => store.create(node.into(), now)?,
         };
         if let Object::Node(n) = &*written {
-            self.node = Some(n.clone());
+            self.set_node(n.clone());
         }
         self.images.changed = false;
         self.dirty = true;
@@ -295,7 +298,7 @@ impl Kubelet {
         if node.metadata.name != self.node_name || event.event_type == WatchEventType::Deleted {
             return;
         }
-        self.node = Some(node.clone());
+        self.set_node(node.clone());
         if self
             .workers
             .values()
@@ -700,22 +703,47 @@ impl Kubelet {
             if stored.metadata.uid != w.uid {
                 continue;
             }
-            let status = status::pod_status(w, stored, self.node.as_ref(), now);
+            let inputs = status::status_inputs(w);
+            let unchanged = w.status_basis.as_ref().is_some_and(|b| {
+                Arc::ptr_eq(&b.stored, &object)
+                    && b.node_epoch == self.node_epoch
+                    && b.inputs == inputs
+            });
             w.status_retry_at = None;
-            if status != stored.status {
-                let fresh = Pod {
-                    metadata: stored.metadata.clone(),
-                    spec: stored.spec.clone(),
-                    status,
-                };
-                let before = store.resource_version();
-                if store.update_status(fresh.into(), now).is_err() {
-                    w.status_retry_at = Some(now.saturating_add(STATUS_RETRY));
-                    continue;
+            if unchanged {
+                debug_assert_eq!(
+                    status::pod_status(w, stored, self.node.as_ref(), now),
+                    stored.status,
+                    "the status of {:?} changed with the same inputs",
+                    w.key
+                );
+            } else {
+                let status = status::pod_status(w, stored, self.node.as_ref(), now);
+                let mut basis = Arc::clone(&object);
+                if status != stored.status {
+                    let fresh = Pod {
+                        metadata: stored.metadata.clone(),
+                        spec: stored.spec.clone(),
+                        status,
+                    };
+                    let before = store.resource_version();
+                    match store.update_status(fresh.into(), now) {
+                        Ok(written) => basis = written,
+                        Err(_) => {
+                            w.status_retry_at = Some(now.saturating_add(STATUS_RETRY));
+                            w.status_basis = None;
+                            continue;
+                        }
+                    }
+                    if store.resource_version() != before {
+                        self.own_writes.push(store.resource_version());
+                    }
                 }
-                if store.resource_version() != before {
-                    self.own_writes.push(store.resource_version());
-                }
+                w.status_basis = Some(StatusBasis {
+                    stored: basis,
+                    node_epoch: self.node_epoch,
+                    inputs,
+                });
             }
             if w.finished {
                 w.settled = true;
@@ -779,7 +807,7 @@ impl Kubelet {
             match store.update_status(node.into(), now) {
                 Ok(written) => {
                     if let Object::Node(n) = &*written {
-                        self.node = Some(n.clone());
+                        self.set_node(n.clone());
                     }
                 }
                 Err(_) => {
@@ -790,6 +818,12 @@ impl Kubelet {
         }
         self.node_retry_at = None;
         self.images.changed = false;
+    }
+
+    /// Keeps `node` as this kubelet's Node.
+    fn set_node(&mut self, node: Node) {
+        self.node = Some(node);
+        self.node_epoch += 1;
     }
 
     fn forget(&mut self, uid: &str) {

@@ -36,7 +36,7 @@ pub(crate) struct PendingEvent {
 }
 
 /// The latest instance of a container.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Instance {
     /// `StartContainer` sent, no answer yet.
     Starting,
@@ -173,7 +173,7 @@ impl ContainerRecord {
 }
 
 /// The pod's sandbox.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Sandbox {
     None,
     Creating,
@@ -184,7 +184,7 @@ pub(crate) enum Sandbox {
 }
 
 /// Whether the pod may run here.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Admission {
     Pending,
     Admitted,
@@ -226,6 +226,22 @@ pub(crate) struct PodWorker {
     /// Finished, and the final status is written: the status is not recomputed on every sync
     /// (a node keeps every pod it ever ran until the pod is deleted), until the pod changes.
     pub settled: bool,
+    /// What the stored status was last found equal to (see [`StatusBasis`]).
+    pub status_basis: Option<StatusBasis>,
+}
+
+/// The inputs from which the kubelet last computed a pod's status, when the stored status
+/// was (or was just written to be) that status. While the stored pod is the same object, the
+/// node the same and the worker's fingerprint (status.rs `status_inputs`) the same, the
+/// status would come out the same again, and the sync does not compute it.
+#[derive(Clone, Debug)]
+pub(crate) struct StatusBasis {
+    /// The stored pod, held so that a pointer comparison is exact.
+    pub stored: Arc<flotilla_model::Object>,
+    /// The kubelet's count of changes to its Node.
+    pub node_epoch: u64,
+    /// The worker's fingerprint.
+    pub inputs: u64,
 }
 
 /// `name_namespace(uid)`, as kubelet's `format.Pod` prints a pod.
@@ -337,6 +353,7 @@ impl PodWorker {
             volumes_sent: None,
             volumes_stale: false,
             settled: false,
+            status_basis: None,
         }
     }
 

@@ -107,6 +107,41 @@ pub(crate) fn pod_status(w: &PodWorker, stored: &Pod, node: Option<&Node>, now: 
     status
 }
 
+/// A fingerprint of everything [`pod_status`] reads of the worker (directly and through
+/// `terminating`, `any_busy`, `restart_policy`, `container_status`, `get_phase` and
+/// `kubelet_conditions`). With the same stored pod and node, an equal fingerprint means the
+/// same status (the time passed in moves only a condition that flips). A field that
+/// `pod_status` starts to read must be added here; debug builds check every skipped status
+/// (see `Kubelet::write_statuses`).
+pub(crate) fn status_inputs(w: &PodWorker) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    w.admission.hash(&mut h);
+    w.start_time.hash(&mut h);
+    w.sandbox.hash(&mut h);
+    w.initialized.hash(&mut h);
+    w.orphaned.hash(&mut h);
+    w.deadline_exceeded.hash(&mut h);
+    w.completed.hash(&mut h);
+    w.pod.metadata.deletion_timestamp.hash(&mut h);
+    w.pod.spec.restart_policy.hash(&mut h);
+    w.containers.len().hash(&mut h);
+    for c in &w.containers {
+        c.name.hash(&mut h);
+        c.image.hash(&mut h);
+        c.image_id.hash(&mut h);
+        c.init.hash(&mut h);
+        c.sidecar.hash(&mut h);
+        c.attempt.hash(&mut h);
+        c.instance.hash(&mut h);
+        c.previous.hash(&mut h);
+        c.reason.hash(&mut h);
+        c.ready.hash(&mut h);
+        c.started.hash(&mut h);
+    }
+    h.finish()
+}
+
 /// A copy of `s` without its container statuses and conditions, which [`pod_status`] builds
 /// anew (the copy would be thrown away). Every field is listed, so that a new one is not
 /// forgotten.

@@ -1609,7 +1609,7 @@ pub struct ContainerStateRunning {
 }
 
 /// An exited container (core/v1 `ContainerStateTerminated`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStateTerminated {
     /// Exit code.
