@@ -13,6 +13,12 @@ use flotilla_sim::manifests::load_paths;
 use flotilla_sim::metrics::EventLog;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+/// The program's allocator. A simulation makes and frees millions of small objects (pods,
+/// statuses, events); mimalloc serves them in a fraction of the time the system allocator
+/// takes. The libraries leave the choice to the program that embeds them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Flotilla: a Kubernetes-style orchestrator, modelled faithfully and made fast.
 #[derive(Parser, Debug)]
 #[command(name = "flotilla", version, about)]
