@@ -114,8 +114,8 @@ pub(crate) fn pod_status(w: &PodWorker, stored: &Pod, node: Option<&Node>, now: 
 /// `pod_status` starts to read must be added here; debug builds check every skipped status
 /// (see `Kubelet::write_statuses`).
 pub(crate) fn status_inputs(w: &PodWorker) -> u64 {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let mut h = DefaultHasher::new();
+    use std::hash::{Hash, Hasher};
+    let mut h = Fingerprint::default();
     w.admission.hash(&mut h);
     w.start_time.hash(&mut h);
     w.sandbox.hash(&mut h);
@@ -140,6 +140,60 @@ pub(crate) fn status_inputs(w: &PodWorker) -> u64 {
         c.started.hash(&mut h);
     }
     h.finish()
+}
+
+/// The hasher of [`status_inputs`]: a word at a time, rotate, xor and multiply (the FxHash
+/// mix, as rustc's hasher uses it). SipHash's defence against chosen keys is not needed for a
+/// fingerprint compared with the worker's own previous one, and cost more than the status it
+/// saves on small pods.
+#[derive(Default)]
+struct Fingerprint(u64);
+
+impl Fingerprint {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl std::hash::Hasher for Fingerprint {
+    fn write(&mut self, bytes: &[u8]) {
+        // The length first, so that zero padding cannot make two inputs alike.
+        self.mix(bytes.len() as u64);
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.mix(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.mix(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.mix(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// A copy of `s` without its container statuses and conditions, which [`pod_status`] builds
@@ -423,4 +477,110 @@ fn kubelet_conditions(w: &PodWorker, status: &PodStatus, phase: PodPhase) -> Vec
         message,
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::Hasher;
+    use std::sync::Arc;
+
+    use flotilla_model::api::{ContainerStateTerminated, RestartPolicy};
+    use flotilla_model::Time;
+
+    use super::super::pod_worker::{Instance, PodWorker, Sandbox};
+    use super::super::testing::{container, pod};
+    use super::{status_inputs, Fingerprint};
+
+    fn worker() -> PodWorker {
+        let p = pod(
+            "web",
+            vec![container("a", "nginx:1.27"), container("b", "redis:7")],
+            RestartPolicy::Always,
+        );
+        PodWorker::new(Arc::new(p))
+    }
+
+    #[test]
+    fn every_input_of_the_status_moves_the_fingerprint() {
+        let base = status_inputs(&worker());
+        assert_eq!(
+            base,
+            status_inputs(&worker()),
+            "a fingerprint is a function"
+        );
+        let changes: Vec<(&str, Box<dyn Fn(&mut PodWorker)>)> = vec![
+            (
+                "start time",
+                Box::new(|w| w.start_time = Some(Time::from_secs(5))),
+            ),
+            (
+                "sandbox ip",
+                Box::new(|w| {
+                    w.sandbox = Sandbox::Ready {
+                        ip: "10.1.0.2".into(),
+                    }
+                }),
+            ),
+            ("initialized", Box::new(|w| w.initialized = !w.initialized)),
+            ("orphaned", Box::new(|w| w.orphaned = true)),
+            ("deadline", Box::new(|w| w.deadline_exceeded = true)),
+            ("completed", Box::new(|w| w.completed = true)),
+            (
+                "deletion",
+                Box::new(|w| {
+                    let mut p = (*w.pod).clone();
+                    p.metadata.deletion_timestamp = Some(Time::from_secs(9));
+                    w.pod = Arc::new(p);
+                }),
+            ),
+            ("ready", Box::new(|w| w.containers[1].ready = true)),
+            ("started", Box::new(|w| w.containers[0].started = true)),
+            ("attempt", Box::new(|w| w.containers[0].attempt = 1)),
+            (
+                "image id",
+                Box::new(|w| w.containers[1].image_id = "x".into()),
+            ),
+            (
+                "reason",
+                Box::new(|w| w.containers[0].reason = Some(("ErrImagePull".into(), "".into()))),
+            ),
+            (
+                "instance",
+                Box::new(|w| {
+                    w.containers[0].instance = Some(Instance::Running {
+                        id: "c1".into(),
+                        started_at: Time::from_secs(3),
+                    })
+                }),
+            ),
+            (
+                "previous",
+                Box::new(|w| {
+                    w.containers[1].previous = Some(ContainerStateTerminated {
+                        exit_code: 1,
+                        ..Default::default()
+                    })
+                }),
+            ),
+        ];
+        for (what, change) in changes {
+            let mut w = worker();
+            change(&mut w);
+            assert_ne!(status_inputs(&w), base, "{what} is not in the fingerprint");
+        }
+    }
+
+    #[test]
+    fn the_fingerprint_tells_strings_apart_by_length() {
+        let hash = |parts: &[&[u8]]| {
+            let mut h = Fingerprint::default();
+            for p in parts {
+                h.write(p);
+            }
+            h.finish()
+        };
+        assert_ne!(hash(&[b"a"]), hash(&[b"a\0"]));
+        assert_ne!(hash(&[b"ab", b"c"]), hash(&[b"a", b"bc"]));
+        assert_eq!(hash(&[b"node-1"]), hash(&[b"node-1"]));
+    }
 }

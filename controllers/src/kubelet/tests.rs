@@ -781,3 +781,60 @@ fn a_finished_pod_rests_until_an_event_and_is_forgotten_when_deleted() {
     assert_eq!(sim.kubelet.pod_count(), 0);
     assert!(sim.pod("p").is_none());
 }
+
+/// The status pass skips a pod whose stored pod, node and worker are as they were when the
+/// status was last found right; a change of any of the three makes it compute the status again.
+#[test]
+fn a_status_is_computed_again_when_the_node_or_the_stored_pod_changes() {
+    use flotilla_model::api::{NodeAddress, NodeAddressType};
+    use flotilla_model::Object;
+
+    let mut sim = Sim::new(FakeRuntime::default());
+    sim.add(pod(
+        "web",
+        vec![container("web", "nginx:1.27")],
+        RestartPolicy::Always,
+    ));
+    sim.run_for(secs(10));
+    let p = sim.pod("web").unwrap();
+    assert_eq!(p.phase(), PodPhase::Running);
+    assert_eq!(p.status.host_ip, "10.0.0.1");
+
+    // The node's address changes; the next sync (here for a second pod) moves hostIP.
+    let Some(Object::Node(mut node)) = sim.store.get(Kind::Node, "", "node-1").as_deref().cloned()
+    else {
+        panic!("the node is registered");
+    };
+    node.status.addresses = vec![NodeAddress {
+        r#type: NodeAddressType::InternalIp,
+        address: "10.0.0.9".into(),
+    }];
+    sim.store.update_status(node.into(), sim.now).unwrap();
+    sim.add(pod(
+        "other",
+        vec![container("other", "nginx:1.27")],
+        RestartPolicy::Always,
+    ));
+    sim.run_for(secs(10));
+    assert_eq!(sim.pod("web").unwrap().status.host_ip, "10.0.0.9");
+
+    // Another writer flips the kubelet's Ready condition; the kubelet puts it back.
+    let mut p = sim.pod("web").unwrap();
+    assert_eq!(cond(&p, PodCondition::READY), ConditionStatus::True);
+    for c in &mut p.status.conditions {
+        if c.r#type == PodCondition::READY {
+            c.status = ConditionStatus::False;
+        }
+    }
+    sim.store.update_status(p.into(), sim.now).unwrap();
+    // (The cluster syncs a kubelet for any event of its pods; this test's loop syncs for work
+    // only, which a third pod brings.)
+    sim.add(pod(
+        "third",
+        vec![container("third", "nginx:1.27")],
+        RestartPolicy::Always,
+    ));
+    sim.run_for(secs(1));
+    let p = sim.pod("web").unwrap();
+    assert_eq!(cond(&p, PodCondition::READY), ConditionStatus::True);
+}
