@@ -508,7 +508,8 @@ mod tests {
             status_inputs(&worker()),
             "a fingerprint is a function"
         );
-        let changes: Vec<(&str, Box<dyn Fn(&mut PodWorker)>)> = vec![
+        type Change = Box<dyn Fn(&mut PodWorker)>;
+        let changes: Vec<(&str, Change)> = vec![
             (
                 "start time",
                 Box::new(|w| w.start_time = Some(Time::from_secs(5))),
