@@ -15,11 +15,12 @@
 //! each seeing every store change made before its turn, so the same inputs give the same
 //! history, bit for bit.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use flotilla_model::api::{ConditionStatus, Node, PodCondition};
 use flotilla_model::auth::{self, UserInfo};
+use flotilla_model::hash::BuildFxHasher;
 use flotilla_model::store::{
     DeleteOptions, DeleteOutcome, ObjectKey, Store, StoreConfig, StoreError, WatchEvent,
     WatchEventType,
@@ -249,7 +250,9 @@ pub struct Cluster {
     store: Store,
     scheduler: Scheduler,
     manager: ControllerManager,
-    nodes: BTreeMap<String, NodeAgent>,
+    /// The nodes' agents by node name. A hash map: an event's node is looked up on every
+    /// delivery, and nothing iterates it where order reaches an output (`node_names` sorts).
+    nodes: HashMap<String, NodeAgent, BuildFxHasher>,
     /// Kubelets that something reached since their last sync.
     dirty: BTreeSet<String>,
     /// Every talking kubelet's next wake-up, so none has to be asked on every poll.
@@ -306,7 +309,7 @@ impl Cluster {
         let mut cluster = Cluster {
             scheduler: Scheduler::new(config.scheduler, config.seed),
             manager: ControllerManager::new(config.seed, config.controllers),
-            nodes: BTreeMap::new(),
+            nodes: HashMap::default(),
             dirty: BTreeSet::new(),
             wakeups: BTreeSet::new(),
             kubelet_config: config.kubelet,
@@ -347,7 +350,7 @@ impl Cluster {
         let mut cluster = Cluster {
             scheduler: Scheduler::new(config.scheduler, config.seed),
             manager: ControllerManager::new(config.seed, config.controllers),
-            nodes: BTreeMap::new(),
+            nodes: HashMap::default(),
             dirty: BTreeSet::new(),
             wakeups: BTreeSet::new(),
             kubelet_config: config.kubelet,
@@ -499,7 +502,9 @@ impl Cluster {
 
     /// The names of the nodes, in order.
     pub fn node_names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.nodes.keys().map(String::as_str)
+        let mut names: Vec<&str> = self.nodes.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names.into_iter()
     }
 
     /// When `node`'s heartbeat deadline passes: `None` while it is talking (its heartbeats keep

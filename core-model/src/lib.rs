@@ -48,6 +48,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod hash;
 pub mod manifest;
 pub mod meta;
 pub mod object;

@@ -115,7 +115,7 @@ pub(crate) fn pod_status(w: &PodWorker, stored: &Pod, node: Option<&Node>, now: 
 /// (see `Kubelet::write_statuses`).
 pub(crate) fn status_inputs(w: &PodWorker) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut h = Fingerprint::default();
+    let mut h = flotilla_model::hash::FxHasher::default();
     w.admission.hash(&mut h);
     w.start_time.hash(&mut h);
     w.sandbox.hash(&mut h);
@@ -140,60 +140,6 @@ pub(crate) fn status_inputs(w: &PodWorker) -> u64 {
         c.started.hash(&mut h);
     }
     h.finish()
-}
-
-/// The hasher of [`status_inputs`]: a word at a time, rotate, xor and multiply (the FxHash
-/// mix, as rustc's hasher uses it). SipHash's defence against chosen keys is not needed for a
-/// fingerprint compared with the worker's own previous one, and cost more than the status it
-/// saves on small pods.
-#[derive(Default)]
-struct Fingerprint(u64);
-
-impl Fingerprint {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
-    }
-}
-
-impl std::hash::Hasher for Fingerprint {
-    fn write(&mut self, bytes: &[u8]) {
-        // The length first, so that zero padding cannot make two inputs alike.
-        self.mix(bytes.len() as u64);
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.mix(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.mix(u64::from_le_bytes(word));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.mix(u64::from(i));
-    }
-
-    fn write_u32(&mut self, i: u32) {
-        self.mix(u64::from(i));
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        self.mix(i);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.mix(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 /// A copy of `s` without its container statuses and conditions, which [`pod_status`] builds
@@ -481,7 +427,6 @@ fn kubelet_conditions(w: &PodWorker, status: &PodStatus, phase: PodPhase) -> Vec
 
 #[cfg(test)]
 mod tests {
-    use std::hash::Hasher;
     use std::sync::Arc;
 
     use flotilla_model::api::{ContainerStateTerminated, RestartPolicy};
@@ -489,7 +434,7 @@ mod tests {
 
     use super::super::pod_worker::{Instance, PodWorker, Sandbox};
     use super::super::testing::{container, pod};
-    use super::{status_inputs, Fingerprint};
+    use super::status_inputs;
 
     fn worker() -> PodWorker {
         let p = pod(
@@ -569,19 +514,5 @@ mod tests {
             change(&mut w);
             assert_ne!(status_inputs(&w), base, "{what} is not in the fingerprint");
         }
-    }
-
-    #[test]
-    fn the_fingerprint_tells_strings_apart_by_length() {
-        let hash = |parts: &[&[u8]]| {
-            let mut h = Fingerprint::default();
-            for p in parts {
-                h.write(p);
-            }
-            h.finish()
-        };
-        assert_ne!(hash(&[b"a"]), hash(&[b"a\0"]));
-        assert_ne!(hash(&[b"ab", b"c"]), hash(&[b"a", b"bc"]));
-        assert_eq!(hash(&[b"node-1"]), hash(&[b"node-1"]));
     }
 }

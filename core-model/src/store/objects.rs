@@ -42,35 +42,16 @@ impl Default for ObjectMap {
     }
 }
 
-/// The hash of a key's parts: FxHash's multiply-and-rotate over 8-byte words, then a finalizer
-/// (keys are not chosen by an adversary who could gain from collisions, and the hash must be
-/// fast, since lookups are the store's most frequent operation). Deterministic, though nothing
-/// depends on the order of the index.
+/// The hash of a key's parts ([`FxHasher`](crate::hash::FxHasher): keys are not chosen by an
+/// adversary who could gain from collisions, and the hash must be fast, since lookups are the
+/// store's most frequent operation). Deterministic, though nothing depends on the order of the
+/// index.
 fn key_hash(kind: Kind, namespace: &str, name: &str) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = (kind as u64).wrapping_mul(K);
-    let mut add = |word: u64| h = (h.rotate_left(5) ^ word).wrapping_mul(K);
-    for part in [namespace.as_bytes(), name.as_bytes()] {
-        let mut chunks = part.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        let mut word = [0u8; 8];
-        word[..rest.len()].copy_from_slice(rest);
-        // The length separates the parts ("ab" + "c" from "a" + "bc").
-        add(u64::from_le_bytes(word) ^ (part.len() as u64) << 56);
-    }
-    // The multiplications leave the low bits, which pick the bucket, depending on the low bits
-    // of the words alone (the same for names like `pod-0001` and `pod-0002`); MurmurHash3's
-    // finalizer spreads every bit over the whole word.
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ h >> 33
+    use std::hash::Hasher;
+    let mut h = crate::hash::FxHasher::with_seed(kind as u64);
+    h.write(namespace.as_bytes());
+    h.write(name.as_bytes());
+    h.finish()
 }
 
 fn object_hash(object: &Object) -> u64 {
