@@ -49,6 +49,7 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 use flotilla_controllers::cluster::{Cluster, ClusterConfig, ClusterInput, ControlPlaneTiming};
 use flotilla_controllers::kubelet::{RuntimeCommand, RuntimeEvent};
+use flotilla_model::api::ContainerImage;
 use flotilla_model::rng::component_rng;
 use flotilla_model::store::{DeleteOptions, WatchEvent};
 use flotilla_model::{Duration, Kind, Object, Time};
@@ -225,7 +226,23 @@ impl Simulation {
         for (node, images) in &scenario.nodes {
             let name = node.metadata.name.clone();
             runtime.preload(&name, images.iter().cloned());
-            cluster.add_node(node.clone()).map_err(|e| SimError::Node {
+            let mut node = node.clone();
+            if node.status.images.is_empty() {
+                // The kubelet reports the images its runtime holds from its first node status
+                // (kubelet_node_status.go `setNodeStatus`, the Images setter), so the
+                // scheduler's ImageLocality sees a pool's images before any pod runs there,
+                // and a pod using one starts without asking for a pull.
+                node.status.images = images
+                    .iter()
+                    .map(|image| ContainerImage {
+                        names: vec![image.clone()],
+                        size_bytes: Some(
+                            i64::try_from(runtime.image_size(image)).unwrap_or(i64::MAX),
+                        ),
+                    })
+                    .collect();
+            }
+            cluster.add_node(node).map_err(|e| SimError::Node {
                 name: name.clone(),
                 message: e.to_string(),
             })?;

@@ -103,6 +103,15 @@ impl RuntimeModel {
         }
     }
 
+    /// The size of `image`, bytes: from `imageSizes`, else the default size.
+    pub fn image_size(&self, image: &str) -> u64 {
+        self.timing
+            .image_sizes
+            .get(image)
+            .copied()
+            .unwrap_or(self.timing.default_image_size)
+    }
+
     /// Gives `node` the images it starts with.
     pub fn preload(&mut self, node: &str, images: impl IntoIterator<Item = String>) {
         self.images
@@ -218,11 +227,7 @@ impl RuntimeModel {
         let t = &self.timing;
         match command {
             RuntimeCommand::PullImage { image } => {
-                let size = t
-                    .image_sizes
-                    .get(image)
-                    .copied()
-                    .unwrap_or(t.default_image_size);
+                let size = self.image_size(image);
                 let held = self.images.entry(node.to_string()).or_default();
                 let took = if held.contains(image) {
                     Duration::ZERO

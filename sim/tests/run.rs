@@ -123,3 +123,75 @@ fn no_node_is_overcommitted_and_no_pod_moves_at_any_step() {
         }
     }
 }
+
+/// A pool's `images` are on its nodes from the start: the registered Node lists them (with
+/// their sizes) before any pod runs, as a kubelet's first node status does, and a pod using one
+/// starts without a pull.
+#[test]
+fn a_pools_images_are_in_the_node_status_from_the_start() {
+    let text = r#"
+apiVersion: sim.flotilla.io/v1
+kind: Scenario
+metadata: {name: images}
+spec:
+  seed: 1
+  duration: 1m
+  nodePools:
+  - name: warm
+    count: 2
+    capacity: {cpu: "4", memory: 16Gi}
+    images: ["nginx:1.27"]
+  - name: cold
+    count: 1
+    capacity: {cpu: "4", memory: 16Gi}
+  runtime:
+    imageSizes: {"nginx:1.27": 64Mi}
+  workloads:
+  - at: 1s
+    manifests: |
+      apiVersion: v1
+      kind: Pod
+      metadata: {name: web}
+      spec:
+        nodeName: warm-0
+        containers:
+        - name: web
+          image: nginx:1.27
+"#;
+    let scenario = scenario::parse("images.yaml", text).expect("valid scenario");
+    let mut sim = Simulation::new(scenario, 1).expect("starts");
+    let images = |sim: &Simulation, node: &str| -> Vec<(Vec<String>, Option<i64>)> {
+        match sim.cluster().store().get(Kind::Node, "", node).as_deref() {
+            Some(Object::Node(n)) => n
+                .status
+                .images
+                .iter()
+                .map(|i| (i.names.clone(), i.size_bytes))
+                .collect(),
+            _ => panic!("node {node} is registered"),
+        }
+    };
+    let nginx = vec![(vec!["nginx:1.27".to_string()], Some(64 << 20))];
+    assert_eq!(images(&sim, "warm-0"), nginx);
+    assert_eq!(images(&sim, "warm-1"), nginx);
+    assert_eq!(images(&sim, "cold-0"), vec![]);
+    sim.run();
+    let pod = flotilla_model::store::ObjectKey {
+        kind: Kind::Pod,
+        namespace: "default".into(),
+        name: "web".into(),
+    };
+    let reasons: Vec<(String, String)> = sim
+        .cluster()
+        .events()
+        .events_for(&pod)
+        .map(|e| (e.reason.clone(), e.message.clone()))
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|(r, m)| r == "Pulled" && m.contains("already present on machine")),
+        "{reasons:?}"
+    );
+    assert!(!reasons.iter().any(|(r, _)| r == "Pulling"), "{reasons:?}");
+}
