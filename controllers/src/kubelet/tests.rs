@@ -18,6 +18,15 @@ fn cond(p: &flotilla_model::api::Pod, kind: &str) -> ConditionStatus {
         .map_or(ConditionStatus::Unknown, |c| c.status)
 }
 
+/// A pod `name` with one container `name` running nginx, always restarted.
+fn nginx_pod(name: &str) -> flotilla_model::api::Pod {
+    pod(
+        name,
+        vec![container(name, "nginx:1.27")],
+        RestartPolicy::Always,
+    )
+}
+
 fn http_probe(period: i32, failure: i32) -> Probe {
     Probe {
         http_get: Some(HttpGetAction {
@@ -790,11 +799,7 @@ fn a_status_is_computed_again_when_the_node_or_the_stored_pod_changes() {
     use flotilla_model::Object;
 
     let mut sim = Sim::new(FakeRuntime::default());
-    sim.add(pod(
-        "web",
-        vec![container("web", "nginx:1.27")],
-        RestartPolicy::Always,
-    ));
+    sim.add(nginx_pod("web"));
     sim.run_for(secs(10));
     let p = sim.pod("web").unwrap();
     assert_eq!(p.phase(), PodPhase::Running);
@@ -810,11 +815,7 @@ fn a_status_is_computed_again_when_the_node_or_the_stored_pod_changes() {
         address: "10.0.0.9".into(),
     }];
     sim.store.update_status(node.into(), sim.now).unwrap();
-    sim.add(pod(
-        "other",
-        vec![container("other", "nginx:1.27")],
-        RestartPolicy::Always,
-    ));
+    sim.add(nginx_pod("other"));
     sim.run_for(secs(10));
     assert_eq!(sim.pod("web").unwrap().status.host_ip, "10.0.0.9");
 
@@ -829,11 +830,7 @@ fn a_status_is_computed_again_when_the_node_or_the_stored_pod_changes() {
     sim.store.update_status(p.into(), sim.now).unwrap();
     // (The cluster syncs a kubelet for any event of its pods; this test's loop syncs for work
     // only, which a third pod brings.)
-    sim.add(pod(
-        "third",
-        vec![container("third", "nginx:1.27")],
-        RestartPolicy::Always,
-    ));
+    sim.add(nginx_pod("third"));
     sim.run_for(secs(1));
     let p = sim.pod("web").unwrap();
     assert_eq!(cond(&p, PodCondition::READY), ConditionStatus::True);
