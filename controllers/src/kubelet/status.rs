@@ -116,28 +116,19 @@ pub(crate) fn pod_status(w: &PodWorker, stored: &Pod, node: Option<&Node>, now: 
 pub(crate) fn status_inputs(w: &PodWorker) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = flotilla_model::hash::FxHasher::default();
-    w.admission.hash(&mut h);
-    w.start_time.hash(&mut h);
-    w.sandbox.hash(&mut h);
-    w.initialized.hash(&mut h);
-    w.orphaned.hash(&mut h);
-    w.deadline_exceeded.hash(&mut h);
-    w.completed.hash(&mut h);
-    w.pod.metadata.deletion_timestamp.hash(&mut h);
-    w.pod.spec.restart_policy.hash(&mut h);
-    w.containers.len().hash(&mut h);
+    (
+        &w.admission,
+        w.start_time,
+        &w.sandbox,
+        (w.initialized, w.orphaned, w.deadline_exceeded, w.completed),
+        w.pod.metadata.deletion_timestamp,
+        w.pod.spec.restart_policy,
+        w.containers.len(),
+    )
+        .hash(&mut h);
     for c in &w.containers {
-        c.name.hash(&mut h);
-        c.image.hash(&mut h);
-        c.image_id.hash(&mut h);
-        c.init.hash(&mut h);
-        c.sidecar.hash(&mut h);
-        c.attempt.hash(&mut h);
-        c.instance.hash(&mut h);
-        c.previous.hash(&mut h);
-        c.reason.hash(&mut h);
-        c.ready.hash(&mut h);
-        c.started.hash(&mut h);
+        (&c.name, &c.image, &c.image_id, c.init, c.sidecar, c.attempt).hash(&mut h);
+        (&c.instance, &c.previous, &c.reason, c.ready, c.started).hash(&mut h);
     }
     h.finish()
 }
