@@ -722,6 +722,14 @@ pub trait ScorePlugin: Send + Sync {
         Status::success()
     }
 
+    /// Whether [`normalize_scores`](ScorePlugin::normalize_scores), given a raw score of 0 for
+    /// every node, gives every node one and the same score in `0..=MAX_NODE_SCORE`, whatever
+    /// the number of nodes (true of [`default_normalize_score`]). The score cache then ranks
+    /// such nodes without normalizing. The default, `false`, is always correct.
+    fn normalizes_zeros_uniformly(&self) -> bool {
+        false
+    }
+
     /// For a [node-local](Plugin::is_node_local) plugin whose raw scores read values from
     /// outside the node, which its PreScore recorded in `state`: those values, appended to
     /// `out` (ImageLocality: how many nodes hold each of the pod's images). The score cache

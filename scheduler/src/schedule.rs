@@ -591,6 +591,7 @@ pub type PluginScores = Vec<(&'static str, i64, Vec<i64>)>;
 /// plugin that did not skip. With a `cache` (whose verdicts this cycle used), raw scores of
 /// unchanged nodes come from it. A plugin without score extensions
 /// ([`ScorePlugin::has_score_extensions`]) has its raw scores checked and weighed in place.
+#[allow(clippy::too_many_arguments)]
 fn run_scores(
     profile: &Profile,
     state: &mut CycleState,
@@ -599,7 +600,8 @@ fn run_scores(
     feasible: &[usize],
     cache: Option<&mut ScoreCache>,
     keep_per_plugin: bool,
-) -> Result<(Vec<i64>, PluginScores), ScheduleError> {
+    rng: Option<&mut rand_chacha::ChaCha8Rng>,
+) -> Result<Scored, ScheduleError> {
     for plugin in &profile.pre_score {
         let Some(ps) = plugin.as_pre_score() else {
             continue;
@@ -634,7 +636,7 @@ fn run_scores(
         .collect();
     let k = scorers.len();
     if k == 0 {
-        return Ok((vec![0; feasible.len()], Vec::new()));
+        return Ok(Scored::Totals(vec![0; feasible.len()], Vec::new()));
     }
     // Raw scores, a row of `k` per feasible node. As in kube-scheduler's RunScorePlugins
     // (framework/runtime/framework.go), one parallel task runs every plugin on a node, so each
@@ -652,17 +654,23 @@ fn run_scores(
                 inputs
             })
             .collect();
-        c.begin_score(&plugins, inputs).then_some(c)
+        let weights: Vec<i64> = scorers.iter().map(|&(_, weight, _)| weight).collect();
+        c.begin_score(&plugins, &weights, inputs).then_some(c)
     });
     let cached: Option<&ScoreCache> = match cache {
         Some(cache) => {
-            let current = cache.refresh_scores(feasible, |i, p| {
+            let current = cache.refresh_scores(snapshot, feasible, |i, p| {
                 scorers[p].2.score(state, pod, &snapshot.nodes[i]).ok()
             });
             current.then_some(&*cache)
         }
         None => None,
     };
+    if let (Some(cache), Some(rng), false) = (cached, rng, keep_per_plugin) {
+        if let Some(best) = cache.select_best(feasible, rng) {
+            return Ok(Scored::Chosen(best));
+        }
+    }
     let mut raw = vec![
         0i64;
         if cached.is_some() {
@@ -770,7 +778,18 @@ fn run_scores(
             per_plugin.push((name, weight, buffer.iter().map(|s| s.score).collect()));
         }
     }
-    Ok((totals, per_plugin))
+    Ok(Scored::Totals(totals, per_plugin))
+}
+
+/// What [`run_scores`] found.
+enum Scored {
+    /// Each feasible node's weighted total, and each plugin's normalized scores when they were
+    /// asked for.
+    Totals(Vec<i64>, PluginScores),
+    /// The position among the feasible nodes of the node [`select_host`] would choose from the
+    /// totals, chosen by the score cache without computing them (the random numbers drawn
+    /// the same).
+    Chosen(usize),
 }
 
 /// kube-scheduler's error for a score outside `0..=MAX_NODE_SCORE` after NormalizeScore.
@@ -1026,8 +1045,20 @@ fn score_feasible(
             feasible_nodes: 1,
         });
     }
-    let (totals, _) = run_scores(profile, &mut state, pod, snapshot, &feasible, cache, false)?;
-    let best = select_host(&totals, &mut cycle.rng);
+    let rng = &mut cycle.rng;
+    let best = match run_scores(
+        profile,
+        &mut state,
+        pod,
+        snapshot,
+        &feasible,
+        cache,
+        false,
+        Some(&mut *rng),
+    )? {
+        Scored::Chosen(best) => best,
+        Scored::Totals(totals, _) => select_host(&totals, rng),
+    };
     Ok(ScheduleResult {
         suggested_host: snapshot.nodes[feasible[best]].name().to_string(),
         evaluated_nodes,
@@ -1176,7 +1207,12 @@ pub fn explain(
         explanation.nodes = nodes;
         return Ok(explanation);
     }
-    let (totals, scores) = run_scores(profile, &mut state, pod, snapshot, &feasible, None, true)?;
+    let Scored::Totals(totals, scores) = run_scores(
+        profile, &mut state, pod, snapshot, &feasible, None, true, None,
+    )?
+    else {
+        unreachable!("without the cache, run_scores computes the totals");
+    };
     for (name, _, list) in &scores {
         for (&node, &s) in feasible.iter().zip(list) {
             nodes[node].scores.insert((*name).to_string(), s);

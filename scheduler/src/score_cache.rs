@@ -31,11 +31,12 @@
 use std::sync::Arc;
 
 use flotilla_model::api::Pod;
+use rand::Rng;
 use rayon::prelude::*;
 
 #[cfg(doc)]
 use crate::framework::ScorePlugin;
-use crate::framework::{Plugin, Status};
+use crate::framework::{Plugin, Status, MAX_NODE_SCORE};
 #[cfg(doc)]
 use crate::node_info::NodeInfo;
 use crate::node_info::PodInfo;
@@ -103,9 +104,31 @@ struct ShapeEntry {
     /// Per node: the generation at which every scorer's raw score was current, 0 when some
     /// may not be (the one comparison the common case makes).
     all_scored_generation: Vec<u64>,
+    /// Every node whose verdict passes and whose raw scores may not be current for it (and
+    /// maybe others): the nodes [`refresh_scores`](ScoreCache::refresh_scores) looks at, so
+    /// that a cycle does not compare the generations of every feasible node.
+    unscored: Vec<usize>,
+    /// Per node: whether it is in `unscored`.
+    listed: Vec<bool>,
     /// Per scorer, the raw score of each node (columns, so that the per-plugin passes over the
     /// feasible nodes read consecutive memory).
     raw: Vec<Vec<i64>>,
+    /// Per scorer, its weight in the profile.
+    weights: Vec<i64>,
+    /// A bit per scorer that normalizes its scores (`has_score_extensions`).
+    normalizing: u64,
+    /// Whether every normalizing scorer gives all nodes one score when all their raw scores
+    /// are 0 ([`ScorePlugin::normalizes_zeros_uniformly`]): then, for pods whose feasible
+    /// nodes all have raw score 0 from those scorers, [`select_best`](ScoreCache::select_best)
+    /// chooses from `base` alone.
+    uniform: bool,
+    /// Per node: the weighted sum of the raw scores of the scorers that do not normalize,
+    /// current with `all_scored_generation`.
+    base: Vec<i64>,
+    /// Per node: a bit per scorer whose raw score keeps `base` from ranking the node the way
+    /// the totals would: a normalizing scorer's raw score that is not 0, or another scorer's
+    /// score outside `0..=MAX_NODE_SCORE` (which the plain computation reports as an error).
+    odd: Vec<u64>,
 }
 
 impl std::fmt::Debug for ScoreCache {
@@ -229,10 +252,14 @@ impl ScoreCache {
             entry.verdict_generation.clear();
             entry.verdicts.clear();
             entry.passes.clear();
+            // Every node is filtered again before it is read, and listed then if it passes.
+            entry.unscored.clear();
+            entry.listed.clear();
         }
         entry.verdict_generation.resize(n, 0);
         entry.verdicts.resize(n, Status::success());
         entry.passes.resize(n, true);
+        entry.listed.resize(n, false);
         true
     }
 
@@ -256,8 +283,26 @@ impl ScoreCache {
         };
         for (i, status) in stale.into_iter().zip(fresh) {
             entry.verdict_generation[i] = snapshot.nodes[i].generation;
-            entry.passes[i] = status.is_success();
+            let passes = status.is_success();
+            entry.passes[i] = passes;
             entry.verdicts[i] = status;
+            // A new generation: no raw score is current for it.
+            if passes && !entry.listed[i] {
+                entry.listed[i] = true;
+                entry.unscored.push(i);
+            }
+        }
+    }
+
+    /// Lists every node whose verdict passes as [`unscored`](ShapeEntry::unscored), after the
+    /// raw scores of some scorer were dropped.
+    fn list_every_passing_node(entry: &mut ShapeEntry) {
+        entry.unscored.clear();
+        for (i, listed) in entry.listed.iter_mut().enumerate() {
+            *listed = entry.passes[i] && entry.verdict_generation[i] != 0;
+            if *listed {
+                entry.unscored.push(i);
+            }
         }
     }
 
@@ -279,6 +324,7 @@ impl ScoreCache {
     pub(crate) fn begin_score(
         &mut self,
         scorers: &[&Arc<dyn Plugin>],
+        weights: &[i64],
         inputs: Vec<Vec<u64>>,
     ) -> bool {
         if scorers.len() > 64 || scorers.iter().any(|p| !p.is_node_local()) {
@@ -286,14 +332,29 @@ impl ScoreCache {
         }
         let entry = self.current_mut();
         let n = entry.num_nodes;
-        if !same_plugins(&entry.scorers, scorers) {
+        if !same_plugins(&entry.scorers, scorers) || entry.weights != weights {
             entry.scorers = scorers.iter().map(|&p| p.clone()).collect();
+            entry.weights = weights.to_vec();
+            entry.normalizing = 0;
+            entry.uniform = true;
+            for (p, plugin) in scorers.iter().enumerate() {
+                if let Some(scorer) = plugin.as_score() {
+                    if scorer.has_score_extensions() {
+                        entry.normalizing |= 1 << p;
+                        entry.uniform &= scorer.normalizes_zeros_uniformly();
+                    }
+                }
+            }
             entry.score_inputs = inputs;
             entry.score_generation = vec![vec![0; n]; scorers.len()];
             entry.all_scored_generation = vec![0; n];
             entry.raw = vec![vec![0; n]; scorers.len()];
+            entry.base = vec![0; n];
+            entry.odd = vec![0; n];
+            Self::list_every_passing_node(entry);
             return true;
         }
+        let mut dropped = false;
         for ((held, now), generations) in entry
             .score_inputs
             .iter_mut()
@@ -304,7 +365,11 @@ impl ScoreCache {
                 *held = now;
                 generations.fill(0);
                 entry.all_scored_generation.fill(0);
+                dropped = true;
             }
+        }
+        if dropped {
+            Self::list_every_passing_node(entry);
         }
         entry.all_scored_generation.resize(n, 0);
         for column in &mut entry.score_generation {
@@ -313,18 +378,24 @@ impl ScoreCache {
         for column in &mut entry.raw {
             column.resize(n, 0);
         }
+        entry.base.resize(n, 0);
+        entry.odd.resize(n, 0);
         true
     }
 
-    /// Makes the raw scores of `nodes` current, computing with `score` (scorer `p`'s raw score
-    /// of node `i`) those of nodes that changed since and of scorers whose inputs changed. The
-    /// nodes' verdicts must be current ([`refresh_verdicts`](Self::refresh_verdicts)): their
-    /// generations are read from there rather than from the nodes. When a plugin fails on some
-    /// node, nothing is recorded and `false` is returned: the caller then scores the plain way,
-    /// which reports the failure as it would without the cache.
+    /// Makes the raw scores current for every node whose verdict passes and is current
+    /// (`feasible`, this cycle's feasible nodes, among them), computing with `score` (scorer
+    /// `p`'s raw score of node `i`) those of nodes that changed since they were scored and of
+    /// scorers whose inputs changed. Only the [listed](ShapeEntry::unscored) nodes are looked
+    /// at: a node is listed when its verdict is computed and passes, and every passing node
+    /// when a scorer's scores are dropped. A listed node whose verdict is older than the node
+    /// stays listed (it is filtered, and scored, when a cycle reaches it). When a plugin fails
+    /// on some node, nothing is recorded and `false` is returned: the caller then scores the
+    /// plain way, which reports the failure as it would without the cache.
     pub(crate) fn refresh_scores(
         &mut self,
-        nodes: &[usize],
+        snapshot: &Snapshot,
+        feasible: &[usize],
         score: impl Fn(usize, usize) -> Option<i64> + Sync,
     ) -> bool {
         let entry = self.current_mut();
@@ -332,24 +403,32 @@ impl ScoreCache {
         if k == 0 {
             return true;
         }
-        // The nodes with a stale raw score, each with the set of scorers to run (a bit each;
-        // at most 64 scorers, as `begin_score` checks).
-        let stale: Vec<(usize, u64)> = nodes
-            .iter()
-            .filter_map(|&i| {
-                let current = entry.verdict_generation[i];
-                if entry.all_scored_generation[i] == current {
-                    return None;
-                }
+        // The listed nodes with a stale raw score, each with the set of scorers to run (a bit
+        // each; at most 64 scorers, as `begin_score` checks).
+        let listed = std::mem::take(&mut entry.unscored);
+        let mut stale: Vec<(usize, u64)> = Vec::with_capacity(listed.len());
+        let mut kept: Vec<usize> = Vec::new();
+        for &i in &listed {
+            let current = entry.verdict_generation[i];
+            if !entry.passes[i] || entry.all_scored_generation[i] == current {
+                entry.listed[i] = false;
+            } else if current != snapshot.nodes[i].generation {
+                kept.push(i);
+            } else {
                 let mask = entry
                     .score_generation
                     .iter()
                     .enumerate()
                     .filter(|(_, g)| g[i] != current)
                     .fold(0u64, |mask, (p, _)| mask | 1 << p);
-                (mask != 0).then_some((i, mask))
-            })
-            .collect();
+                if mask == 0 {
+                    entry.all_scored_generation[i] = current;
+                    entry.listed[i] = false;
+                } else {
+                    stale.push((i, mask));
+                }
+            }
+        }
         let run = |&(i, mask): &(usize, u64), row: &mut [i64]| {
             (0..k)
                 .filter(|p| mask & 1 << p != 0)
@@ -369,17 +448,85 @@ impl ScoreCache {
                 .reduce(|| true, |a, b| a && b)
         };
         if !ok {
+            // The nodes not scored stay listed.
+            entry.unscored = kept;
+            entry.unscored.extend(stale.iter().map(|&(i, _)| i));
             return false;
         }
+        entry.unscored = kept;
         for (&(i, mask), row) in stale.iter().zip(fresh.chunks(k)) {
+            entry.listed[i] = false;
             let current = entry.verdict_generation[i];
             for p in (0..k).filter(|p| mask & 1 << p != 0) {
                 entry.score_generation[p][i] = current;
                 entry.raw[p][i] = row[p];
             }
             entry.all_scored_generation[i] = current;
+            let (mut base, mut odd) = (0i64, 0u64);
+            for (p, (column, &weight)) in entry.raw.iter().zip(&entry.weights).enumerate() {
+                let raw = column[i];
+                if entry.normalizing & 1 << p != 0 {
+                    if raw != 0 {
+                        odd |= 1 << p;
+                    }
+                } else if (0..=MAX_NODE_SCORE).contains(&raw) {
+                    base += raw * weight;
+                } else {
+                    odd |= 1 << p;
+                }
+            }
+            entry.base[i] = base;
+            entry.odd[i] = odd;
         }
+        debug_assert!(feasible
+            .iter()
+            .all(|&i| entry.all_scored_generation[i] == entry.verdict_generation[i]));
         true
+    }
+
+    /// Chooses among `feasible` (not empty) as [`select_host`](crate::schedule::select_host)
+    /// would from the weighted totals of the normalized scores, without computing them: when
+    /// every normalizing scorer gave every feasible node a raw score of 0 and normalizes zeros
+    /// uniformly, each normalizing scorer adds one value to every total, so the totals rank and
+    /// tie as the nodes' `base` sums do, and reservoir sampling over `base` draws the same
+    /// random numbers and picks the same node. Returns the position in `feasible` of the node
+    /// chosen, or `None` (with `rng` as it was) when that does not hold and the totals must be
+    /// computed. The raw scores of `feasible` must be current
+    /// ([`refresh_scores`](Self::refresh_scores) returned true).
+    pub(crate) fn select_best<R: Rng + Clone>(
+        &self,
+        feasible: &[usize],
+        rng: &mut R,
+    ) -> Option<usize> {
+        let entry = self.current();
+        if !entry.uniform || entry.scorers.is_empty() {
+            return None;
+        }
+        let before = rng.clone();
+        let (base, odd) = (&entry.base[..], &entry.odd[..]);
+        let mut mask = 0u64;
+        let mut best = 0usize;
+        let mut best_total = i64::MIN;
+        let mut ties = 0u32;
+        for (pos, &i) in feasible.iter().enumerate() {
+            mask |= odd[i];
+            let total = base[i];
+            if pos == 0 || total > best_total {
+                best = pos;
+                best_total = total;
+                ties = 1;
+            } else if total == best_total {
+                ties += 1;
+                if rng.random_range(0..ties) == 0 {
+                    best = pos;
+                }
+            }
+        }
+        if mask != 0 {
+            *rng = before;
+            return None;
+        }
+        Some(best)
     }
 
     /// The raw scores of scorer `p` by node, made current by
@@ -504,8 +651,18 @@ mod tests {
             steps in prop::collection::vec(step(), 1..60),
             percentage in prop::sample::select(vec![0i32, 30, 100]),
             seed in any::<u64>(),
+            prefer_no_schedule in any::<bool>(),
         ) {
-            let nodes: Vec<_> = nodes.iter().enumerate().map(|(i, s)| make_node(i, *s)).collect();
+            // Without PreferNoSchedule taints, TaintToleration's raw scores are all 0 and the
+            // cache chooses from its weighted sums (`select_best`); with them, it cannot.
+            let nodes: Vec<_> = nodes
+                .iter()
+                .enumerate()
+                .map(|(i, &(cpu, mem, pods, zone, taint, unschedulable, image))| {
+                    let taint = if taint == 1 && !prefer_no_schedule { 0 } else { taint };
+                    make_node(i, (cpu, mem, pods, zone, taint, unschedulable, image))
+                })
+                .collect();
             let mut snapshot = Snapshot::new(&nodes, &[], &[]);
             let config = SchedulerConfig::default_with(&default_registry()).expect("defaults");
             let profile = &config.profiles[DEFAULT_SCHEDULER_NAME];
@@ -665,5 +822,62 @@ mod tests {
             (info, r)
         };
         assert_eq!(plugin.filtered.load(Ordering::Relaxed), 32);
+    }
+
+    /// `select_best` chooses what `select_host` chooses from the totals `explain` computes,
+    /// with the same random numbers, when the normalizing scorers (TaintToleration here) give
+    /// every feasible node 0; when one node has a PreferNoSchedule taint it declines and leaves
+    /// the random stream untouched.
+    #[test]
+    fn the_cache_chooses_from_its_sums_only_when_normalizing_changes_no_ranking() {
+        let config = SchedulerConfig::default_with(&default_registry()).expect("defaults");
+        let profile = &config.profiles[DEFAULT_SCHEDULER_NAME];
+        for (tainted, expect_direct) in [(None, true), (Some(5), false)] {
+            // Two sizes of node, so that there are ties and a best group.
+            let nodes: Vec<_> = (0..24)
+                .map(|i| {
+                    let cpu = if i % 3 == 0 { 8000 } else { 4000 };
+                    let taint = if tainted == Some(i) { 1 } else { 0 };
+                    make_node(i, (cpu, 4096, 10, (i % 3) as u8, taint, false, false))
+                })
+                .collect();
+            let snapshot = Snapshot::new(&nodes, &[], &[]);
+            let info = PodInfo::new(pod(template(0, 100, 256)));
+            let mut cache = ScoreCache::default();
+            for seed in 0..8u64 {
+                let rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+                let mut cycle = SchedulingCycleState {
+                    next_start_node_index: 0,
+                    rng: rng.clone(),
+                };
+                let chosen =
+                    schedule_pod_with_cache(profile, &snapshot, &info, 100, &mut cycle, &mut cache)
+                        .expect("fits");
+                // The entry is current: choose again from it directly.
+                let feasible: Vec<usize> = (0..snapshot.len()).collect();
+                let mut direct_rng = rng.clone();
+                let direct = cache.select_best(&feasible, &mut direct_rng);
+                let mut plain_rng = rng.clone();
+                let explained =
+                    crate::schedule::explain(profile, &snapshot, &info, &mut plain_rng)
+                        .expect("explains");
+                let totals: Vec<i64> = explained.nodes.iter().map(|n| n.total).collect();
+                let mut host_rng = rng.clone();
+                let best = crate::schedule::select_host(&totals, &mut host_rng);
+                assert_eq!(chosen.suggested_host, explained.nodes[best].name);
+                assert!(cycle.rng == host_rng, "the cycle drew other random numbers");
+                match direct {
+                    Some(pos) => {
+                        assert!(expect_direct, "chose directly past a tainted node");
+                        assert_eq!(pos, best);
+                        assert!(direct_rng == host_rng);
+                    }
+                    None => {
+                        assert!(!expect_direct, "declined to choose on plain nodes");
+                        assert!(direct_rng == rng, "declining drew random numbers");
+                    }
+                }
+            }
+        }
     }
 }

@@ -624,6 +624,11 @@ impl ScorePlugin for NodeAffinity {
         default_normalize_score(MAX_NODE_SCORE, false, scores);
         Status::success()
     }
+
+    /// All zeros normalize to 0 each ([`default_normalize_score`]).
+    fn normalizes_zeros_uniformly(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -170,6 +170,11 @@ impl ScorePlugin for TaintToleration {
         default_normalize_score(MAX_NODE_SCORE, true, scores);
         Status::success()
     }
+
+    /// All zeros normalize to MAX_NODE_SCORE each ([`default_normalize_score`]).
+    fn normalizes_zeros_uniformly(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
