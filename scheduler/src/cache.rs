@@ -138,6 +138,8 @@ impl Cache {
         let nominated = std::mem::take(&mut self.snapshot.nominated_pods);
         let volumes = std::mem::take(&mut self.snapshot.volumes);
         self.snapshot = Snapshot::from_infos(infos, Vec::new(), &namespaces);
+        // Every change to a node goes through this cache, which notes it.
+        self.snapshot.start_journal();
         self.snapshot.workload_selectors = selectors;
         self.snapshot.pdbs = pdbs;
         self.snapshot.nominated_pods = nominated;
@@ -183,6 +185,7 @@ impl Cache {
                         info.node = node.clone();
                     } else {
                         refresh(info, node.clone());
+                        self.snapshot.note_changed(j);
                     }
                 }
                 self.nodes[i] = node;
@@ -238,6 +241,7 @@ impl Cache {
     fn place_info(&mut self, info: PodInfo, node: &str) {
         let pod = info.pod.clone();
         if let Some(i) = self.snapshot.index_of(node) {
+            self.snapshot.note_changed(i);
             let n = &mut self.snapshot.nodes[i];
             let before = (
                 n.pods_with_affinity > 0,
@@ -261,6 +265,7 @@ impl Cache {
             return false;
         };
         if let Some(i) = self.snapshot.index_of(&node) {
+            self.snapshot.note_changed(i);
             let n = &mut self.snapshot.nodes[i];
             let before = (
                 n.pods_with_affinity > 0,
@@ -523,11 +528,31 @@ mod tests {
     proptest! {
         /// Whatever the changes and whenever the snapshots are taken, the cache's snapshot holds
         /// what `Snapshot::new` builds from the same nodes and pods: the same node order, the
-        /// same objects, requests, pods and image counts.
+        /// same objects, requests, pods and image counts. And at each snapshot, the score
+        /// cache (which follows the snapshot's journal of changed nodes) decides as the plain
+        /// computation.
         #[test]
         fn the_cache_snapshot_is_the_snapshot_of_its_objects(
-            changes in prop::collection::vec(change(), 1..60)
+            changes in prop::collection::vec(change(), 1..60),
+            seed in any::<u64>(),
         ) {
+            use rand::SeedableRng;
+            let config = crate::config::SchedulerConfig::default_with(
+                &crate::plugins::default_registry(),
+            )
+            .expect("defaults");
+            let profile = &config.profiles[crate::config::DEFAULT_SCHEDULER_NAME];
+            let rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut plain = crate::schedule::SchedulingCycleState {
+                next_start_node_index: 0,
+                rng: rng.clone(),
+            };
+            let mut with_cache = crate::schedule::SchedulingCycleState {
+                next_start_node_index: 0,
+                rng,
+            };
+            let mut score_cache = crate::score_cache::ScoreCache::default();
+            let mut cycles = 0usize;
             let mut cache = Cache::new();
             for change in changes {
                 match change {
@@ -557,7 +582,28 @@ mod tests {
                         }
                     }
                     Change::Snapshot => {
-                        cache.snapshot();
+                        let snapshot = cache.snapshot();
+                        cycles += 1;
+                        let incoming = PodInfo::new(pod(100, "", [100, 700][cycles % 2]));
+                        for percentage in [100, 40] {
+                            let a = crate::schedule::schedule_pod(
+                                profile, snapshot, &incoming, percentage, &mut plain,
+                            );
+                            let b = crate::schedule::schedule_pod_with_cache(
+                                profile,
+                                snapshot,
+                                &incoming,
+                                percentage,
+                                &mut with_cache,
+                                &mut score_cache,
+                            );
+                            match (&a, &b) {
+                                (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                                (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                                _ => prop_assert!(false, "plain {:?}, cached {:?}", a, b),
+                            }
+                            prop_assert!(plain.rng == with_cache.rng);
+                        }
                     }
                 }
             }

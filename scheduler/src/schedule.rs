@@ -9,7 +9,6 @@
 //! in node order, and ties among the best nodes are broken with the scheduler's seeded random
 //! stream, so a decision depends only on the inputs and the seed, not on the thread count.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -898,7 +897,9 @@ pub fn schedule_pod_with_cache(
             None => j,
         }
     };
-    let mut feasible = Vec::with_capacity(want.min(candidates));
+    // The list from an earlier cycle, so that a cycle allocates none.
+    let mut feasible = cache.take_feasible_list();
+    feasible.reserve(want.min(candidates));
     // Rejected nodes in scan order: without the cache, their statuses are moved here; with it,
     // their verdicts stay in the cache and only their number is kept (`rejected_cached`): when
     // no node fits, every node scanned was rejected, so the scan order gives them back. Either
@@ -914,54 +915,57 @@ pub fn schedule_pod_with_cache(
     // With the cache, verdicts of nodes unchanged since they were last filtered for a pod of
     // this spec are reused (score_cache.rs); the loop below reads them in the same order.
     let cached = cache.begin_filter(pod, snapshot, &active_filter_plugins(profile, &state));
+    if cached {
+        cache.sync_verdicts(snapshot, |i| {
+            filter_node(profile, &filters, snapshot, &state, pod, i)
+        });
+    }
     let mut from = 0;
     'outer: while from < candidates {
         let to = (from + chunk).min(candidates);
         let filter = |i: usize| filter_node(profile, &filters, snapshot, &state, pod, i);
-        let mut statuses = if cached {
-            let nodes = (from..to).map(node_at);
-            cache.refresh_verdicts(snapshot, nodes, filter);
-            Vec::new()
-        } else if to - from < PARALLEL_MIN_NODES {
+        if cached {
+            cache.refresh_verdicts(snapshot, (from..to).map(node_at), filter);
+            let passes = cache.passes_by_node();
+            for k in from..to {
+                processed += 1;
+                let i = node_at(k);
+                if passes[i] {
+                    feasible.push(i);
+                    if feasible.len() >= want {
+                        break 'outer;
+                    }
+                } else {
+                    let status = cache.verdict(i);
+                    if !status.is_rejected() {
+                        return Err(filter_error(status));
+                    }
+                    rejected_cached += 1;
+                }
+            }
+            from = to;
+            continue;
+        }
+        let statuses: Vec<Status> = if to - from < PARALLEL_MIN_NODES {
             (from..to).map(|k| filter(node_at(k))).collect()
         } else {
             (from..to)
                 .into_par_iter()
                 .map(|k| filter(node_at(k)))
                 .collect()
-        }
-        .into_iter();
-        for k in from..to {
+        };
+        for (k, status) in (from..to).zip(statuses) {
             processed += 1;
             let i = node_at(k);
-            let status = if cached {
-                if cache.passes(i) {
-                    feasible.push(i);
-                    if feasible.len() >= want {
-                        break 'outer;
-                    }
-                    continue;
-                }
-                Cow::Borrowed(cache.verdict(i))
-            } else {
-                Cow::Owned(statuses.next().expect("one status per node"))
-            };
             if status.is_success() {
                 feasible.push(i);
                 if feasible.len() >= want {
                     break 'outer;
                 }
             } else if status.is_rejected() {
-                match status {
-                    Cow::Borrowed(_) => rejected_cached += 1,
-                    Cow::Owned(status) => rejected.push((i, status)),
-                }
+                rejected.push((i, status));
             } else {
-                // framework.go RunFilterPlugins: any other status is an error of the cycle.
-                return Err(ScheduleError::Plugin {
-                    plugin: status.plugin,
-                    message: format!("running {:?} filter plugin: {status}", status.plugin),
-                });
+                return Err(filter_error(&status));
             }
         }
         from = to;
@@ -969,16 +973,18 @@ pub fn schedule_pod_with_cache(
     cycle.next_start_node_index = (start + processed) % n;
     let evaluated_nodes = feasible.len() + rejected.len() + rejected_cached;
     if !feasible.is_empty() {
-        return score_feasible(
+        let result = score_feasible(
             profile,
             snapshot,
             pod,
             cycle,
             state,
-            feasible,
+            &feasible,
             evaluated_nodes,
-            cached.then_some(cache),
+            cached.then_some(&mut *cache),
         );
+        cache.keep_feasible_list(feasible);
+        return result;
     }
     // No node fits: kube-scheduler's Diagnosis, the rejections by node and the plugins that
     // gave them in the order the scan met them.
@@ -1026,6 +1032,15 @@ pub fn schedule_pod_with_cache(
     Err(ScheduleError::Unschedulable(fit))
 }
 
+/// The error of a cycle in which a Filter plugin returned neither success nor a rejection
+/// (framework.go `RunFilterPlugins`: any other status is an error of the cycle).
+fn filter_error(status: &Status) -> ScheduleError {
+    ScheduleError::Plugin {
+        plugin: status.plugin,
+        message: format!("running {:?} filter plugin: {status}", status.plugin),
+    }
+}
+
 /// The scoring half of [`schedule_pod_with_cache`]: the best of `feasible` (not empty).
 #[allow(clippy::too_many_arguments)]
 fn score_feasible(
@@ -1034,7 +1049,7 @@ fn score_feasible(
     pod: &PodInfo,
     cycle: &mut SchedulingCycleState,
     mut state: CycleState,
-    feasible: Vec<usize>,
+    feasible: &[usize],
     evaluated_nodes: usize,
     cache: Option<&mut ScoreCache>,
 ) -> Result<ScheduleResult, ScheduleError> {
@@ -1051,7 +1066,7 @@ fn score_feasible(
         &mut state,
         pod,
         snapshot,
-        &feasible,
+        feasible,
         cache,
         false,
         Some(&mut *rng),
@@ -1066,23 +1081,42 @@ fn score_feasible(
     })
 }
 
-/// The index of the highest total; among equal totals, each is chosen with equal probability by
-/// reservoir sampling, as kube-scheduler's `selectHost` does.
+/// The index of the highest total. When several nodes share it, each of them is equally likely
+/// to be chosen, with one draw from `rng` (none when one node has it). kube-scheduler's
+/// `selectHost` (v1.34, pkg/scheduler/schedule_one.go) pops the nodes with the highest total
+/// from a heap and reservoir-samples among them with one `rand.Intn` per tied node, which
+/// also makes every tied node equally likely; one draw of the position among the tied nodes,
+/// in the order the nodes were scanned, gives that distribution at the cost of one random
+/// number per cycle.
 pub fn select_host(totals: &[i64], rng: &mut impl Rng) -> usize {
-    let mut best = 0;
-    let mut ties = 0u32;
-    for (i, &t) in totals.iter().enumerate() {
-        if i == 0 || t > totals[best] {
-            best = i;
-            ties = 1;
-        } else if t == totals[best] {
-            ties += 1;
-            if rng.random_range(0..ties) == 0 {
-                best = i;
+    let best = totals.iter().copied().max().unwrap_or(0);
+    choose_among_best(totals.len(), best, |pos| totals[pos], rng)
+}
+
+/// [`select_host`] over `len` totals read through `total` (which must be cheap: it is called
+/// up to twice per position), whose highest is `best`.
+#[inline]
+pub(crate) fn choose_among_best(
+    len: usize,
+    best: i64,
+    total: impl Fn(usize) -> i64,
+    rng: &mut impl Rng,
+) -> usize {
+    let tied = (0..len).filter(|&pos| total(pos) == best).count();
+    let mut skip = if tied > 1 {
+        rng.random_range(0..tied as u64)
+    } else {
+        0
+    };
+    for pos in 0..len {
+        if total(pos) == best {
+            if skip == 0 {
+                return pos;
             }
+            skip -= 1;
         }
     }
-    best
+    0
 }
 
 /// How one node fared for a pod.
@@ -1462,12 +1496,21 @@ mod tests {
     #[test]
     fn select_host_picks_the_best_and_spreads_ties() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let before = rng.clone();
         assert_eq!(select_host(&[1, 5, 3], &mut rng), 1);
+        assert!(rng == before, "a single best node draws no random number");
         let mut seen = [0u32; 3];
         for _ in 0..3000 {
             seen[select_host(&[7, 7, 7], &mut rng)] += 1;
         }
         assert!(seen.iter().all(|&c| c > 800), "{seen:?}");
+        // Only the nodes with the highest total take part, however the lower ones tie.
+        let mut seen = [0u32; 6];
+        for _ in 0..3000 {
+            seen[select_host(&[4, 4, 9, 4, 9, 2], &mut rng)] += 1;
+        }
+        assert_eq!(seen[0] + seen[1] + seen[3] + seen[5], 0, "{seen:?}");
+        assert!(seen[2] > 1300 && seen[4] > 1300, "{seen:?}");
     }
 
     #[test]

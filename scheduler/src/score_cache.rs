@@ -40,6 +40,7 @@ use crate::framework::{Plugin, Status, MAX_NODE_SCORE};
 #[cfg(doc)]
 use crate::node_info::NodeInfo;
 use crate::node_info::PodInfo;
+use crate::schedule::choose_among_best;
 use crate::snapshot::Snapshot;
 
 /// Below this many nodes to (re)evaluate, the cache does so on the calling thread.
@@ -73,6 +74,8 @@ pub struct ScoreCache {
     disabled: bool,
     /// The entries, most recently used first; the current cycle's entry is the first.
     entries: Vec<ShapeEntry>,
+    /// The list of feasible nodes of the last cycle, kept for its memory.
+    feasible_list: Vec<usize>,
 }
 
 /// The cached verdicts and raw scores of one pod spec.
@@ -89,6 +92,13 @@ struct ShapeEntry {
     filters: Vec<Arc<dyn Plugin>>,
     /// Per node (snapshot index): the generation the verdict was computed at, 0 for none.
     verdict_generation: Vec<u64>,
+    /// How many nodes have no verdict (generation 0).
+    unverdicted: usize,
+    /// The snapshot [journal](crate::snapshot::Journal) the verdicts were brought up to date
+    /// with (0 for none), and how far: while it is the snapshot's, every node with a verdict
+    /// has a current one once the nodes noted since are filtered again.
+    journal_id: u64,
+    journal_pos: usize,
     /// Per node: the verdict, attributed to the plugin that gave it.
     verdicts: Vec<Status>,
     /// Per node: whether the verdict is success (what the hot loop reads).
@@ -161,6 +171,12 @@ impl ShapeEntry {
     }
 }
 
+/// Whether node `i` has a verdict computed at another generation than its current one.
+fn changed_now(entry: &ShapeEntry, snapshot: &Snapshot, i: usize) -> bool {
+    let g = entry.verdict_generation[i];
+    g != 0 && g != snapshot.nodes[i].generation
+}
+
 impl ScoreCache {
     /// A cache that never holds anything: every cycle computes every node, as kube-scheduler
     /// does (to compare with, and for callers that want no state kept between cycles).
@@ -174,6 +190,19 @@ impl ScoreCache {
     /// Whether the cache is in use.
     pub fn is_enabled(&self) -> bool {
         !self.disabled
+    }
+
+    /// An empty list for a cycle's feasible nodes, with the memory of an earlier one (kept
+    /// even when the cache is disabled: it holds no decision).
+    pub(crate) fn take_feasible_list(&mut self) -> Vec<usize> {
+        let mut list = std::mem::take(&mut self.feasible_list);
+        list.clear();
+        list
+    }
+
+    /// Keeps `list` for the next cycle's [`take_feasible_list`](Self::take_feasible_list).
+    pub(crate) fn keep_feasible_list(&mut self, list: Vec<usize>) {
+        self.feasible_list = list;
     }
 
     /// Drops every entry.
@@ -250,12 +279,14 @@ impl ScoreCache {
         if !same_plugins(&entry.filters, filters) {
             entry.filters = filters.iter().map(|&p| p.clone()).collect();
             entry.verdict_generation.clear();
+            entry.unverdicted = 0;
             entry.verdicts.clear();
             entry.passes.clear();
             // Every node is filtered again before it is read, and listed then if it passes.
             entry.unscored.clear();
             entry.listed.clear();
         }
+        entry.unverdicted += n - entry.verdict_generation.len();
         entry.verdict_generation.resize(n, 0);
         entry.verdicts.resize(n, Status::success());
         entry.passes.resize(n, true);
@@ -263,9 +294,50 @@ impl ScoreCache {
         true
     }
 
+    /// Brings the verdicts of the nodes that have one up to date, evaluating again with
+    /// `filter` those of nodes changed since: the nodes the snapshot's journal noted since
+    /// the last cycle of this entry, or, without a journal to follow, every node whose
+    /// generation differs. Call once per cycle, after [`begin_filter`](Self::begin_filter)
+    /// returned true; [`refresh_verdicts`](Self::refresh_verdicts) then only has nodes without a
+    /// verdict to evaluate.
+    pub(crate) fn sync_verdicts(
+        &mut self,
+        snapshot: &Snapshot,
+        filter: impl Fn(usize) -> Status + Sync,
+    ) {
+        let journal = snapshot.journal();
+        let entry = self.current_mut();
+        if journal.id == 0 {
+            entry.journal_id = 0;
+            return;
+        }
+        let n = entry.num_nodes;
+        let changed = |i: usize| {
+            let g = entry.verdict_generation[i];
+            g != 0 && g != snapshot.nodes[i].generation
+        };
+        let mut stale: Vec<usize> = if entry.journal_id == journal.id {
+            journal.changed[entry.journal_pos.min(journal.changed.len())..]
+                .iter()
+                .copied()
+                .filter(|&i| i < n && changed(i))
+                .collect()
+        } else {
+            (0..n).filter(|&i| changed(i)).collect()
+        };
+        // A node noted twice is evaluated once.
+        stale.sort_unstable();
+        stale.dedup();
+        entry.journal_id = journal.id;
+        entry.journal_pos = journal.changed.len();
+        Self::record_verdicts(entry, snapshot, stale, filter);
+        debug_assert!((0..n).all(|i| !changed_now(entry, snapshot, i)));
+    }
+
     /// Makes the verdicts of `nodes` current, evaluating with `filter` the nodes that changed
-    /// since (in parallel when there are many). Call after [`begin_filter`](Self::begin_filter)
-    /// returned true.
+    /// since (in parallel when there are many): after [`sync_verdicts`](Self::sync_verdicts)
+    /// with a journal, only the nodes without a verdict; otherwise every node whose
+    /// generation differs. Call after [`begin_filter`](Self::begin_filter) returned true.
     pub(crate) fn refresh_verdicts(
         &mut self,
         snapshot: &Snapshot,
@@ -273,15 +345,41 @@ impl ScoreCache {
         filter: impl Fn(usize) -> Status + Sync,
     ) {
         let entry = self.current_mut();
-        let stale: Vec<usize> = nodes
-            .filter(|&i| entry.verdict_generation[i] != snapshot.nodes[i].generation)
-            .collect();
+        let stale: Vec<usize> = if entry.journal_id != 0 {
+            if entry.unverdicted == 0 {
+                return;
+            }
+            nodes
+                .filter(|&i| entry.verdict_generation[i] == 0)
+                .collect()
+        } else {
+            nodes
+                .filter(|&i| entry.verdict_generation[i] != snapshot.nodes[i].generation)
+                .collect()
+        };
+        Self::record_verdicts(entry, snapshot, stale, filter);
+    }
+
+    /// Evaluates the nodes `stale` with `filter` (in parallel when there are many) and records
+    /// their verdicts at their current generations.
+    fn record_verdicts(
+        entry: &mut ShapeEntry,
+        snapshot: &Snapshot,
+        stale: Vec<usize>,
+        filter: impl Fn(usize) -> Status + Sync,
+    ) {
+        if stale.is_empty() {
+            return;
+        }
         let fresh: Vec<Status> = if stale.len() < PARALLEL_MIN_NODES {
             stale.iter().map(|&i| filter(i)).collect()
         } else {
             stale.par_iter().map(|&i| filter(i)).collect()
         };
         for (i, status) in stale.into_iter().zip(fresh) {
+            if entry.verdict_generation[i] == 0 {
+                entry.unverdicted -= 1;
+            }
             entry.verdict_generation[i] = snapshot.nodes[i].generation;
             let passes = status.is_success();
             entry.passes[i] = passes;
@@ -306,10 +404,11 @@ impl ScoreCache {
         }
     }
 
-    /// Whether node `i` passed, as [`verdict`](Self::verdict) says.
+    /// Per node, whether it passed, as [`verdict`](Self::verdict) says (current for the nodes
+    /// given to [`refresh_verdicts`](Self::refresh_verdicts)).
     #[inline]
-    pub(crate) fn passes(&self, i: usize) -> bool {
-        self.current().passes[i]
+    pub(crate) fn passes_by_node(&self) -> &[bool] {
+        &self.current().passes
     }
 
     /// The verdict of node `i`, made current by [`refresh_verdicts`](Self::refresh_verdicts).
@@ -488,45 +587,29 @@ impl ScoreCache {
     /// would from the weighted totals of the normalized scores, without computing them: when
     /// every normalizing scorer gave every feasible node a raw score of 0 and normalizes zeros
     /// uniformly, each normalizing scorer adds one value to every total, so the totals rank and
-    /// tie as the nodes' `base` sums do, and reservoir sampling over `base` draws the same
-    /// random numbers and picks the same node. Returns the position in `feasible` of the node
-    /// chosen, or `None` (with `rng` as it was) when that does not hold and the totals must be
+    /// tie as the nodes' `base` sums do, and choosing among the best of those draws the same
+    /// random number and picks the same node. Returns the position in `feasible` of the node
+    /// chosen, or `None` (without drawing) when that does not hold and the totals must be
     /// computed. The raw scores of `feasible` must be current
     /// ([`refresh_scores`](Self::refresh_scores) returned true).
-    pub(crate) fn select_best<R: Rng + Clone>(
-        &self,
-        feasible: &[usize],
-        rng: &mut R,
-    ) -> Option<usize> {
+    pub(crate) fn select_best(&self, feasible: &[usize], rng: &mut impl Rng) -> Option<usize> {
         let entry = self.current();
         if !entry.uniform || entry.scorers.is_empty() {
             return None;
         }
-        let before = rng.clone();
         let (base, odd) = (&entry.base[..], &entry.odd[..]);
-        let mut mask = 0u64;
-        let mut best = 0usize;
-        let mut best_total = i64::MIN;
-        let mut ties = 0u32;
-        for (pos, &i) in feasible.iter().enumerate() {
-            mask |= odd[i];
-            let total = base[i];
-            if pos == 0 || total > best_total {
-                best = pos;
-                best_total = total;
-                ties = 1;
-            } else if total == best_total {
-                ties += 1;
-                if rng.random_range(0..ties) == 0 {
-                    best = pos;
-                }
-            }
-        }
+        let (best, mask) = feasible.iter().fold((i64::MIN, 0u64), |(best, mask), &i| {
+            (best.max(base[i]), mask | odd[i])
+        });
         if mask != 0 {
-            *rng = before;
             return None;
         }
-        Some(best)
+        Some(choose_among_best(
+            feasible.len(),
+            best,
+            |pos| base[feasible[pos]],
+            rng,
+        ))
     }
 
     /// The raw scores of scorer `p` by node, made current by
@@ -858,9 +941,8 @@ mod tests {
                 let mut direct_rng = rng.clone();
                 let direct = cache.select_best(&feasible, &mut direct_rng);
                 let mut plain_rng = rng.clone();
-                let explained =
-                    crate::schedule::explain(profile, &snapshot, &info, &mut plain_rng)
-                        .expect("explains");
+                let explained = crate::schedule::explain(profile, &snapshot, &info, &mut plain_rng)
+                    .expect("explains");
                 let totals: Vec<i64> = explained.nodes.iter().map(|n| n.total).collect();
                 let mut host_rng = rng.clone();
                 let best = crate::schedule::select_host(&totals, &mut host_rng);

@@ -15,7 +15,7 @@ pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
 
 /// The nodes and what runs on them, frozen for a scheduling cycle.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Snapshot {
     /// Nodes in kube-scheduler's order: zones interleaved (the first node of each zone, then the
     /// second, …), insertion order within a zone (`backend/cache/node_tree.go`).
@@ -43,6 +43,47 @@ pub struct Snapshot {
     /// How many distinct nodes report each image name (names as the nodes report them), as
     /// kube-scheduler's cache counts them for `ImageStateSummary.NumNodes`.
     image_nodes: HashMap<String, usize>,
+    /// The nodes changed since the journal began, when the snapshot keeps one (see
+    /// [`Journal`]).
+    journal: Journal,
+}
+
+/// The indices of the nodes whose state (and [`NodeInfo::generation`]) changed, in the order
+/// they changed, kept by the owner of a snapshot that promises to note every change it makes
+/// (the scheduler's [`Cache`](crate::cache::Cache)). The score cache then finds the nodes to
+/// filter again from the journal instead of comparing the generation of every node. A
+/// snapshot built any other way, or copied, keeps none (`id` 0): code that changes `nodes`
+/// directly needs no journal.
+#[derive(Debug, Default)]
+pub(crate) struct Journal {
+    /// Which journal this is: 0 for none, else unique in the process (a
+    /// [`next_generation`](crate::node_info::next_generation)), new whenever the journal
+    /// starts again, so that a position recorded in an older one is never trusted.
+    pub(crate) id: u64,
+    /// The indices noted, oldest first (a node may appear several times).
+    pub(crate) changed: Vec<usize>,
+}
+
+impl Clone for Snapshot {
+    /// A copy of every node and fact, without the journal: whoever changes the copy does not
+    /// note its changes.
+    fn clone(&self) -> Snapshot {
+        Snapshot {
+            nodes: self.nodes.clone(),
+            index: self.index.clone(),
+            namespace_labels: self.namespace_labels.clone(),
+            nodes_with_affinity_pods: self.nodes_with_affinity_pods.clone(),
+            nodes_with_required_anti_affinity_pods: self
+                .nodes_with_required_anti_affinity_pods
+                .clone(),
+            workload_selectors: self.workload_selectors.clone(),
+            pdbs: self.pdbs.clone(),
+            nominated_pods: self.nominated_pods.clone(),
+            volumes: self.volumes.clone(),
+            image_nodes: self.image_nodes.clone(),
+            journal: Journal::default(),
+        }
+    }
 }
 
 /// What kube-scheduler's PersistentVolumeClaim, PersistentVolume and StorageClass listers give
@@ -173,6 +214,7 @@ impl Snapshot {
             nominated_pods: Arc::default(),
             volumes: Arc::default(),
             image_nodes: HashMap::new(),
+            journal: Journal::default(),
         };
         for info in &snapshot.nodes {
             for name in image_names(&info.node) {
@@ -181,6 +223,31 @@ impl Snapshot {
         }
         snapshot.refresh_affinity_lists();
         snapshot
+    }
+
+    /// Starts a journal of node changes (a new one when there was one): the caller promises
+    /// to [note](Self::note_changed) every change it makes to a node from now on.
+    pub(crate) fn start_journal(&mut self) {
+        self.journal.id = crate::node_info::next_generation();
+        self.journal.changed.clear();
+    }
+
+    /// Notes that node `i` changed (when the snapshot keeps a journal). A journal grown past
+    /// twice the number of nodes starts again, so that it stays small; whoever read the old
+    /// one then compares every node once.
+    pub(crate) fn note_changed(&mut self, i: usize) {
+        if self.journal.id == 0 {
+            return;
+        }
+        if self.journal.changed.len() >= 2 * self.nodes.len() + 64 {
+            self.start_journal();
+        }
+        self.journal.changed.push(i);
+    }
+
+    /// The journal of node changes (`id` 0 when none is kept).
+    pub(crate) fn journal(&self) -> &Journal {
+        &self.journal
     }
 
     /// Recomputes the lists of nodes with affinity pods (after pods were added or removed).
