@@ -12,10 +12,21 @@
 //! scores they gave. The cache keeps an entry for each of the last [`capacity`] specs it saw, so
 //! pods of several templates arriving interleaved (a trace's pod shapes) each find theirs.
 //!
-//! Only that is cached. Sampling, NormalizeScore, weighting and the choice among the best nodes
-//! run on every cycle exactly as without the cache, over the same values, so a cycle decides
-//! the same and draws the same random numbers (the property test `cache_decides_as_plain` below
-//! runs both side by side over random clusters and sequences of pods bound and removed).
+//! Sampling runs on every cycle exactly as without the cache. So do NormalizeScore, weighting and
+//! the choice among the best nodes, over the same values, with one shortcut: each entry also
+//! keeps per node the weighted sum of the raw scores of the scorers that do not normalize, and
+//! when every normalizing scorer gave every feasible node 0 (and says such a list normalizes to
+//! one value, [`ScorePlugin::normalizes_zeros_uniformly`]), the totals differ from those sums by
+//! one constant, so the cycle chooses from the sums (`ScoreCache::select_best`). Either way a
+//! cycle decides the same and draws the same random numbers as without the cache (the property
+//! test `cache_decides_as_plain` below runs both side by side over random clusters and
+//! sequences of pods bound and removed).
+//!
+//! Finding the nodes that changed costs no pass over all of them when the snapshot keeps a
+//! journal of the nodes its owner changed (the scheduler's [`Cache`](crate::cache::Cache) does):
+//! an entry filters again the nodes noted since its last cycle, and scores again the nodes
+//! listed when their verdict was computed. Without a journal, each cycle compares the
+//! generations of the nodes it reads.
 //!
 //! The cache is bypassed for a cycle (and costs nothing) when a Filter or Score plugin that takes
 //! part is not node-local (InterPodAffinity and PodTopologySpread when they do not skip, the
