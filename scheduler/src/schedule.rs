@@ -927,9 +927,32 @@ pub fn schedule_pod_with_cache(
         if cached {
             cache.refresh_verdicts(snapshot, (from..to).map(node_at), filter);
             let passes = cache.passes_by_node();
-            for k in from..to {
+            let mut k = from;
+            while k < to {
+                if subset.is_none() {
+                    // Positions k.. are consecutive nodes up to the end of the list: take the
+                    // nodes that pass there as one run.
+                    let i = node_at(k);
+                    let run = (to - k).min(candidates - i);
+                    let fit = passes[i..i + run]
+                        .iter()
+                        .position(|&p| !p)
+                        .unwrap_or(run)
+                        .min(want - feasible.len());
+                    feasible.extend(i..i + fit);
+                    processed += fit;
+                    k += fit;
+                    if feasible.len() >= want {
+                        break 'outer;
+                    }
+                    if fit == run {
+                        continue;
+                    }
+                }
+                // Node by node; without a subset, this node was rejected.
                 processed += 1;
                 let i = node_at(k);
+                k += 1;
                 if passes[i] {
                     feasible.push(i);
                     if feasible.len() >= want {
@@ -1093,6 +1116,17 @@ pub fn select_host(totals: &[i64], rng: &mut impl Rng) -> usize {
     choose_among_best(totals.len(), best, |pos| totals[pos], rng)
 }
 
+/// Which of `tied` nodes (counted from 0, in scan order) to choose: one draw, none for a single
+/// node.
+#[inline]
+pub(crate) fn draw_among(tied: usize, rng: &mut impl Rng) -> u64 {
+    if tied > 1 {
+        rng.random_range(0..tied as u64)
+    } else {
+        0
+    }
+}
+
 /// [`select_host`] over `len` totals read through `total` (which must be cheap: it is called
 /// up to twice per position), whose highest is `best`.
 #[inline]
@@ -1103,11 +1137,7 @@ pub(crate) fn choose_among_best(
     rng: &mut impl Rng,
 ) -> usize {
     let tied = (0..len).filter(|&pos| total(pos) == best).count();
-    let mut skip = if tied > 1 {
-        rng.random_range(0..tied as u64)
-    } else {
-        0
-    };
+    let mut skip = draw_among(tied, rng);
     for pos in 0..len {
         if total(pos) == best {
             if skip == 0 {

@@ -51,7 +51,7 @@ use crate::framework::{Plugin, Status, MAX_NODE_SCORE};
 #[cfg(doc)]
 use crate::node_info::NodeInfo;
 use crate::node_info::PodInfo;
-use crate::schedule::choose_among_best;
+use crate::schedule::{choose_among_best, draw_among};
 use crate::snapshot::Snapshot;
 
 /// Below this many nodes to (re)evaluate, the cache does so on the calling thread.
@@ -609,6 +609,37 @@ impl ScoreCache {
             return None;
         }
         let (base, odd) = (&entry.base[..], &entry.odd[..]);
+        let n = base.len();
+        // Every node, read from some start to the end of the list and round: the sums are two
+        // consecutive runs of the kept ones, read without indirection.
+        if let Some(&start) = feasible.first().filter(|_| feasible.len() == n) {
+            let (tail, head) = feasible.split_at(n - start);
+            if tail.iter().copied().eq(start..n) && head.iter().copied().eq(0..start) {
+                if odd.iter().fold(0u64, |mask, &o| mask | o) != 0 {
+                    return None;
+                }
+                let runs = [&base[start..], &base[..start]];
+                let best = runs.iter().flat_map(|r| r.iter()).copied().max()?;
+                let tied: usize = runs
+                    .iter()
+                    .map(|r| r.iter().filter(|&&t| t == best).count())
+                    .sum();
+                let mut skip = draw_among(tied, rng);
+                let mut offset = 0;
+                for run in runs {
+                    for (pos, &t) in run.iter().enumerate() {
+                        if t == best {
+                            if skip == 0 {
+                                return Some(offset + pos);
+                            }
+                            skip -= 1;
+                        }
+                    }
+                    offset += run.len();
+                }
+                unreachable!("the draw is below the number of tied nodes");
+            }
+        }
         let (best, mask) = feasible.iter().fold((i64::MIN, 0u64), |(best, mask), &i| {
             (best.max(base[i]), mask | odd[i])
         });
@@ -939,25 +970,28 @@ mod tests {
             let info = PodInfo::new(pod(template(0, 100, 256)));
             let mut cache = ScoreCache::default();
             for seed in 0..8u64 {
+                // From the start of the node list, and from the middle (the rotating index).
+                let start = [0, 7][seed as usize % 2];
+                let n = snapshot.len();
                 let rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
                 let mut cycle = SchedulingCycleState {
-                    next_start_node_index: 0,
+                    next_start_node_index: start,
                     rng: rng.clone(),
                 };
                 let chosen =
                     schedule_pod_with_cache(profile, &snapshot, &info, 100, &mut cycle, &mut cache)
                         .expect("fits");
                 // The entry is current: choose again from it directly.
-                let feasible: Vec<usize> = (0..snapshot.len()).collect();
+                let feasible: Vec<usize> = (start..n).chain(0..start).collect();
                 let mut direct_rng = rng.clone();
                 let direct = cache.select_best(&feasible, &mut direct_rng);
-                let mut plain_rng = rng.clone();
-                let explained = crate::schedule::explain(profile, &snapshot, &info, &mut plain_rng)
-                    .expect("explains");
-                let totals: Vec<i64> = explained.nodes.iter().map(|n| n.total).collect();
+                let explained =
+                    crate::schedule::explain(profile, &snapshot, &info, &mut rng.clone())
+                        .expect("explains");
+                let totals: Vec<i64> = feasible.iter().map(|&i| explained.nodes[i].total).collect();
                 let mut host_rng = rng.clone();
                 let best = crate::schedule::select_host(&totals, &mut host_rng);
-                assert_eq!(chosen.suggested_host, explained.nodes[best].name);
+                assert_eq!(chosen.suggested_host, explained.nodes[feasible[best]].name);
                 assert!(cycle.rng == host_rng, "the cycle drew other random numbers");
                 match direct {
                     Some(pos) => {
