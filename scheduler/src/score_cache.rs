@@ -87,6 +87,9 @@ pub struct ScoreCache {
     entries: Vec<ShapeEntry>,
     /// The list of feasible nodes of the last cycle, kept for its memory.
     feasible_list: Vec<usize>,
+    /// `Some(start)` when this cycle's feasible nodes are every node, in the order
+    /// `start, start + 1, …, n − 1, 0, …, start − 1` (set by the scan).
+    feasible_rotation: Option<usize>,
 }
 
 /// The cached verdicts and raw scores of one pod spec.
@@ -182,6 +185,54 @@ impl ShapeEntry {
     }
 }
 
+/// [`select_host`](crate::schedule::select_host) over the totals of `runs` read one after the
+/// other: the position (in that order) of the node chosen among those with the highest total,
+/// with the same draw. The totals are read in blocks: a block's highest total first, then,
+/// only in blocks that reach the best so far, its count of nodes at that total, so that the
+/// tied node drawn is found in its block rather than by a second pass over every node.
+fn choose_in_runs(runs: [&[i64]; 2], rng: &mut impl Rng) -> usize {
+    const BLOCK: usize = 256;
+    let mut best = i64::MIN;
+    let mut tied = 0usize;
+    // The blocks that hold the best total so far: (run, start in the run, nodes at the best).
+    let mut blocks: Vec<(usize, usize, usize)> = Vec::new();
+    for (r, run) in runs.iter().enumerate() {
+        for (b, block) in run.chunks(BLOCK).enumerate() {
+            let Some(highest) = block.iter().copied().max() else {
+                continue;
+            };
+            if highest < best {
+                continue;
+            }
+            if highest > best {
+                best = highest;
+                tied = 0;
+                blocks.clear();
+            }
+            let count = block.iter().filter(|&&t| t == best).count();
+            tied += count;
+            blocks.push((r, b * BLOCK, count));
+        }
+    }
+    let mut skip = draw_among(tied, rng) as usize;
+    for (r, start, count) in blocks {
+        if skip >= count {
+            skip -= count;
+            continue;
+        }
+        let offset = if r == 0 { 0 } else { runs[0].len() };
+        let block = &runs[r][start..(start + BLOCK).min(runs[r].len())];
+        let at = block
+            .iter()
+            .enumerate()
+            .filter(|(_, &t)| t == best)
+            .nth(skip)
+            .map_or(0, |(pos, _)| pos);
+        return offset + start + at;
+    }
+    0
+}
+
 /// Whether node `i` has a verdict computed at another generation than its current one.
 fn changed_now(entry: &ShapeEntry, snapshot: &Snapshot, i: usize) -> bool {
     let g = entry.verdict_generation[i];
@@ -209,6 +260,12 @@ impl ScoreCache {
         let mut list = std::mem::take(&mut self.feasible_list);
         list.clear();
         list
+    }
+
+    /// Records that this cycle's feasible nodes are every node, read from `start` and round
+    /// (`None`: they may be any nodes in any order).
+    pub(crate) fn set_feasible_rotation(&mut self, start: Option<usize>) {
+        self.feasible_rotation = start;
     }
 
     /// Keeps `list` for the next cycle's [`take_feasible_list`](Self::take_feasible_list).
@@ -612,33 +669,12 @@ impl ScoreCache {
         let n = base.len();
         // Every node, read from some start to the end of the list and round: the sums are two
         // consecutive runs of the kept ones, read without indirection.
-        if let Some(&start) = feasible.first().filter(|_| feasible.len() == n) {
-            let (tail, head) = feasible.split_at(n - start);
-            if tail.iter().copied().eq(start..n) && head.iter().copied().eq(0..start) {
-                if odd.iter().fold(0u64, |mask, &o| mask | o) != 0 {
-                    return None;
-                }
-                let runs = [&base[start..], &base[..start]];
-                let best = runs.iter().flat_map(|r| r.iter()).copied().max()?;
-                let tied: usize = runs
-                    .iter()
-                    .map(|r| r.iter().filter(|&&t| t == best).count())
-                    .sum();
-                let mut skip = draw_among(tied, rng);
-                let mut offset = 0;
-                for run in runs {
-                    for (pos, &t) in run.iter().enumerate() {
-                        if t == best {
-                            if skip == 0 {
-                                return Some(offset + pos);
-                            }
-                            skip -= 1;
-                        }
-                    }
-                    offset += run.len();
-                }
-                unreachable!("the draw is below the number of tied nodes");
+        if let Some(start) = self.feasible_rotation.filter(|_| feasible.len() == n) {
+            debug_assert!(feasible.iter().copied().eq((start..n).chain(0..start)));
+            if odd.iter().fold(0u64, |mask, &o| mask | o) != 0 {
+                return None;
             }
+            return Some(choose_in_runs([&base[start..], &base[..start]], rng));
         }
         let (best, mask) = feasible.iter().fold((i64::MIN, 0u64), |(best, mask), &i| {
             (best.max(base[i]), mask | odd[i])
@@ -759,6 +795,26 @@ mod tests {
             1 => any::<prop::sample::Index>().prop_map(Step::Remove),
             1 => any::<prop::sample::Index>().prop_map(Step::ToggleImage),
         ]
+    }
+
+    proptest! {
+        /// Reading the totals in blocks chooses what `select_host` chooses from them in one
+        /// list, with the same random numbers, wherever the runs split and however many
+        /// blocks tie.
+        #[test]
+        fn choosing_in_blocks_is_choosing_from_the_list(
+            totals in prop::collection::vec(0i64..4, 1..1500),
+            split in any::<prop::sample::Index>(),
+            seed in any::<u64>(),
+        ) {
+            let at = split.index(totals.len() + 1);
+            let mut a = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut b = a.clone();
+            let in_blocks = choose_in_runs([&totals[..at], &totals[at..]], &mut a);
+            let from_list = crate::schedule::select_host(&totals, &mut b);
+            prop_assert_eq!(in_blocks, from_list);
+            prop_assert!(a == b);
+        }
     }
 
     proptest! {
