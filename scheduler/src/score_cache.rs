@@ -142,13 +142,15 @@ struct ShapeEntry {
     /// A bit per scorer that normalizes its scores (`has_score_extensions`).
     normalizing: u64,
     /// Whether every normalizing scorer gives all nodes one score when all their raw scores
-    /// are 0 ([`ScorePlugin::normalizes_zeros_uniformly`]): then, for pods whose feasible
+    /// are 0 ([`ScorePlugin::normalizes_zeros_uniformly`]), and the weights keep every sum of
+    /// scores within `base`'s 32 bits: then, for pods whose feasible
     /// nodes all have raw score 0 from those scorers, [`select_best`](ScoreCache::select_best)
     /// chooses from `base` alone.
     uniform: bool,
     /// Per node: the weighted sum of the raw scores of the scorers that do not normalize,
-    /// current with `all_scored_generation`.
-    base: Vec<i64>,
+    /// current with `all_scored_generation` (32 bits, which `uniform` requires to hold every
+    /// possible sum, so that the choice compares twice as many at a time).
+    base: Vec<i32>,
     /// Per node: a bit per scorer whose raw score keeps `base` from ranking the node the way
     /// the totals would: a normalizing scorer's raw score that is not 0, or another scorer's
     /// score outside `0..=MAX_NODE_SCORE` (which the plain computation reports as an error).
@@ -190,9 +192,9 @@ impl ShapeEntry {
 /// with the same draw. The totals are read in blocks: a block's highest total first, then,
 /// only in blocks that reach the best so far, its count of nodes at that total, so that the
 /// tied node drawn is found in its block rather than by a second pass over every node.
-fn choose_in_runs(runs: [&[i64]; 2], rng: &mut impl Rng) -> usize {
+fn choose_in_runs<T: Copy + Ord>(runs: [&[T]; 2], rng: &mut impl Rng) -> usize {
     const BLOCK: usize = 256;
-    let mut best = i64::MIN;
+    let mut best: Option<T> = None;
     let mut tied = 0usize;
     // The blocks that hold the best total so far: (run, start in the run, nodes at the best).
     let mut blocks: Vec<(usize, usize, usize)> = Vec::new();
@@ -201,15 +203,15 @@ fn choose_in_runs(runs: [&[i64]; 2], rng: &mut impl Rng) -> usize {
             let Some(highest) = block.iter().copied().max() else {
                 continue;
             };
-            if highest < best {
+            if best.is_some_and(|b| highest < b) {
                 continue;
             }
-            if highest > best {
-                best = highest;
+            if best.is_none_or(|b| highest > b) {
+                best = Some(highest);
                 tied = 0;
                 blocks.clear();
             }
-            let count = block.iter().filter(|&&t| t == best).count();
+            let count = block.iter().filter(|&&t| t == highest).count();
             tied += count;
             blocks.push((r, b * BLOCK, count));
         }
@@ -225,7 +227,7 @@ fn choose_in_runs(runs: [&[i64]; 2], rng: &mut impl Rng) -> usize {
         let at = block
             .iter()
             .enumerate()
-            .filter(|(_, &t)| t == best)
+            .filter(|(_, &t)| Some(t) == best)
             .nth(skip)
             .map_or(0, |(pos, _)| pos);
         return offset + start + at;
@@ -503,7 +505,10 @@ impl ScoreCache {
             entry.scorers = scorers.iter().map(|&p| p.clone()).collect();
             entry.weights = weights.to_vec();
             entry.normalizing = 0;
-            entry.uniform = true;
+            // Every sum of weighted scores in 0..=MAX_NODE_SCORE fits in `base`'s 32 bits.
+            entry.uniform = weights.iter().all(|&w| w >= 0)
+                && weights.iter().sum::<i64>().saturating_mul(MAX_NODE_SCORE)
+                    <= i64::from(i32::MAX);
             for (p, plugin) in scorers.iter().enumerate() {
                 if let Some(scorer) = plugin.as_score() {
                     if scorer.has_score_extensions() {
@@ -642,7 +647,8 @@ impl ScoreCache {
                     odd |= 1 << p;
                 }
             }
-            entry.base[i] = base;
+            // In range when `uniform`; otherwise never read.
+            entry.base[i] = i32::try_from(base).unwrap_or(i32::MAX);
             entry.odd[i] = odd;
         }
         debug_assert!(feasible
@@ -677,7 +683,7 @@ impl ScoreCache {
             return Some(choose_in_runs([&base[start..], &base[..start]], rng));
         }
         let (best, mask) = feasible.iter().fold((i64::MIN, 0u64), |(best, mask), &i| {
-            (best.max(base[i]), mask | odd[i])
+            (best.max(i64::from(base[i])), mask | odd[i])
         });
         if mask != 0 {
             return None;
@@ -685,7 +691,7 @@ impl ScoreCache {
         Some(choose_among_best(
             feasible.len(),
             best,
-            |pos| base[feasible[pos]],
+            |pos| i64::from(base[feasible[pos]]),
             rng,
         ))
     }
@@ -1003,6 +1009,41 @@ mod tests {
             (info, r)
         };
         assert_eq!(plugin.filtered.load(Ordering::Relaxed), 32);
+    }
+
+    /// Weights whose sums of scores could exceed the kept sums' 32 bits turn the choice from
+    /// them off: the cycle computes the totals, and decides as the plain computation.
+    #[test]
+    fn weights_too_large_for_the_kept_sums_compute_the_totals() {
+        let config = SchedulerConfig::default_with(&default_registry()).expect("defaults");
+        let mut profile = config.profiles[DEFAULT_SCHEDULER_NAME].clone();
+        for wp in &mut profile.score {
+            wp.weight = 30_000_000;
+        }
+        let nodes: Vec<_> = (0..12)
+            .map(|i| make_node(i, (4000, 4096, 10, (i % 3) as u8, 0, false, false)))
+            .collect();
+        let snapshot = Snapshot::new(&nodes, &[], &[]);
+        let info = PodInfo::new(pod(template(0, 100, 256)));
+        let mut cache = ScoreCache::default();
+        let rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut plain = SchedulingCycleState {
+            next_start_node_index: 0,
+            rng: rng.clone(),
+        };
+        let mut cached = SchedulingCycleState {
+            next_start_node_index: 0,
+            rng: rng.clone(),
+        };
+        let a = schedule_pod(&profile, &snapshot, &info, 100, &mut plain).expect("fits");
+        let b = schedule_pod_with_cache(&profile, &snapshot, &info, 100, &mut cached, &mut cache)
+            .expect("fits");
+        assert_eq!(a, b);
+        assert!(plain.rng == cached.rng);
+        let feasible: Vec<usize> = (0..snapshot.len()).collect();
+        let mut direct_rng = rng.clone();
+        assert_eq!(cache.select_best(&feasible, &mut direct_rng), None);
+        assert!(direct_rng == rng);
     }
 
     /// `select_best` chooses what `select_host` chooses from the totals `explain` computes,
