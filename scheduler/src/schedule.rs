@@ -1116,39 +1116,58 @@ fn score_feasible(
 /// in the order the nodes were scanned, gives that distribution at the cost of one random
 /// number per cycle.
 pub fn select_host(totals: &[i64], rng: &mut impl Rng) -> usize {
-    let best = totals.iter().copied().max().unwrap_or(0);
-    choose_among_best(totals.len(), best, |pos| totals[pos], rng)
+    choose_in_runs([totals, &[]], rng)
 }
 
-/// Which of `tied` nodes (counted from 0, in scan order) to choose: one draw, none for a single
-/// node.
-#[inline]
-pub(crate) fn draw_among(tied: usize, rng: &mut impl Rng) -> u64 {
-    if tied > 1 {
-        rng.random_range(0..tied as u64)
+/// [`select_host`] over the totals of `runs` read one after the
+/// other: the position (in that order) of the node chosen among those with the highest total,
+/// with the same draw. The totals are read in blocks: a block's highest total first, then,
+/// only in blocks that reach the best so far, its count of nodes at that total, so that the
+/// tied node drawn is found in its block rather than by a second pass over every node.
+pub(crate) fn choose_in_runs<T: Copy + Ord>(runs: [&[T]; 2], rng: &mut impl Rng) -> usize {
+    const BLOCK: usize = 256;
+    let mut best: Option<T> = None;
+    let mut tied = 0usize;
+    // The blocks that hold the best total so far: (run, start in the run, nodes at the best).
+    let mut blocks: Vec<(usize, usize, usize)> = Vec::new();
+    for (r, run) in runs.iter().enumerate() {
+        for (b, block) in run.chunks(BLOCK).enumerate() {
+            let Some(highest) = block.iter().copied().max() else {
+                continue;
+            };
+            if best.is_some_and(|b| highest < b) {
+                continue;
+            }
+            if best.is_none_or(|b| highest > b) {
+                best = Some(highest);
+                tied = 0;
+                blocks.clear();
+            }
+            let count = block.iter().filter(|&&t| t == highest).count();
+            tied += count;
+            blocks.push((r, b * BLOCK, count));
+        }
+    }
+    // One draw, none for a single node.
+    let mut skip = if tied > 1 {
+        rng.random_range(0..tied as u64) as usize
     } else {
         0
-    }
-}
-
-/// [`select_host`] over `len` totals read through `total` (which must be cheap: it is called
-/// up to twice per position), whose highest is `best`.
-#[inline]
-pub(crate) fn choose_among_best(
-    len: usize,
-    best: i64,
-    total: impl Fn(usize) -> i64,
-    rng: &mut impl Rng,
-) -> usize {
-    let tied = (0..len).filter(|&pos| total(pos) == best).count();
-    let mut skip = draw_among(tied, rng);
-    for pos in 0..len {
-        if total(pos) == best {
-            if skip == 0 {
-                return pos;
-            }
-            skip -= 1;
+    };
+    for (r, start, count) in blocks {
+        if skip >= count {
+            skip -= count;
+            continue;
         }
+        let offset = if r == 0 { 0 } else { runs[0].len() };
+        let block = &runs[r][start..(start + BLOCK).min(runs[r].len())];
+        let at = block
+            .iter()
+            .enumerate()
+            .filter(|(_, &t)| Some(t) == best)
+            .nth(skip)
+            .map_or(0, |(pos, _)| pos);
+        return offset + start + at;
     }
     0
 }

@@ -51,7 +51,7 @@ use crate::framework::{Plugin, Status, MAX_NODE_SCORE};
 #[cfg(doc)]
 use crate::node_info::NodeInfo;
 use crate::node_info::PodInfo;
-use crate::schedule::{choose_among_best, draw_among};
+use crate::schedule::choose_in_runs;
 use crate::snapshot::Snapshot;
 
 /// Below this many nodes to (re)evaluate, the cache does so on the calling thread.
@@ -185,54 +185,6 @@ impl ShapeEntry {
                 .as_ref()
                 .is_some_and(|p| Arc::ptr_eq(p, &pod.pod) || p.spec == pod.pod.spec)
     }
-}
-
-/// [`select_host`](crate::schedule::select_host) over the totals of `runs` read one after the
-/// other: the position (in that order) of the node chosen among those with the highest total,
-/// with the same draw. The totals are read in blocks: a block's highest total first, then,
-/// only in blocks that reach the best so far, its count of nodes at that total, so that the
-/// tied node drawn is found in its block rather than by a second pass over every node.
-fn choose_in_runs<T: Copy + Ord>(runs: [&[T]; 2], rng: &mut impl Rng) -> usize {
-    const BLOCK: usize = 256;
-    let mut best: Option<T> = None;
-    let mut tied = 0usize;
-    // The blocks that hold the best total so far: (run, start in the run, nodes at the best).
-    let mut blocks: Vec<(usize, usize, usize)> = Vec::new();
-    for (r, run) in runs.iter().enumerate() {
-        for (b, block) in run.chunks(BLOCK).enumerate() {
-            let Some(highest) = block.iter().copied().max() else {
-                continue;
-            };
-            if best.is_some_and(|b| highest < b) {
-                continue;
-            }
-            if best.is_none_or(|b| highest > b) {
-                best = Some(highest);
-                tied = 0;
-                blocks.clear();
-            }
-            let count = block.iter().filter(|&&t| t == highest).count();
-            tied += count;
-            blocks.push((r, b * BLOCK, count));
-        }
-    }
-    let mut skip = draw_among(tied, rng) as usize;
-    for (r, start, count) in blocks {
-        if skip >= count {
-            skip -= count;
-            continue;
-        }
-        let offset = if r == 0 { 0 } else { runs[0].len() };
-        let block = &runs[r][start..(start + BLOCK).min(runs[r].len())];
-        let at = block
-            .iter()
-            .enumerate()
-            .filter(|(_, &t)| Some(t) == best)
-            .nth(skip)
-            .map_or(0, |(pos, _)| pos);
-        return offset + start + at;
-    }
-    0
 }
 
 /// Whether node `i` has a verdict computed at another generation than its current one.
@@ -682,18 +634,11 @@ impl ScoreCache {
             }
             return Some(choose_in_runs([&base[start..], &base[..start]], rng));
         }
-        let (best, mask) = feasible.iter().fold((i64::MIN, 0u64), |(best, mask), &i| {
-            (best.max(i64::from(base[i])), mask | odd[i])
-        });
-        if mask != 0 {
+        if feasible.iter().fold(0u64, |mask, &i| mask | odd[i]) != 0 {
             return None;
         }
-        Some(choose_among_best(
-            feasible.len(),
-            best,
-            |pos| i64::from(base[feasible[pos]]),
-            rng,
-        ))
+        let sums: Vec<i32> = feasible.iter().map(|&i| base[i]).collect();
+        Some(choose_in_runs([&sums, &[]], rng))
     }
 
     /// The raw scores of scorer `p` by node, made current by
@@ -804,8 +749,8 @@ mod tests {
     }
 
     proptest! {
-        /// Reading the totals in blocks chooses what `select_host` chooses from them in one
-        /// list, with the same random numbers, wherever the runs split and however many
+        /// Reading the totals in blocks chooses what counting the ties of the best in one
+        /// list and drawing once chooses, with the same random numbers, wherever the runs split and however many
         /// blocks tie.
         #[test]
         fn choosing_in_blocks_is_choosing_from_the_list(
@@ -817,7 +762,11 @@ mod tests {
             let mut a = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let mut b = a.clone();
             let in_blocks = choose_in_runs([&totals[..at], &totals[at..]], &mut a);
-            let from_list = crate::schedule::select_host(&totals, &mut b);
+            // The plain way: the best, its ties counted, one draw, the tied node found.
+            let best = *totals.iter().max().expect("not empty");
+            let tied: Vec<usize> = (0..totals.len()).filter(|&i| totals[i] == best).collect();
+            let pick = if tied.len() > 1 { rand::Rng::random_range(&mut b, 0..tied.len() as u64) as usize } else { 0 };
+            let from_list = tied[pick];
             prop_assert_eq!(in_blocks, from_list);
             prop_assert!(a == b);
         }
