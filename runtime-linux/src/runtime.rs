@@ -1866,11 +1866,11 @@ mod tests {
         let c = Container {
             name: "c".into(),
             command: vec!["true".into()],
-            security_context: Some(SecurityContext {
+            security_context: Some(Box::new(SecurityContext {
                 run_as_user: Some(1000),
                 allow_privilege_escalation: Some(true),
                 ..SecurityContext::default()
-            }),
+            })),
             ..Container::default()
         };
         let mut pod = pod_with(c.clone());
@@ -1888,10 +1888,10 @@ mod tests {
         let c = Container {
             name: "c".into(),
             command: vec!["true".into()],
-            security_context: Some(SecurityContext {
+            security_context: Some(Box::new(SecurityContext {
                 run_as_non_root: Some(true),
                 ..SecurityContext::default()
-            }),
+            })),
             ..Container::default()
         };
         let err =

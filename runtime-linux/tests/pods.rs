@@ -172,11 +172,11 @@ fn privileges_are_dropped_and_kernel_paths_protected() {
                   unshare -n true 2>/dev/null || echo unshare=denied; \
                   echo cwd=$(pwd); id";
     let mut user = sh("user", "id; grep CapEff /proc/self/status");
-    user.security_context = Some(flotilla_model::api::SecurityContext {
+    user.security_context = Some(Box::new(flotilla_model::api::SecurityContext {
         run_as_user: Some(1000),
         run_as_group: Some(1000),
         ..Default::default()
-    });
+    }));
     let pod = pod("privs", vec![sh("root", script), user]);
     h.run_pod(&pod);
     assert!(h.start(&pod, "root").is_ok());
@@ -482,10 +482,10 @@ fn the_image_user_applies_and_run_as_non_root_is_checked() {
     let mut as_user = sh("id", "id -u; id -g");
     as_user.image = "busybox:user".into();
     let mut non_root = sh("nonroot", "id -u");
-    non_root.security_context = Some(flotilla_model::api::SecurityContext {
+    non_root.security_context = Some(Box::new(flotilla_model::api::SecurityContext {
         run_as_non_root: Some(true),
         ..Default::default()
-    });
+    }));
     let pod = pod("user", vec![as_user, non_root]);
     h.run_pod(&pod);
     assert!(h.start(&pod, "id").is_ok());

@@ -1013,7 +1013,7 @@ impl PodWorker {
                         next_due: now.saturating_add(Duration::from_secs(
                             probe.initial_delay_seconds.max(0) as u64,
                         )),
-                        probe: probe.clone(),
+                        probe: (**probe).clone(),
                         outstanding: false,
                         last: None,
                         run: 0,

@@ -349,7 +349,7 @@ fn a_failing_liveness_probe_restarts_the_container() {
     );
     let mut sim = Sim::new(rt);
     let mut c = container("web", "nginx:1.27");
-    c.liveness_probe = Some(http_probe(10, 3));
+    c.liveness_probe = Some(Box::new(http_probe(10, 3)));
     sim.add(pod("web", vec![c], RestartPolicy::Always));
     sim.run_for(secs(80));
     let probes = sim.times_of("Probe web Liveness");
@@ -386,10 +386,10 @@ fn a_readiness_probe_toggles_ready() {
     );
     let mut sim = Sim::new(rt);
     let mut c = container("web", "nginx:1.27");
-    c.readiness_probe = Some(Probe {
+    c.readiness_probe = Some(Box::new(Probe {
         initial_delay_seconds: 5,
         ..http_probe(5, 1)
-    });
+    }));
     sim.add(pod("web", vec![c], RestartPolicy::Always));
     let mut seen = Vec::new();
     for _ in 0..5 {
@@ -417,8 +417,8 @@ fn a_startup_probe_holds_back_liveness_and_readiness() {
     );
     let mut sim = Sim::new(rt);
     let mut c = container("web", "nginx:1.27");
-    c.startup_probe = Some(http_probe(5, 10));
-    c.liveness_probe = Some(http_probe(10, 3));
+    c.startup_probe = Some(Box::new(http_probe(5, 10)));
+    c.liveness_probe = Some(Box::new(http_probe(10, 3)));
     sim.add(pod("web", vec![c], RestartPolicy::Always));
     sim.run_for(secs(8));
     let p = sim.pod("web").unwrap();

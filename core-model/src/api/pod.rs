@@ -304,16 +304,16 @@ pub struct Container {
     pub volume_mounts: Vec<VolumeMount>,
     /// Restarts the container when it fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub liveness_probe: Option<Probe>,
+    pub liveness_probe: Option<Box<Probe>>,
     /// Removes the pod from service endpoints while it fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub readiness_probe: Option<Probe>,
+    pub readiness_probe: Option<Box<Probe>>,
     /// Holds the other probes back until it succeeds once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub startup_probe: Option<Probe>,
+    pub startup_probe: Option<Box<Probe>>,
     /// Actions run right after start and right before stop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lifecycle: Option<Lifecycle>,
+    pub lifecycle: Option<Box<Lifecycle>>,
     /// File the container writes its termination message to; defaults to
     /// `/dev/termination-log`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -327,7 +327,7 @@ pub struct Container {
     pub image_pull_policy: Option<PullPolicy>,
     /// Container-level security attributes, overriding the pod's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_context: Option<SecurityContext>,
+    pub security_context: Option<Box<SecurityContext>>,
     /// Whether the container has a stdin buffer; defaults to false.
     #[serde(default, skip_serializing_if = "is_default")]
     pub stdin: bool,
