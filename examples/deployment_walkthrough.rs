@@ -424,7 +424,7 @@ impl Driver {
             .store()
             .iter_namespace(Kind::ReplicaSet, "default")
             .filter_map(|o| match o.as_ref() {
-                Object::ReplicaSet(rs) => Some(rs.clone()),
+                Object::ReplicaSet(rs) => Some((**rs).clone()),
                 _ => None,
             })
             .collect()

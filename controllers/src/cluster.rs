@@ -587,7 +587,7 @@ impl Cluster {
                     }
                     .into());
                 }
-                self.add_node(node)
+                self.add_node(*node)
             }
             object => Ok(self.store.create(object, self.now)?),
         }
@@ -610,7 +610,7 @@ impl Cluster {
                 .store
                 .get(Kind::Node, "", &node.metadata.name)
                 .is_some();
-            self.add_node(node)?;
+            self.add_node(*node)?;
             return Ok(if existed {
                 ApplyOutcome::Unchanged
             } else {

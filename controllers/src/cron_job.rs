@@ -277,7 +277,7 @@ impl Controller for CronJobController {
         let jobs: Vec<&Job> = job_objects
             .iter()
             .filter_map(|o| match &**o {
-                Object::Job(j) if is_controlled_by(&j.metadata, &uid) => Some(j),
+                Object::Job(j) if is_controlled_by(&j.metadata, &uid) => Some(&**j),
                 _ => None,
             })
             .collect();

@@ -327,7 +327,7 @@ fn list_nodes(ctx: &Context<'_>) -> Vec<Node> {
     ctx.store
         .iter_kind(Kind::Node)
         .filter_map(|o| match &**o {
-            Object::Node(n) => Some(n.clone()),
+            Object::Node(n) => Some((**n).clone()),
             _ => None,
         })
         .collect()

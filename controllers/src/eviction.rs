@@ -300,7 +300,7 @@ fn get_pod(store: &Store, namespace: &str, name: &str) -> Result<Pod, StoreError
 
 fn get_node(store: &Store, name: &str) -> Result<Node, StoreError> {
     match store.get(Kind::Node, "", name).as_deref() {
-        Some(Object::Node(n)) => Ok(n.clone()),
+        Some(Object::Node(n)) => Ok((**n).clone()),
         _ => Err(StoreError::NotFound {
             kind: Kind::Node,
             namespace: String::new(),

@@ -450,7 +450,7 @@ fn swap_taints(node: &Node, add: &[Taint], remove: &[Taint], now: Time) -> Optio
 
 fn write_node_spec(ctx: &mut Context<'_>, node: Node) -> Result<Node, ReconcileError> {
     match &*ctx.store.update(node.into(), ctx.now)? {
-        Object::Node(n) => Ok(n.clone()),
+        Object::Node(n) => Ok((**n).clone()),
         _ => Err(ReconcileError::Other("stored object is not a node".into())),
     }
 }
@@ -511,7 +511,7 @@ impl NodeLifecycleController {
             return Ok((node, false, None));
         }
         let stored = match &*ctx.store.update_status(updated.into(), now)? {
-            Object::Node(n) => n.clone(),
+            Object::Node(n) => (**n).clone(),
             _ => return Err(ReconcileError::Other("stored object is not a node".into())),
         };
         Ok((stored, was_ready, None))
@@ -567,7 +567,7 @@ impl NodeLifecycleController {
         }
         let name = node.metadata.name.clone();
         let stored = match &*ctx.store.update_status(updated.into(), now)? {
-            Object::Node(n) => n.clone(),
+            Object::Node(n) => (**n).clone(),
             _ => return Err(ReconcileError::Other("stored object is not a node".into())),
         };
         if became_ready {
@@ -729,7 +729,7 @@ impl NodeLifecycleController {
                 .store
                 .iter_kind(Kind::Node)
                 .filter_map(|o| match &**o {
-                    Object::Node(n) => Some(n.clone()),
+                    Object::Node(n) => Some((**n).clone()),
                     _ => None,
                 })
                 .collect();

@@ -431,7 +431,7 @@ fn find_best_match(
         let affinity_ok = node.is_none_or(|n| node_affinity_admits(pv, n));
         if is_volume_bound_to_claim(pv, claim) {
             // A pre-bound volume is the only candidate.
-            return Ok(affinity_ok.then(|| pv.clone()));
+            return Ok(affinity_ok.then(|| (**pv).clone()));
         }
         if node.is_none() && delay_binding {
             continue;
@@ -514,14 +514,14 @@ fn claim_reference(claim: &PersistentVolumeClaim) -> ObjectReference {
 
 fn as_claim(object: &Object) -> Option<PersistentVolumeClaim> {
     match object {
-        Object::PersistentVolumeClaim(c) => Some(c.clone()),
+        Object::PersistentVolumeClaim(c) => Some((**c).clone()),
         _ => None,
     }
 }
 
 fn as_volume(object: &Object) -> Option<PersistentVolume> {
     match object {
-        Object::PersistentVolume(v) => Some(v.clone()),
+        Object::PersistentVolume(v) => Some((**v).clone()),
         _ => None,
     }
 }
@@ -845,7 +845,7 @@ impl PersistentVolumeController {
             return Ok(Action::await_change());
         };
         let provisioner_name = provisioner.name().to_string();
-        let spec = provisioner.provision(&volume_name, &claim, &class, selected_node.as_ref());
+        let spec = provisioner.provision(&volume_name, &claim, &class, selected_node.as_deref());
         let mut spec = match spec {
             Ok(spec) => spec,
             Err(e) => {

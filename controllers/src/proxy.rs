@@ -189,7 +189,7 @@ impl ProxyTable {
             if let Object::Service(s) = &**o {
                 table.services.insert(
                     (s.metadata.namespace.clone(), s.metadata.name.clone()),
-                    Arc::new(s.clone()),
+                    Arc::new((**s).clone()),
                 );
             }
         }
@@ -209,7 +209,7 @@ impl ProxyTable {
                 if deleted {
                     self.services.remove(&key);
                 } else {
-                    self.services.insert(key.clone(), Arc::new(s.clone()));
+                    self.services.insert(key.clone(), Arc::new((**s).clone()));
                 }
                 self.rebuild(&key.0, &key.1);
             }

@@ -120,7 +120,7 @@ pub fn service_env_map(
         }
     }
     let services = chosen.values().filter_map(|o| match &**o {
-        Object::Service(s) => Some(s),
+        Object::Service(s) => Some(&**s),
         _ => None,
     });
     service_env_vars(services).into_iter().collect()

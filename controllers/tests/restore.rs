@@ -83,7 +83,7 @@ fn replica_sets(cluster: &Cluster) -> Vec<ReplicaSet> {
         .store()
         .iter_kind(Kind::ReplicaSet)
         .filter_map(|o| match &**o {
-            Object::ReplicaSet(rs) => Some(rs.clone()),
+            Object::ReplicaSet(rs) => Some((**rs).clone()),
             _ => None,
         })
         .collect()

@@ -51,10 +51,38 @@ pub trait Resource:
     }
 }
 
+/// The type a variant of [`Object`] holds: the kind's type, or the box the kind is declared
+/// with (`Deployment as Box<Deployment>`).
+macro_rules! stored {
+    ($ty:ty) => {
+        $ty
+    };
+    ($ty:ty, $stored:ty) => {
+        $stored
+    };
+}
+
+/// A variant's value as the kind's type: itself, or unboxed.
+trait IntoInner<T> {
+    fn into_inner(self) -> T;
+}
+
+impl<T> IntoInner<T> for T {
+    fn into_inner(self) -> T {
+        self
+    }
+}
+
+impl<T> IntoInner<T> for Box<T> {
+    fn into_inner(self) -> T {
+        *self
+    }
+}
+
 macro_rules! api_kinds {
     ($(
         $(#[$doc:meta])*
-        $variant:ident($ty:ty) {
+        $variant:ident($ty:ty $(as $stored:ty)?) {
             api_version: $api_version:literal,
             plural: $plural:literal,
             short: [$($short:literal),*],
@@ -121,12 +149,12 @@ macro_rules! api_kinds {
 
         /// Any supported API object, typed.
         ///
-        /// Variants differ in size (a CronJob carries a whole pod template); objects live behind
-        /// `Arc` in the store, so boxing them would only add an indirection.
+        /// Kinds larger than a Pod are boxed (a CronJob carries a whole pod template): every
+        /// stored version and watch event of an object allocates the enum's size, and pods are
+        /// most of them, so the enum is kept to a Pod's size.
         #[derive(Clone, Debug, PartialEq)]
-        #[allow(clippy::large_enum_variant)]
         pub enum Object {
-            $( $(#[$doc])* $variant($ty), )*
+            $( $(#[$doc])* $variant(stored!($ty $(, $stored)?)), )*
         }
 
         impl Object {
@@ -203,7 +231,7 @@ macro_rules! api_kinds {
                     map.remove("kind");
                 }
                 Ok(match kind {
-                    $(Kind::$variant => Object::$variant(serde_json::from_value(value)?),)*
+                    $(Kind::$variant => Object::$variant(serde_json::from_value::<$ty>(value)?.into()),)*
                 })
             }
 
@@ -217,7 +245,7 @@ macro_rules! api_kinds {
                 D: serde::Deserializer<'de>,
             {
                 Ok(match kind {
-                    $(Kind::$variant => Object::$variant(<$ty as serde::Deserialize>::deserialize(deserializer)?),)*
+                    $(Kind::$variant => Object::$variant(<$ty as serde::Deserialize>::deserialize(deserializer)?.into()),)*
                 })
             }
         }
@@ -245,15 +273,23 @@ macro_rules! api_kinds {
 
             impl From<$ty> for Object {
                 fn from(o: $ty) -> Object {
-                    Object::$variant(o)
+                    Object::$variant(o.into())
                 }
             }
+
+            $(
+                impl From<$stored> for Object {
+                    fn from(o: $stored) -> Object {
+                        Object::$variant(o)
+                    }
+                }
+            )?
 
             impl TryFrom<Object> for $ty {
                 type Error = Object;
                 fn try_from(o: Object) -> Result<$ty, Object> {
                     match o {
-                        Object::$variant(x) => Ok(x),
+                        Object::$variant(x) => Ok(IntoInner::<$ty>::into_inner(x)),
                         other => Err(other),
                     }
                 }
@@ -269,7 +305,7 @@ api_kinds! {
         spec: spec, status: status,
     }
     /// A node: a machine that runs pods.
-    Node(Node) {
+    Node(Node as Box<Node>) {
         api_version: "v1", plural: "nodes", short: ["no"], namespaced: false, name: Subdomain,
         spec: spec, status: status,
     }
@@ -279,7 +315,7 @@ api_kinds! {
         spec: spec, status: status,
     }
     /// A service: a stable virtual address in front of a set of pods.
-    Service(Service) {
+    Service(Service as Box<Service>) {
         api_version: "v1", plural: "services", short: ["svc"], namespaced: true, name: Label,
         spec: spec, status: status,
     }
@@ -292,12 +328,12 @@ api_kinds! {
         api_version: "v1", plural: "secrets", short: [], namespaced: true, name: Subdomain,
     }
     /// A piece of storage provisioned in the cluster.
-    PersistentVolume(PersistentVolume) {
+    PersistentVolume(PersistentVolume as Box<PersistentVolume>) {
         api_version: "v1", plural: "persistentvolumes", short: ["pv"], namespaced: false, name: Subdomain,
         spec: spec, status: status,
     }
     /// A request for storage by a user.
-    PersistentVolumeClaim(PersistentVolumeClaim) {
+    PersistentVolumeClaim(PersistentVolumeClaim as Box<PersistentVolumeClaim>) {
         api_version: "v1", plural: "persistentvolumeclaims", short: ["pvc"], namespaced: true, name: Subdomain,
         spec: spec, status: status,
     }
@@ -312,37 +348,37 @@ api_kinds! {
         spec: spec,
     }
     /// Declarative rollouts of replicated pods.
-    Deployment(Deployment) {
+    Deployment(Deployment as Box<Deployment>) {
         api_version: "apps/v1", plural: "deployments", short: ["deploy"], namespaced: true, name: Subdomain,
         spec: spec, status: status,
     }
     /// Keeps a number of identical pods running.
-    ReplicaSet(ReplicaSet) {
+    ReplicaSet(ReplicaSet as Box<ReplicaSet>) {
         api_version: "apps/v1", plural: "replicasets", short: ["rs"], namespaced: true, name: Subdomain,
         spec: spec, status: status,
     }
     /// Runs one pod per (selected) node.
-    DaemonSet(DaemonSet) {
+    DaemonSet(DaemonSet as Box<DaemonSet>) {
         api_version: "apps/v1", plural: "daemonsets", short: ["ds"], namespaced: true, name: Subdomain,
         spec: spec, status: status,
     }
     /// Pods with stable identities and storage.
-    StatefulSet(StatefulSet) {
+    StatefulSet(StatefulSet as Box<StatefulSet>) {
         api_version: "apps/v1", plural: "statefulsets", short: ["sts"], namespaced: true, name: Label,
         spec: spec, status: status,
     }
     /// Pods that run to completion.
-    Job(Job) {
+    Job(Job as Box<Job>) {
         api_version: "batch/v1", plural: "jobs", short: [], namespaced: true, name: Subdomain,
         spec: spec, status: status,
     }
     /// Jobs on a schedule.
-    CronJob(CronJob) {
+    CronJob(CronJob as Box<CronJob>) {
         api_version: "batch/v1", plural: "cronjobs", short: ["cj"], namespaced: true, name: Subdomain,
         spec: spec, status: status,
     }
     /// Scales a workload on observed metrics.
-    HorizontalPodAutoscaler(HorizontalPodAutoscaler) {
+    HorizontalPodAutoscaler(HorizontalPodAutoscaler as Box<HorizontalPodAutoscaler>) {
         api_version: "autoscaling/v2", plural: "horizontalpodautoscalers", short: ["hpa"], namespaced: true,
         name: Subdomain, spec: spec, status: status,
     }

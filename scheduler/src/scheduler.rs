@@ -189,7 +189,9 @@ impl Scheduler {
         let mut cluster_events = Vec::new();
         match (event.event_type, event.object.as_ref()) {
             (WatchEventType::Deleted, Object::Node(n)) => self.cache.remove_node(&n.metadata.name),
-            (_, Object::Node(n)) => cluster_events = self.cache.upsert_node(Arc::new(n.clone())),
+            (_, Object::Node(n)) => {
+                cluster_events = self.cache.upsert_node(Arc::new((**n).clone()))
+            }
             (WatchEventType::Deleted, Object::Namespace(ns)) => {
                 self.cache.remove_namespace(&ns.metadata.name)
             }

@@ -68,15 +68,15 @@ pub fn explain_pod(
         }
         object.set_defaults();
         match object {
-            Object::Node(n) => nodes.push(Arc::new(n)),
+            Object::Node(n) => nodes.push(Arc::from(n)),
             Object::Pod(p) => pods.push(Arc::new(p)),
             Object::Namespace(n) => namespaces.push(Arc::new(n)),
-            Object::Service(s) => services.push(Arc::new(s)),
-            Object::ReplicaSet(rs) => replica_sets.push(Arc::new(rs)),
-            Object::StatefulSet(ss) => stateful_sets.push(Arc::new(ss)),
+            Object::Service(s) => services.push(Arc::from(s)),
+            Object::ReplicaSet(rs) => replica_sets.push(Arc::from(rs)),
+            Object::StatefulSet(ss) => stateful_sets.push(Arc::from(ss)),
             Object::PodDisruptionBudget(pdb) => pdbs.push(Arc::new(pdb)),
-            Object::PersistentVolumeClaim(c) => pvcs.push(Arc::new(c)),
-            Object::PersistentVolume(v) => pvs.push(Arc::new(v)),
+            Object::PersistentVolumeClaim(c) => pvcs.push(Arc::from(c)),
+            Object::PersistentVolume(v) => pvs.push(Arc::from(v)),
             Object::StorageClass(c) => classes.push(Arc::new(c)),
             _ => {}
         }

@@ -33,7 +33,7 @@ fn pods(sim: &Simulation) -> Vec<Pod> {
 
 fn node(sim: &Simulation, name: &str) -> Node {
     match sim.cluster().store().get(Kind::Node, "", name).as_deref() {
-        Some(Object::Node(n)) => n.clone(),
+        Some(Object::Node(n)) => (**n).clone(),
         _ => panic!("no node {name}"),
     }
 }

@@ -134,7 +134,7 @@ impl Controller for DeploymentController {
         let Object::Deployment(d) = &*object else {
             return Ok(Action::await_change());
         };
-        sync_deployment(ctx, d.clone())
+        sync_deployment(ctx, (**d).clone())
     }
 }
 
@@ -267,7 +267,7 @@ fn claim_replica_sets(
             continue;
         }
         if selects(d, &rs.metadata.labels) {
-            claimed.push(rs.clone());
+            claimed.push((**rs).clone());
             continue;
         }
         if rs.metadata.deletion_timestamp.is_some() {
@@ -298,7 +298,7 @@ fn claim_replica_sets(
             match ctx.store.update(adopted.into(), ctx.now) {
                 Ok(stored) => {
                     if let Object::ReplicaSet(rs) = &*stored {
-                        claimed.push(rs.clone());
+                        claimed.push((**rs).clone());
                     }
                 }
                 Err(StoreError::NotFound { .. }) => {}
@@ -347,7 +347,7 @@ fn key_of(d: &Deployment) -> ObjectKey {
 
 fn as_replica_set(object: &Object) -> Result<ReplicaSet, ReconcileError> {
     match object {
-        Object::ReplicaSet(rs) => Ok(rs.clone()),
+        Object::ReplicaSet(rs) => Ok((**rs).clone()),
         other => Err(ReconcileError::Other(format!(
             "expected a replica set, the store returned a {}",
             other.kind()

@@ -64,7 +64,7 @@ pub(super) fn get_deployment(
     name: &str,
 ) -> Result<Deployment, StoreError> {
     match store.get(Kind::Deployment, namespace, name).as_deref() {
-        Some(Object::Deployment(d)) => Ok(d.clone()),
+        Some(Object::Deployment(d)) => Ok((**d).clone()),
         _ => Err(StoreError::NotFound {
             kind: Kind::Deployment,
             namespace: namespace.to_string(),
@@ -83,7 +83,7 @@ pub(super) fn owned_replica_sets(store: &Store, d: &Deployment) -> Vec<ReplicaSe
                 if is_controlled_by(&rs.metadata, &d.metadata.uid)
                     && selects(d, &rs.metadata.labels) =>
             {
-                Some(rs.clone())
+                Some((**rs).clone())
             }
             _ => None,
         })

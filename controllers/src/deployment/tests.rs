@@ -51,7 +51,7 @@ fn replica_sets(h: &Harness) -> Vec<ReplicaSet> {
     h.store
         .iter_namespace(Kind::ReplicaSet, NS)
         .filter_map(|o| match &**o {
-            Object::ReplicaSet(rs) => Some(rs.clone()),
+            Object::ReplicaSet(rs) => Some((**rs).clone()),
             _ => None,
         })
         .collect()

@@ -150,7 +150,7 @@ impl Controller for HorizontalPodAutoscalerController {
         if entry.0 != hpa.metadata.uid {
             *entry = (hpa.metadata.uid.clone(), History::default());
         }
-        reconcile_autoscaler(&config, &mut entry.1, key, hpa, ctx)?;
+        reconcile_autoscaler(&config, &mut entry.1, key, *hpa, ctx)?;
         Ok(Action::requeue(config.sync_period))
     }
 }

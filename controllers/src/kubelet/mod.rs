@@ -282,7 +282,7 @@ impl Kubelet {
             None => store.create(node.into(), now)?,
         };
         if let Object::Node(n) = &*written {
-            self.set_node(n.clone());
+            self.set_node((**n).clone());
         }
         self.images.changed = false;
         self.dirty = true;
@@ -298,7 +298,7 @@ impl Kubelet {
         if node.metadata.name != self.node_name || event.event_type == WatchEventType::Deleted {
             return;
         }
-        self.set_node(node.clone());
+        self.set_node((**node).clone());
         if self
             .workers
             .values()
@@ -807,7 +807,7 @@ impl Kubelet {
             match store.update_status(node.into(), now) {
                 Ok(written) => {
                     if let Object::Node(n) = &*written {
-                        self.set_node(n.clone());
+                        self.set_node((**n).clone());
                     }
                 }
                 Err(_) => {

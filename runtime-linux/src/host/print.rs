@@ -2904,7 +2904,7 @@ fn describe_deployment(w: &mut Describer, store: &Store, d: &Deployment) {
     let mut owned: Vec<&ReplicaSet> = store
         .iter_namespace(Kind::ReplicaSet, &meta.namespace)
         .filter_map(|o| match o.as_ref() {
-            Object::ReplicaSet(rs) => Some(rs),
+            Object::ReplicaSet(rs) => Some(&**rs),
             _ => None,
         })
         .filter(|rs| {
