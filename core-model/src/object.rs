@@ -461,3 +461,29 @@ impl serde::Serialize for Object {
         self.to_value().serialize(serializer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every stored version and watch event of an object allocates `Object`'s size: a kind
+    /// larger than a Pod must be declared boxed (`Kind as Box<Kind>`) or it grows every pod's.
+    #[test]
+    fn object_is_no_larger_than_a_pod() {
+        let object = std::mem::size_of::<Object>();
+        let pod = std::mem::size_of::<crate::api::Pod>();
+        assert!(object <= pod + 8, "Object is {object} bytes, a Pod {pod}");
+    }
+
+    #[test]
+    fn boxed_kinds_convert_both_ways() {
+        let mut node = crate::api::Node::default();
+        node.metadata.name = "n1".into();
+        let object = Object::from(node.clone());
+        assert_eq!(object.kind(), Kind::Node);
+        assert_eq!(object.metadata().name, "n1");
+        assert_eq!(crate::api::Node::try_from(object), Ok(node.clone()));
+        let boxed = Object::from(Box::new(node));
+        assert!(crate::api::Pod::try_from(boxed).is_err());
+    }
+}
