@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use flotilla_model::api::{Namespace, Node, Pod, PodPhase};
+use flotilla_model::hash::BuildFxHasher;
 use flotilla_model::Shared;
 
 use crate::node_info::{NodeInfo, PodInfo};
@@ -33,11 +34,12 @@ pub struct Cache {
     /// Nodes in the order they joined.
     nodes: Vec<Arc<Node>>,
     /// The position of each node in `nodes`, by name (so that adding N nodes is not O(N²)).
-    node_index: HashMap<String, usize>,
+    node_index: HashMap<String, usize, BuildFxHasher>,
     /// Pods on nodes (bound or assumed), by `namespace/name`, with the node they are on.
-    pods: BTreeMap<String, (Arc<Pod>, String)>,
+    /// Unordered: what reads them all sorts them by key first.
+    pods: HashMap<String, (Arc<Pod>, String), BuildFxHasher>,
     /// Pods assumed and not yet confirmed.
-    assumed: BTreeMap<String, String>,
+    assumed: HashMap<String, String, BuildFxHasher>,
     namespaces: BTreeMap<String, Arc<Namespace>>,
     snapshot: Snapshot,
     /// Nodes joined or left, or a node changed zone, since the snapshot's node order was
@@ -126,10 +128,14 @@ impl Cache {
             }
         }
         if !joined.is_empty() {
-            for (pod, node) in self.pods.values() {
-                if let Some(&i) = joined.get(node.as_str()) {
-                    infos[i].add_pod(PodInfo::new(pod.clone()));
-                }
+            let mut placed: Vec<(&String, &Arc<Pod>, usize)> = self
+                .pods
+                .iter()
+                .filter_map(|(key, (pod, node))| joined.get(node.as_str()).map(|&i| (key, pod, i)))
+                .collect();
+            placed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (_, pod, i) in placed {
+                infos[i].add_pod(PodInfo::new(pod.clone()));
             }
         }
         let namespaces: Vec<Arc<Namespace>> = self.namespaces.values().cloned().collect();

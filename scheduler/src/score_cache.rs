@@ -42,6 +42,7 @@
 use std::sync::Arc;
 
 use flotilla_model::api::Pod;
+use flotilla_model::Shared;
 use rand::Rng;
 use rayon::prelude::*;
 
@@ -185,6 +186,13 @@ impl ShapeEntry {
                 .as_ref()
                 .is_some_and(|p| Arc::ptr_eq(p, &pod.pod) || p.spec == pod.pod.spec)
     }
+
+    /// Whether the entry's pod shares `pod`'s spec (compares by address).
+    fn shares_spec(&self, pod: &PodInfo) -> bool {
+        self.pod
+            .as_ref()
+            .is_some_and(|p| Shared::ptr_eq(&p.spec, &pod.pod.spec))
+    }
 }
 
 /// Whether node `i` has a verdict computed at another generation than its current one.
@@ -273,7 +281,14 @@ impl ScoreCache {
             return false;
         }
         match self.entries.iter().position(|e| e.is_for(pod)) {
-            Some(j) => self.entries[..=j].rotate_right(1),
+            Some(j) => {
+                // Keep the latest pod of the spec: the pods that follow it often share its
+                // spec (copies of one pod), and then compare by address.
+                if !self.entries[j].shares_spec(pod) {
+                    self.entries[j].pod = Some(pod.pod.clone());
+                }
+                self.entries[..=j].rotate_right(1)
+            }
             None => {
                 self.entries.truncate(capacity(snapshot.len()) - 1);
                 self.entries.insert(

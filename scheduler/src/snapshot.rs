@@ -2,6 +2,8 @@
 //! [`NodeInfo`] in kube-scheduler's node order, plus the cluster-wide facts plugins need.
 
 use std::collections::{BTreeMap, HashMap};
+
+use flotilla_model::hash::BuildFxHasher;
 use std::sync::Arc;
 
 use flotilla_model::api::{Namespace, Node, Pod, PodPhase};
@@ -20,7 +22,7 @@ pub struct Snapshot {
     /// Nodes in kube-scheduler's order: zones interleaved (the first node of each zone, then the
     /// second, …), insertion order within a zone (`backend/cache/node_tree.go`).
     pub nodes: Vec<NodeInfo>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, BuildFxHasher>,
     /// Labels of every namespace, for affinity terms with a namespace selector.
     pub namespace_labels: BTreeMap<String, Labels>,
     /// Indices of nodes with at least one pod that has pod (anti-)affinity terms.
@@ -181,7 +183,7 @@ impl Snapshot {
             // Each state of a node has its own generation, as `NodeInfo::new` gives it.
             info.touch();
         }
-        let index: HashMap<String, usize> = infos
+        let index: HashMap<String, usize, BuildFxHasher> = infos
             .iter()
             .enumerate()
             .map(|(i, n)| (n.name().to_string(), i))
