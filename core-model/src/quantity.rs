@@ -784,11 +784,20 @@ impl Visitor<'_> for QuantityVisitor {
 /// (Kubernetes' `quota.Add`). Sums saturate at the range of a quantity.
 pub fn add_resource_lists(a: &ResourceList, b: &ResourceList) -> ResourceList {
     let mut result = a.clone();
-    for (name, amount) in b {
-        let entry = result.entry(name.clone()).or_insert(Quantity::ZERO);
-        *entry = entry.saturating_add(*amount);
-    }
+    add_into(&mut result, b);
     result
+}
+
+/// Adds `b` to `a` in place: [`add_resource_lists`] without a copy of `a`.
+pub fn add_into(a: &mut ResourceList, b: &ResourceList) {
+    for (name, amount) in b {
+        match a.get_mut(name) {
+            Some(entry) => *entry = entry.saturating_add(*amount),
+            None => {
+                a.insert(name.clone(), Quantity::ZERO.saturating_add(*amount));
+            }
+        }
+    }
 }
 
 /// The difference of two resource lists, key by key; a key only in `b` appears negated
@@ -807,16 +816,22 @@ pub fn subtract_resource_lists(a: &ResourceList, b: &ResourceList) -> ResourceLi
 /// On a tie the amount from `b` is kept.
 pub fn max_resource_lists(a: &ResourceList, b: &ResourceList) -> ResourceList {
     let mut result = a.clone();
+    max_into(&mut result, b);
+    result
+}
+
+/// Raises each amount of `a` to `b`'s where `b`'s is at least as large, in place:
+/// [`max_resource_lists`] without a copy of `a`.
+pub fn max_into(a: &mut ResourceList, b: &ResourceList) {
     for (name, amount) in b {
-        match result.get_mut(name) {
+        match a.get_mut(name) {
             Some(existing) if *existing <= *amount => *existing = *amount,
             Some(_) => {}
             None => {
-                result.insert(name.clone(), *amount);
+                a.insert(name.clone(), *amount);
             }
         }
     }
-    result
 }
 
 #[cfg(test)]

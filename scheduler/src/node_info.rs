@@ -218,8 +218,28 @@ pub struct PodInfo {
 impl PodInfo {
     /// Computes the pod's requests and parses its affinity terms.
     pub fn new(pod: Arc<Pod>) -> PodInfo {
-        let requests = Resource::from_list(&pod_requests(&pod.spec));
-        let non_zero = {
+        let list = pod_requests(&pod.spec);
+        let requests = Resource::from_list(&list);
+        // Only CPU and memory take part in non-zero scoring.
+        let cpu_and_memory = |list: &ResourceList| Resource {
+            milli_cpu: list.get("cpu").map_or(0, Quantity::milli_value),
+            memory: list.get("memory").map_or(0, Quantity::value),
+            ..Resource::default()
+        };
+        let states_both = |c: &flotilla_model::api::Container| {
+            c.resources.requests.contains_key("cpu") && c.resources.requests.contains_key("memory")
+        };
+        let non_zero = if pod
+            .spec
+            .containers
+            .iter()
+            .chain(&pod.spec.init_containers)
+            .all(states_both)
+        {
+            // No container lacks a CPU or memory request: the defaults fill in nothing, and
+            // the non-zero requests are the requests.
+            cpu_and_memory(&list)
+        } else {
             let mut defaults = ResourceList::new();
             defaults.insert(
                 "cpu".into(),
@@ -233,13 +253,7 @@ impl PodInfo {
                 non_missing_container_requests: defaults,
                 ..Default::default()
             };
-            let list = pod_requests_with(&pod.spec, &opts);
-            // Only CPU and memory take part in non-zero scoring.
-            Resource {
-                milli_cpu: list.get("cpu").map_or(0, Quantity::milli_value),
-                memory: list.get("memory").map_or(0, Quantity::value),
-                ..Resource::default()
-            }
+            cpu_and_memory(&pod_requests_with(&pod.spec, &opts))
         };
         let affinity = pod.spec.affinity.as_ref();
         let terms = |list: Option<&Vec<PodAffinityTerm>>| -> Vec<AffinityTerm> {
@@ -486,4 +500,68 @@ pub fn host_ports(pod: &Pod) -> Vec<HostPort> {
         }
     }
     ports
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_model::api::{Container, ContainerRestartPolicy, PodSpec};
+    use proptest::prelude::*;
+
+    fn container(cpu: Option<u32>, memory: Option<u32>, sidecar: bool) -> Container {
+        let mut c = Container::default();
+        if let Some(m) = cpu {
+            c.resources
+                .requests
+                .insert("cpu".into(), Quantity::from_milli(i64::from(m)));
+        }
+        if let Some(mi) = memory {
+            let q: Quantity = format!("{mi}Mi").parse().expect("quantity");
+            c.resources.requests.insert("memory".into(), q);
+        }
+        if sidecar {
+            c.restart_policy = Some(ContainerRestartPolicy::Always);
+        }
+        c
+    }
+
+    fn arb_container() -> impl Strategy<Value = Container> {
+        (
+            proptest::option::of(0u32..4000),
+            proptest::option::of(0u32..8192),
+            any::<bool>(),
+        )
+            .prop_map(|(cpu, memory, sidecar)| container(cpu, memory, sidecar))
+    }
+
+    proptest! {
+        /// The non-zero requests are kube-scheduler's: each container's missing CPU or memory
+        /// request counts as 100m / 200Mi, aggregated as the requests are, whether or not a
+        /// container lacks one (the shortcut taken when none does must agree).
+        #[test]
+        fn non_zero_requests_fill_in_the_defaults(
+            containers in proptest::collection::vec(arb_container(), 1..4),
+            init in proptest::collection::vec(arb_container(), 0..3),
+        ) {
+            let spec = PodSpec {
+                containers: containers.into_iter().map(|mut c| { c.restart_policy = None; c }).collect(),
+                init_containers: init,
+                ..PodSpec::default()
+            };
+            let pod = Arc::new(Pod { spec: spec.clone().into(), ..Pod::default() });
+            let info = PodInfo::new(pod);
+            let mut defaults = ResourceList::new();
+            defaults.insert("cpu".into(), Quantity::from_milli(DEFAULT_MILLI_CPU_REQUEST));
+            defaults.insert("memory".into(), Quantity::from_value(DEFAULT_MEMORY_REQUEST, Default::default()));
+            let list = pod_requests_with(&spec, &PodResourcesOptions {
+                non_missing_container_requests: defaults,
+                ..Default::default()
+            });
+            prop_assert_eq!(info.non_zero_requests.milli_cpu, list.get("cpu").map_or(0, Quantity::milli_value));
+            prop_assert_eq!(info.non_zero_requests.memory, list.get("memory").map_or(0, Quantity::value));
+            let plain = Resource::from_list(&flotilla_model::api::pod_requests(&spec));
+            prop_assert_eq!(info.requests.milli_cpu, plain.milli_cpu);
+            prop_assert_eq!(info.requests.memory, plain.memory);
+        }
+    }
 }

@@ -1767,16 +1767,23 @@ fn aggregate(
     opts: &PodResourcesOptions,
     pick: impl Fn(&Container) -> &ResourceList,
 ) -> ResourceList {
-    let with_non_missing = |list: &ResourceList| -> ResourceList {
+    use crate::quantity::{add_into, max_into};
+    use std::borrow::Cow;
+    // A container's list with the missing defaults filled in; borrowed when none is missing.
+    fn filled<'a>(list: &'a ResourceList, defaults: &ResourceList) -> Cow<'a, ResourceList> {
+        if defaults.keys().all(|name| list.contains_key(name)) {
+            return Cow::Borrowed(list);
+        }
         let mut out = list.clone();
-        for (name, q) in &opts.non_missing_container_requests {
+        for (name, q) in defaults {
             out.entry(name.clone()).or_insert(*q);
         }
-        out
-    };
+        Cow::Owned(out)
+    }
+    let with_non_missing = |list| filled(list, &opts.non_missing_container_requests);
     let mut total = ResourceList::new();
     for c in &spec.containers {
-        total = crate::quantity::add_resource_lists(&total, &with_non_missing(pick(c)));
+        add_into(&mut total, &with_non_missing(pick(c)));
     }
     // See KEP-753 (sidecar containers): init container i needs its own resources plus those of
     // the sidecars started before it; sidecars also run beside the app containers.
@@ -1784,18 +1791,19 @@ fn aggregate(
     let mut init_peak = ResourceList::new();
     for c in &spec.init_containers {
         let own = with_non_missing(pick(c));
-        let during = if c.restart_policy == Some(ContainerRestartPolicy::Always) {
-            total = crate::quantity::add_resource_lists(&total, &own);
-            sidecars = crate::quantity::add_resource_lists(&sidecars, &own);
-            sidecars.clone()
+        if c.restart_policy == Some(ContainerRestartPolicy::Always) {
+            add_into(&mut total, &own);
+            add_into(&mut sidecars, &own);
+            max_into(&mut init_peak, &sidecars);
         } else {
-            crate::quantity::add_resource_lists(&own, &sidecars)
-        };
-        init_peak = crate::quantity::max_resource_lists(&init_peak, &during);
+            let mut during = own.into_owned();
+            add_into(&mut during, &sidecars);
+            max_into(&mut init_peak, &during);
+        }
     }
-    total = crate::quantity::max_resource_lists(&total, &init_peak);
+    max_into(&mut total, &init_peak);
     if !opts.exclude_overhead {
-        total = crate::quantity::add_resource_lists(&total, &spec.overhead);
+        add_into(&mut total, &spec.overhead);
     }
     total
 }
