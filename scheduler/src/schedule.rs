@@ -996,10 +996,10 @@ pub fn schedule_pod_with_cache(
     cycle.next_start_node_index = (start + processed) % n;
     let evaluated_nodes = feasible.len() + rejected.len() + rejected_cached;
     if !feasible.is_empty() {
-        // Every node passed, read from `start` and round: the scoring may read the nodes as
-        // two runs of the list.
-        let every_node = subset.is_none() && feasible.len() == n;
-        cache.set_feasible_rotation(every_node.then_some(start));
+        // Every node read passed, from `start` and round: the scoring may read the feasible
+        // nodes as two runs of the list.
+        let consecutive = subset.is_none() && feasible.len() == processed;
+        cache.set_feasible_rotation(consecutive.then(|| feasible[0]));
         let result = score_feasible(
             profile,
             snapshot,

@@ -88,8 +88,9 @@ pub struct ScoreCache {
     entries: Vec<ShapeEntry>,
     /// The list of feasible nodes of the last cycle, kept for its memory.
     feasible_list: Vec<usize>,
-    /// `Some(start)` when this cycle's feasible nodes are every node, in the order
-    /// `start, start + 1, …, n − 1, 0, …, start − 1` (set by the scan).
+    /// `Some(start)` when this cycle's feasible nodes are consecutive nodes of the list,
+    /// `start, start + 1, …` and round past the end (set by the scan): all the nodes it read
+    /// passed.
     feasible_rotation: Option<usize>,
 }
 
@@ -224,8 +225,8 @@ impl ScoreCache {
         list
     }
 
-    /// Records that this cycle's feasible nodes are every node, read from `start` and round
-    /// (`None`: they may be any nodes in any order).
+    /// Records that this cycle's feasible nodes are consecutive nodes, read from `start` and
+    /// round past the end of the list (`None`: they may be any nodes in any order).
     pub(crate) fn set_feasible_rotation(&mut self, start: Option<usize>) {
         self.feasible_rotation = start;
     }
@@ -640,14 +641,21 @@ impl ScoreCache {
         }
         let (base, odd) = (&entry.base[..], &entry.odd[..]);
         let n = base.len();
-        // Every node, read from some start to the end of the list and round: the sums are two
-        // consecutive runs of the kept ones, read without indirection.
-        if let Some(start) = self.feasible_rotation.filter(|_| feasible.len() == n) {
-            debug_assert!(feasible.iter().copied().eq((start..n).chain(0..start)));
-            if odd.iter().fold(0u64, |mask, &o| mask | o) != 0 {
+        // Consecutive nodes, read from some start and round past the end of the list: the sums
+        // are two consecutive runs of the kept ones, read without indirection.
+        if let Some(start) = self.feasible_rotation.filter(|_| feasible.len() <= n) {
+            let end = (start + feasible.len()).min(n);
+            let wrapped = start + feasible.len() - end;
+            debug_assert!(feasible.iter().copied().eq((start..end).chain(0..wrapped)));
+            let runs = [&base[start..end], &base[..wrapped]];
+            let odd_mask = [&odd[start..end], &odd[..wrapped]]
+                .iter()
+                .flat_map(|run| run.iter())
+                .fold(0u64, |mask, &o| mask | o);
+            if odd_mask != 0 {
                 return None;
             }
-            return Some(choose_in_runs([&base[start..], &base[..start]], rng));
+            return Some(choose_in_runs(runs, rng));
         }
         if feasible.iter().fold(0u64, |mask, &i| mask | odd[i]) != 0 {
             return None;
