@@ -105,7 +105,7 @@ fn true_pod(uid: &str) -> Arc<Pod> {
     pod.metadata.name = "bench".into();
     pod.metadata.namespace = "default".into();
     pod.metadata.uid = uid.into();
-    pod.spec.containers = vec![c];
+    pod.spec.containers = vec![c].into();
     Arc::new(pod)
 }
 

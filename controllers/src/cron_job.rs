@@ -644,7 +644,8 @@ mod tests {
             name: "hello".into(),
             image: "busybox:1.36".into(),
             ..Default::default()
-        }];
+        }]
+        .into();
         cj
     }
 

@@ -679,7 +679,8 @@ spec:
                     name: "c".into(),
                     image: "i".into(),
                     ..Default::default()
-                }],
+                }]
+                .into(),
                 ..Default::default()
             }
             .into(),

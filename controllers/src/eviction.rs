@@ -454,7 +454,8 @@ mod tests {
                     name: "web".into(),
                     image: "nginx".into(),
                     ..Default::default()
-                }],
+                }]
+                .into(),
                 ..Default::default()
             }
             .into(),

@@ -649,7 +649,8 @@ mod tests {
                     name: "web".into(),
                     image: "nginx:1.27".into(),
                     ..Container::default()
-                }],
+                }]
+                .into(),
                 ..PodSpec::default()
             },
         }

@@ -1557,7 +1557,8 @@ mod tests {
             name: "main".into(),
             image: "busybox:1.36".into(),
             ..Default::default()
-        }];
+        }]
+        .into();
         job
     }
 

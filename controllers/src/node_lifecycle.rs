@@ -1171,7 +1171,8 @@ mod tests {
                     name: "c".into(),
                     image: "i".into(),
                     ..Default::default()
-                }],
+                }]
+                .into(),
                 tolerations,
                 ..Default::default()
             }

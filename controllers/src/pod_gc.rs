@@ -322,7 +322,8 @@ mod tests {
                     name: "c".into(),
                     image: "i".into(),
                     ..Default::default()
-                }],
+                }]
+                .into(),
                 ..Default::default()
             }
             .into(),

@@ -1810,7 +1810,7 @@ mod tests {
     fn pod_with(c: Container) -> Pod {
         let mut pod = Pod::default();
         pod.metadata.name = "web-1".into();
-        pod.spec.containers = vec![c];
+        pod.spec.containers = vec![c].into();
         pod
     }
 

@@ -545,7 +545,7 @@ mod tests {
         ) {
             let spec = PodSpec {
                 containers: containers.into_iter().map(|mut c| { c.restart_policy = None; c }).collect(),
-                init_containers: init,
+                init_containers: init.into(),
                 ..PodSpec::default()
             };
             let pod = Arc::new(Pod { spec: spec.clone().into(), ..Pod::default() });

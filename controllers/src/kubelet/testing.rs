@@ -318,7 +318,7 @@ pub fn pod(name: &str, containers: Vec<Container>, policy: RestartPolicy) -> Pod
     Pod {
         metadata: ObjectMeta::named("default", name),
         spec: PodSpec {
-            containers,
+            containers: containers.into(),
             restart_policy: Some(policy),
             ..Default::default()
         }

@@ -281,7 +281,8 @@ fn init_containers_run_in_order_before_the_app_containers() {
     p.spec.init_containers = vec![
         container("init-a", "busybox:1.36"),
         container("init-b", "busybox:1.36"),
-    ];
+    ]
+    .into();
     sim.add(p);
     sim.run_until(secs(30), |s| !s.times_of("Start init-a#0").is_empty());
     let p = sim.pod("web").unwrap();
@@ -333,7 +334,7 @@ fn a_failed_init_container_fails_a_pod_that_never_restarts() {
         vec![container("main", "busybox:1.36")],
         RestartPolicy::Never,
     );
-    p.spec.init_containers = vec![container("init", "busybox:1.36")];
+    p.spec.init_containers = vec![container("init", "busybox:1.36")].into();
     sim.add(p);
     sim.run_for(secs(60));
     assert_eq!(sim.pod("job").unwrap().phase(), PodPhase::Failed);

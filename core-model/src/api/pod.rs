@@ -59,6 +59,11 @@ pub struct PodTemplateSpec {
     pub spec: PodSpec,
 }
 
+/// Whether a shared list is empty (for `skip_serializing_if`).
+fn is_empty_list<T>(list: &crate::Shared<Vec<T>>) -> bool {
+    list.is_empty()
+}
+
 /// The desired state of a pod (core/v1 `PodSpec`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -68,11 +73,14 @@ pub struct PodSpec {
     pub volumes: Vec<Volume>,
     /// Containers run to completion, in order, before the app containers start; those with
     /// `restartPolicy: Always` are sidecars that keep running beside the app containers.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub init_containers: Vec<Container>,
+    /// Shared, as the whole spec is in a [`Pod`]: a copy of the spec (a binding setting
+    /// `nodeName`, the scheduler's assumed pod, a pod stamped from a template) shares the
+    /// containers until one of them is changed.
+    #[serde(default, skip_serializing_if = "is_empty_list")]
+    pub init_containers: crate::Shared<Vec<Container>>,
     /// The app containers; at least one is required.
     #[serde(default)]
-    pub containers: Vec<Container>,
+    pub containers: crate::Shared<Vec<Container>>,
     /// Restart policy for all containers of the pod; defaults to `Always`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<RestartPolicy>,
@@ -4753,7 +4761,8 @@ spec:
             containers: vec![
                 container("a", &[("cpu", "100m"), ("memory", "64Mi")], &[]),
                 container("b", &[("cpu", "200m")], &[]),
-            ],
+            ]
+            .into(),
             ..Default::default()
         };
         assert_eq!(
@@ -4761,7 +4770,8 @@ spec:
             list(&[("cpu", "300m"), ("memory", "64Mi")])
         );
         // A big init container raises the pod's request to its own; a small one does not.
-        s.init_containers = vec![container("init", &[("cpu", "1"), ("memory", "32Mi")], &[])];
+        s.init_containers =
+            vec![container("init", &[("cpu", "1"), ("memory", "32Mi")], &[])].into();
         assert_eq!(pod_requests(&s), list(&[("cpu", "1"), ("memory", "64Mi")]));
         s.overhead = list(&[("cpu", "50m"), ("memory", "10Mi")]);
         assert_eq!(
@@ -4786,8 +4796,9 @@ spec:
                 sidecar("sidecar-1", &[("cpu", "100m")]),
                 container("init", &[("cpu", "1")], &[]),
                 sidecar("sidecar-2", &[("cpu", "200m")]),
-            ],
-            containers: vec![container("app", &[("cpu", "300m")], &[])],
+            ]
+            .into(),
+            containers: vec![container("app", &[("cpu", "300m")], &[])].into(),
             ..Default::default()
         };
         // Init phase peak: 100m + 1 = 1.1; steady state: 300m + 100m + 200m = 600m.
@@ -4796,8 +4807,9 @@ spec:
             init_containers: vec![
                 sidecar("s", &[("cpu", "500m")]),
                 container("i", &[("cpu", "100m")], &[]),
-            ],
-            containers: vec![container("app", &[("cpu", "300m")], &[])],
+            ]
+            .into(),
+            containers: vec![container("app", &[("cpu", "300m")], &[])].into(),
             ..Default::default()
         };
         assert_eq!(pod_requests(&small_init), list(&[("cpu", "800m")]));
@@ -4813,8 +4825,9 @@ spec:
                     &[("cpu", "200m"), ("memory", "1Gi")],
                 ),
                 container("b", &[], &[("cpu", "300m")]),
-            ],
-            init_containers: vec![container("i", &[], &[("memory", "2Gi")])],
+            ]
+            .into(),
+            init_containers: vec![container("i", &[], &[("memory", "2Gi")])].into(),
             ..Default::default()
         };
         assert_eq!(pod_limits(&s), list(&[("cpu", "500m"), ("memory", "2Gi")]));
@@ -4832,7 +4845,7 @@ spec:
     fn qos_classes() {
         let mut p = Pod {
             spec: PodSpec {
-                containers: vec![container("a", &[], &[])],
+                containers: vec![container("a", &[], &[])].into(),
                 ..Default::default()
             }
             .into(),
@@ -4875,7 +4888,7 @@ spec:
         // Limits only: Burstable before defaulting, Guaranteed after (requests default to limits).
         let mut p = Pod {
             spec: PodSpec {
-                containers: vec![container("a", &[], &[("cpu", "1"), ("memory", "1Gi")])],
+                containers: vec![container("a", &[], &[("cpu", "1"), ("memory", "1Gi")])].into(),
                 ..Default::default()
             }
             .into(),

@@ -1063,7 +1063,8 @@ mod tests {
                     name: "web".into(),
                     image: "nginx".into(),
                     ..Default::default()
-                }],
+                }]
+                .into(),
                 tolerations,
                 ..Default::default()
             }

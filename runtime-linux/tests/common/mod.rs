@@ -212,7 +212,7 @@ pub fn pod(name: &str, containers: Vec<Container>) -> Arc<Pod> {
     pod.metadata.name = name.to_string();
     pod.metadata.namespace = "default".to_string();
     pod.metadata.uid = format!("uid-{name}-{}", std::process::id());
-    pod.spec.containers = containers;
+    pod.spec.containers = containers.into();
     Arc::new(pod)
 }
 
