@@ -121,9 +121,7 @@ impl ChangeLog {
                 oldest: self.compacted,
             });
         }
-        let start = self
-            .events
-            .partition_point(|e| e.resource_version <= resource_version);
+        let start = first_after(&self.events, resource_version);
         Ok(self.events.range(start..))
     }
 
@@ -137,6 +135,36 @@ impl ChangeLog {
         }
         Ok(out)
     }
+}
+
+/// The position of the first event after `resource_version` (the events' versions increase):
+/// `partition_point`, searched from the end, since a watcher usually asks for the last few
+/// events of a long log. It gallops back 1, 2, 4, … events until it passes the version, then
+/// searches that stretch, so it reads the log's tail instead of its middle.
+fn first_after(events: &VecDeque<WatchEvent>, resource_version: u64) -> usize {
+    let mut hi = events.len();
+    let mut step = 1;
+    let mut lo = loop {
+        if hi == 0 {
+            break 0;
+        }
+        let probe = hi.saturating_sub(step);
+        if events[probe].resource_version <= resource_version {
+            break probe + 1;
+        }
+        hi = probe;
+        step *= 2;
+    };
+    // Every event before `lo` is at or before the version, every one from `hi` after it.
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if events[mid].resource_version <= resource_version {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 #[cfg(test)]
@@ -154,6 +182,24 @@ mod tests {
             event_type: WatchEventType::Added,
             object: Arc::new(cm.into()),
             resource_version: rv,
+        }
+    }
+
+    /// The search from the end finds what a binary search of the whole log finds, for logs of
+    /// every length up to 40 with gaps between versions, and every version asked.
+    #[test]
+    fn the_search_from_the_end_is_partition_point() {
+        for len in 0..40u64 {
+            let events: VecDeque<WatchEvent> =
+                (0..len).map(|i| event(10 + 3 * i + i % 2)).collect();
+            for asked in 0..(15 + 4 * len) {
+                let want = events.partition_point(|e| e.resource_version <= asked);
+                assert_eq!(
+                    first_after(&events, asked),
+                    want,
+                    "len {len}, asked {asked}"
+                );
+            }
         }
     }
 
