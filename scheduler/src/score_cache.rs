@@ -643,7 +643,7 @@ impl ScoreCache {
         let n = base.len();
         // Consecutive nodes, read from some start and round past the end of the list: the sums
         // are two consecutive runs of the kept ones, read without indirection.
-        if let Some(start) = self.feasible_rotation.filter(|_| feasible.len() <= n) {
+        if let Some(start) = self.feasible_rotation {
             let end = (start + feasible.len()).min(n);
             let wrapped = start + feasible.len() - end;
             debug_assert!(feasible.iter().copied().eq((start..end).chain(0..wrapped)));
